@@ -1,0 +1,144 @@
+"""Data sets held whole on the training device, with a fixed validation split.
+
+MNIST and CIFAR-10 come through ``torchvision.datasets`` from a data directory (argument,
+else ``$LT_DATA_DIR``, else ``~/.cache/lt_utils/data``) and are downloaded when missing.
+``synthetic_cifar10`` is a small learnable stand-in with CIFAR-10's shapes, for smoke runs only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from lt_utils.errors import ConfigError, DataUnavailableError
+
+VALIDATION_SIZE = 5_000
+SPLIT_SEED = 0
+_STATS = {"mnist": ((0.1307,), (0.3081,)),
+          "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))}
+_EXPECTED_FILES = {
+    "mnist": ("MNIST/raw", ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                            "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]),
+    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]),
+}
+
+
+@dataclass(frozen=True)
+class Split:
+    """Images (float, normalized, N x C x H x W) and integer labels, on one device."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train / validation / test splits plus a fixed training subset for training accuracy."""
+
+    name: str
+    train: Split
+    val: Split
+    test: Split
+    train_eval: Split
+    synthetic: bool = False
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("LT_DATA_DIR", Path.home() / ".cache" / "lt_utils" / "data"))
+
+
+def _missing_message(name: str, root: Path, cause: Exception) -> str:
+    folder, files = _EXPECTED_FILES[name]
+    where = root / folder
+    return (f"{name} is not in {root} and could not be downloaded ({type(cause).__name__}: {cause}). "
+            f"Put the files {files} into {where} (torchvision's layout), or point data_dir / "
+            f"$LT_DATA_DIR at a folder that has them.")
+
+
+def _load_raw(name: str, root: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images N x C x H x W and int64 labels, read (or downloaded) by torchvision."""
+    from torchvision import datasets
+
+    cls = {"mnist": datasets.MNIST, "cifar10": datasets.CIFAR10}[name]
+    try:
+        ds = cls(root=str(root), train=train, download=False)
+    except RuntimeError:
+        try:
+            ds = cls(root=str(root), train=train, download=True)
+        except Exception as error:  # no network, bad files: say what to put where
+            raise DataUnavailableError(_missing_message(name, root, error)) from error
+    images = torch.as_tensor(ds.data)
+    images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
+    return images.contiguous(), torch.as_tensor(ds.targets, dtype=torch.long)
+
+
+def _synthetic_raw(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Learnable fake CIFAR-10: each class is a fixed random template plus noise."""
+    gen = torch.Generator().manual_seed(1234)
+    templates = torch.rand(10, 3, 32, 32, generator=gen) * 255
+    gen.manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=gen)
+    noise = torch.randn(n, 3, 32, 32, generator=gen) * 60
+    return (templates[labels] + noise).clamp(0, 255).to(torch.uint8), labels
+
+
+def _normalize(images: torch.Tensor, stats_name: str, device: torch.device) -> torch.Tensor:
+    mean, std = (torch.tensor(s, device=device).view(1, -1, 1, 1) for s in _STATS[stats_name])
+    return (images.to(device).float() / 255 - mean) / std
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None, device: str | torch.device = "cpu",
+                 train_eval_size: int = 5_000, synthetic_size: int = 12_000) -> Dataset:
+    """Load a data set onto ``device``, holding out 5,000 training examples for validation."""
+    if name not in ("mnist", "cifar10", "synthetic_cifar10"):
+        raise ConfigError(f"unknown dataset {name!r}; choose one of ['mnist', 'cifar10', 'synthetic_cifar10']")
+    device = torch.device(device)
+    if name == "synthetic_cifar10":
+        train_raw, test_raw = _synthetic_raw(synthetic_size, seed=1), _synthetic_raw(synthetic_size // 6, seed=2)
+        stats = "cifar10"
+    else:
+        root = Path(data_dir) if data_dir is not None else default_data_dir()
+        train_raw, test_raw = _load_raw(name, root, True), _load_raw(name, root, False)
+        stats = name
+    order = torch.randperm(len(train_raw[1]), generator=torch.Generator().manual_seed(SPLIT_SEED))
+    val_idx, train_idx = order[:VALIDATION_SIZE], order[VALIDATION_SIZE:]
+
+    def split(images: torch.Tensor, labels: torch.Tensor) -> Split:
+        return Split(_normalize(images, stats, device), labels.to(device))
+
+    train = split(train_raw[0][train_idx], train_raw[1][train_idx])
+    subset = slice(0, min(train_eval_size, len(train)))
+    return Dataset(name=name, train=train, val=split(train_raw[0][val_idx], train_raw[1][val_idx]),
+                   test=split(*test_raw), train_eval=Split(train.x[subset], train.y[subset]),
+                   synthetic=name.startswith("synthetic"))
+
+
+def epoch_batches(n_examples: int, batch_size: int, generators: list[torch.Generator],
+                  device: torch.device) -> torch.Tensor:
+    """One epoch of minibatch indices per network: ``networks x steps x batch_size``.
+
+    Each network reshuffles with its own generator; the last incomplete batch is dropped.
+    """
+    steps = n_examples // batch_size
+    perms = [torch.randperm(n_examples, generator=g, device=device)[: steps * batch_size] for g in generators]
+    return torch.stack(perms).view(len(generators), steps, batch_size)
+
+
+def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random horizontal flip and 4-pixel zero pad-and-crop for a whole batch, on its device."""
+    n, _, h, w = x.shape
+    flip = torch.rand(n, generator=generator, device=x.device) < 0.5
+    x = torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
+    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    dy, dx = (torch.randint(0, 9, (n,), generator=generator, device=x.device) for _ in range(2))
+    rows = (dy.view(n, 1) + torch.arange(h, device=x.device)).view(n, 1, h, 1)
+    cols = (dx.view(n, 1) + torch.arange(w, device=x.device)).view(n, 1, 1, w)
+    batch = torch.arange(n, device=x.device).view(n, 1, 1, 1)
+    channel = torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1)
+    return padded[batch, channel, rows, cols]

@@ -1,0 +1,262 @@
+"""Lottery-ticket experiments: iterative pruning with rewinding, and its controls, round by round.
+
+Round ``r`` trains, as one stack: the trials' winning tickets at round ``r`` (``iterative``);
+``reinits`` random reinitializations of each (``reinit``); random masks with the same
+per-layer counts (``random_sparse``); and one-shot pruning of the dense trained network to
+round ``r``'s sparsity (``oneshot``). After each round the results are written atomically,
+so an interrupted run resumes at the first unfinished round.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from lt_utils.config import ExperimentConfig
+from lt_utils.data import Dataset, load_dataset
+from lt_utils.errors import ConfigError
+from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_round, random_masks_like
+from lt_utils.results import atomic_save_torch, atomic_write_json, atomic_write_table, curves_to_table
+from lt_utils.seeding import derive_seed
+from lt_utils.stack import State, concat, init_states, select
+from lt_utils.training import train_stack
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How an experiment is executed; none of it changes the results' identity."""
+
+    device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
+    data_dir: str | None = None  # None: $LT_DATA_DIR or ~/.cache/lt_utils/data
+    results_dir: str = "results"
+    max_stack: int | None = None  # networks trained at once; None: all (one at a time with batch norm)
+    eval_batch: int = 2_000
+    progress: bool = True
+
+    def torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            device = torch.device(self.device)
+        except RuntimeError as error:
+            raise ConfigError(f"invalid device={self.device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'") from error
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(f"device={self.device!r} was asked for but CUDA is not available; use 'cpu' or 'auto'")
+        return device
+
+
+@dataclass
+class ExperimentResult:
+    config: ExperimentConfig
+    path: Path
+    table: pd.DataFrame
+
+
+@dataclass
+class _Network:
+    variant: str
+    trial: int
+    replicate: int
+    init: State  # params of this one network (no leading axis)
+    buffers: State
+    mask: Masks
+    data_seed: int
+
+
+def experiment_path(cfg: ExperimentConfig, results_dir: str | Path) -> Path:
+    return Path(results_dir) / cfg.key
+
+
+def _round_file(path: Path, r: int) -> Path:
+    return path / "rounds" / f"round_{r:02d}.csv.gz"
+
+
+def finished_rounds(cfg: ExperimentConfig, results_dir: str | Path) -> list[int]:
+    """Rounds whose results are on disk (a run resumes after the last consecutive one)."""
+    path = experiment_path(cfg, results_dir)
+    done = []
+    for r in range(cfg.rounds + 1):
+        if not _round_file(path, r).exists():
+            break
+        done.append(r)
+    return done
+
+
+def load_table(cfg: ExperimentConfig, results_dir: str | Path) -> pd.DataFrame:
+    path = experiment_path(cfg, results_dir)
+    parts = [pd.read_csv(_round_file(path, r)) for r in finished_rounds(cfg, results_dir)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _one(state: State, i: int) -> State:
+    return {k: v[i] for k, v in state.items()}
+
+
+def _stack(states: list[State]) -> State:
+    return {k: torch.stack([s[k] for s in states]) for k in states[0]} if states and states[0] else {}
+
+
+class _Runner:
+    def __init__(self, cfg: ExperimentConfig, options: RunOptions):
+        self.cfg, self.options = cfg, options
+        self.device = options.torch_device()
+        self.path = experiment_path(cfg, options.results_dir)
+        seeds = [derive_seed(cfg.seed, "init", t) for t in range(cfg.trials)]
+        self.model, self.theta0, self.buffers0 = init_states(cfg.model, seeds, cfg.dropout, self.device)
+        self.kinds = self.model.layer_kinds
+        self.data: Dataset | None = None
+
+    def _seed(self, *parts: Any) -> int:
+        return derive_seed(self.cfg.seed, *parts)
+
+    def _check_config(self) -> None:
+        saved = self.path / "config.json"
+        if saved.exists():
+            if json.loads(saved.read_text()) != json.loads(json.dumps(self.cfg.to_dict())):
+                raise ConfigError(f"{self.path} holds results of a different configuration")
+        else:
+            atomic_write_json(self.cfg.to_dict(), saved)
+
+    def _state(self, name: str) -> dict[str, Any]:
+        return torch.load(self.path / "state" / name, map_location=self.device, weights_only=True)
+
+    def _networks(self, r: int, masks: Masks, rewind: tuple[State, State], dense_trained: State | None) -> list[_Network]:
+        cfg = self.cfg
+        nets = [_Network("iterative", t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(masks, t),
+                         self._seed("data", "iterative", t, r)) for t in range(cfg.trials)]
+        if r == 0:
+            return nets
+        fresh_seeds = [self._seed("init", "reinit", t, j, r) for t in range(cfg.trials) for j in range(cfg.reinits)]
+        if fresh_seeds:
+            _, fresh, fresh_buffers = init_states(cfg.model, fresh_seeds, cfg.dropout, self.device)
+            for i, seed in enumerate(fresh_seeds):
+                t, j = divmod(i, cfg.reinits)
+                nets.append(_Network("reinit", t, j, _one(fresh, i), _one(fresh_buffers, i), _one(masks, t),
+                                     self._seed("data", "reinit", t, j, r)))
+        if cfg.random_sparse:
+            gen = torch.Generator(device=self.device).manual_seed(self._seed("mask", "random_sparse", r))
+            random = random_masks_like(masks, gen)
+            nets += [_Network("random_sparse", t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(random, t),
+                              self._seed("data", "random_sparse", t, r)) for t in range(cfg.trials)]
+        if r in cfg.one_shot_rounds:
+            dense = dense_masks(dense_trained, self.kinds)
+            oneshot = prune_to_round(dense_trained, dense, self.kinds, cfg.prune, r)
+            nets += [_Network("oneshot", t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(oneshot, t),
+                              self._seed("data", "oneshot", t, r)) for t in range(cfg.trials)]
+        return nets
+
+    def _train(self, r: int, nets: list[_Network]) -> tuple[pd.DataFrame, State, State, tuple[State, State] | None]:
+        """Train ``nets`` in stacks; return their table rows, the trials' trained iterative
+        params and buffers, and (round 0) the rewind point."""
+        has_bn = bool(self.buffers0)
+        size = self.options.max_stack or (1 if has_bn else len(nets))
+        tables, trained, trained_buffers, snapshots = [], [], [], []
+        snapshot_at = self.cfg.rewind_iteration if r == 0 and self.cfg.rewind_iteration > 0 else None
+        for start in range(0, len(nets), size):
+            chunk = nets[start : start + size]
+            torch.manual_seed(self._seed("dropout", r, start))
+            masks = _stack([n.mask for n in chunk])
+            label = f"round {r}/{self.cfg.rounds} networks {start + 1}-{start + len(chunk)}/{len(nets)}"
+            result = train_stack(self.model, _stack([n.init for n in chunk]), _stack([n.buffers for n in chunk]),
+                                 masks, self.data, self.cfg.train, [n.data_seed for n in chunk],
+                                 snapshot_at=snapshot_at, eval_batch=self.options.eval_batch,
+                                 progress=label if self.options.progress else False)
+            p_m = percent_remaining(masks).tolist()
+            labels = [{"variant": n.variant, "trial": n.trial, "replicate": n.replicate, "round": r, "p_m": p}
+                      for n, p in zip(chunk, p_m)]
+            tables.append(curves_to_table(result.curves, result.eval_iterations, labels))
+            iterative = [i for i, n in enumerate(chunk) if n.variant == "iterative"]
+            if iterative:
+                trained.append(select(result.params, iterative))
+                trained_buffers.append(select(result.buffers, iterative) if has_bn else {})
+                if result.snapshot is not None:
+                    snapshots.append(tuple(select(s, iterative) if s else {} for s in result.snapshot))
+        snapshot = (concat([s[0] for s in snapshots]), concat([s[1] for s in snapshots]) if has_bn else {}) \
+            if snapshots else None
+        return (pd.concat(tables, ignore_index=True), concat(trained),
+                concat(trained_buffers) if has_bn else {}, snapshot)
+
+    def run(self) -> ExperimentResult:
+        cfg = self.cfg
+        self._check_config()
+        done = finished_rounds(cfg, self.options.results_dir)
+        rewind: tuple[State, State] = (self.theta0, self.buffers0)
+        masks = dense_masks(self.theta0, self.kinds)
+        dense_trained = None
+        if done:
+            last = self._state("latest.pt")
+            if last["round"] != done[-1]:
+                raise RuntimeError(f"{self.path}: state is for round {last['round']}, results end at {done[-1]}")
+            first = self._state("round_00.pt")
+            dense_trained = first["params"]
+            if "rewind" in first:
+                rewind = (first["rewind"], first["rewind_buffers"])
+            masks = prune_to_round(last["params"], last["masks"], self.kinds, cfg.prune, done[-1] + 1) \
+                if done[-1] < cfg.rounds else last["masks"]
+        for r in range(len(done), cfg.rounds + 1):
+            if self.data is None:
+                self.data = load_dataset(cfg.dataset, self.options.data_dir, self.device, cfg.train.train_eval_size)
+            started = time.perf_counter()
+            nets = self._networks(r, masks, rewind, dense_trained)
+            table, trained, trained_buffers, snapshot = self._train(r, nets)
+            state = {"round": r, "params": trained, "buffers": trained_buffers, "masks": masks}
+            if r == 0:
+                dense_trained = trained
+                if snapshot is not None:
+                    rewind = snapshot
+                    state |= {"rewind": snapshot[0], "rewind_buffers": snapshot[1]}
+                atomic_save_torch(state, self.path / "state" / "round_00.pt")
+            atomic_save_torch(state, self.path / "state" / "latest.pt")
+            ticket = {"masks": masks} | ({"init": rewind[0], "buffers": rewind[1]} if r == 0 else {})
+            atomic_save_torch(ticket, self.path / "tickets" / f"round_{r:02d}.pt")
+            atomic_write_json(_run_info(self.device, time.perf_counter() - started, len(nets)),
+                              self.path / "rounds" / f"round_{r:02d}.json")
+            atomic_write_table(table, _round_file(self.path, r))
+            if r < cfg.rounds:
+                masks = prune_to_round(trained, masks, self.kinds, cfg.prune, r + 1)
+        return ExperimentResult(cfg, self.path, load_table(cfg, self.options.results_dir))
+
+
+def _run_info(device: torch.device, seconds: float, networks: int) -> dict[str, Any]:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    return {"device": str(device), "device_name": name, "wall_seconds": round(seconds, 2), "networks": networks,
+            "torch": torch.__version__, "python": platform.python_version(),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def run_experiment(cfg: ExperimentConfig, options: RunOptions | None = None, **option_values: Any) -> ExperimentResult:
+    """Run (or resume) ``cfg``; options may be given as a RunOptions or as keywords."""
+    if options is None:
+        valid = set(RunOptions.__dataclass_fields__)
+        unknown = set(option_values) - valid
+        if unknown:
+            raise ConfigError(f"unknown run option(s) {sorted(unknown)}; valid options are {sorted(valid)}")
+        options = RunOptions(**option_values)
+    return _Runner(cfg, options).run()
+
+
+def run_info(cfg: ExperimentConfig, results_dir: str | Path) -> list[dict[str, Any]]:
+    """What each finished round was run with: device, wall time, versions, date."""
+    path = experiment_path(cfg, results_dir)
+    return [json.loads((path / "rounds" / f"round_{r:02d}.json").read_text()) for r in finished_rounds(cfg, results_dir)]
+
+
+def load_ticket(cfg: ExperimentConfig, results_dir: str | Path, round_: int, trial: int = 0,
+                device: str = "cpu") -> tuple[torch.nn.Module, Masks]:
+    """A winning ticket as a ready model (weights at the rewind point, masked) and its masks."""
+    path = experiment_path(cfg, results_dir) / "tickets"
+    init = torch.load(path / "round_00.pt", map_location=device, weights_only=True)
+    masks = torch.load(path / f"round_{round_:02d}.pt", map_location=device, weights_only=True)["masks"]
+    model, _, _ = init_states(cfg.model, [0], cfg.dropout, device)
+    mask = _one(masks, trial)
+    state = {k: v[trial] * mask[k] if k in mask else v[trial] for k, v in init["init"].items()}
+    model.load_state_dict(state | {k: v[trial] for k, v in init["buffers"].items()})
+    return model, mask

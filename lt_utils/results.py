@@ -1,0 +1,87 @@
+"""Tidy result tables, atomic writes, and the summaries the figures plot.
+
+One row per (variant, trial, replicate, round, evaluation). Variants: ``iterative`` (winning
+tickets), ``reinit`` (same mask, fresh initialization), ``oneshot``, ``random_sparse``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from lt_utils.training import METRICS
+
+KEY_COLUMNS = ("variant", "trial", "replicate", "round", "p_m")
+GROUP = ["variant", "trial", "replicate", "round", "p_m"]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_save_torch(obj: Any, path: Path) -> None:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def atomic_write_json(obj: Any, path: Path) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True).encode())
+
+
+def atomic_write_table(table: pd.DataFrame, path: Path) -> None:
+    """CSV (gzip when the name ends in .gz), written atomically."""
+    compression = {"method": "gzip", "mtime": 0} if path.suffix == ".gz" else None
+    buffer = io.BytesIO()
+    table.to_csv(buffer, index=False, compression=compression, float_format="%.6g")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def curves_to_table(curves: torch.Tensor, eval_iterations: list[int], labels: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows for networks ``labels[i]`` (their KEY_COLUMNS) from curves ``N x evaluations x METRICS``."""
+    n, e, _ = curves.shape
+    table = pd.DataFrame(curves.reshape(n * e, len(METRICS)).double().numpy(), columns=list(METRICS))
+    table.insert(0, "iteration", eval_iterations * n)
+    for column in reversed(KEY_COLUMNS):
+        table.insert(0, column, [label[column] for label in labels for _ in range(e)])
+    return table
+
+
+def early_stopping(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per network: the evaluation with minimum validation loss (ties: the earliest),
+    with its test accuracy, plus the final evaluation's test and training accuracy."""
+    ordered = table.sort_values([*GROUP, "iteration"])
+    best = ordered.loc[ordered.groupby(GROUP, sort=False)["val_loss"].idxmin()]
+    last = ordered.groupby(GROUP, sort=False).tail(1).set_index(GROUP)
+    out = best.set_index(GROUP)[["iteration", "val_loss", "val_acc", "test_acc"]].rename(
+        columns={"iteration": "es_iteration", "test_acc": "es_test_acc", "val_acc": "es_val_acc"})
+    out["final_test_acc"] = last["test_acc"]
+    out["final_train_acc"] = last["train_acc"]
+    out["final_iteration"] = last["iteration"]
+    return out.reset_index()
+
+
+def summarize(per_network: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Mean, min and max over trials (and replicates) for each variant and round."""
+    grouped = per_network.groupby(["variant", "round", "p_m"])[columns]
+    out = grouped.agg(["mean", "min", "max", "count"])
+    out.columns = [f"{c}_{stat}" for c, stat in out.columns]
+    return out.reset_index().sort_values(["variant", "round"])
