@@ -128,7 +128,8 @@ class _Runner:
     def _state(self, name: str) -> dict[str, Any]:
         return torch.load(self.path / "state" / name, map_location=self.device, weights_only=True)
 
-    def _networks(self, r: int, masks: Masks, rewind: tuple[State, State], dense_trained: State | None) -> list[_Network]:
+    def _networks(self, r: int, masks: Masks, rewind: tuple[State, State],
+                  dense_trained: State | None) -> list[_Network]:
         cfg = self.cfg
         nets = [_Network("iterative", t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(masks, t),
                          self._seed("data", "iterative", t, r)) for t in range(cfg.trials)]
@@ -137,7 +138,7 @@ class _Runner:
         fresh_seeds = [self._seed("init", "reinit", t, j, r) for t in range(cfg.trials) for j in range(cfg.reinits)]
         if fresh_seeds:
             _, fresh, fresh_buffers = init_states(cfg.model, fresh_seeds, cfg.dropout, self.device)
-            for i, seed in enumerate(fresh_seeds):
+            for i in range(len(fresh_seeds)):
                 t, j = divmod(i, cfg.reinits)
                 nets.append(_Network("reinit", t, j, _one(fresh, i), _one(fresh_buffers, i), _one(masks, t),
                                      self._seed("data", "reinit", t, j, r)))
@@ -171,7 +172,7 @@ class _Runner:
                                  progress=label if self.options.progress else False)
             p_m = percent_remaining(masks).tolist()
             labels = [{"variant": n.variant, "trial": n.trial, "replicate": n.replicate, "round": r, "p_m": p}
-                      for n, p in zip(chunk, p_m)]
+                      for n, p in zip(chunk, p_m, strict=True)]
             tables.append(curves_to_table(result.curves, result.eval_iterations, labels))
             iterative = [i for i, n in enumerate(chunk) if n.variant == "iterative"]
             if iterative:
@@ -232,7 +233,8 @@ def _run_info(device: torch.device, seconds: float, networks: int) -> dict[str, 
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
-def run_experiment(cfg: ExperimentConfig, options: RunOptions | None = None, **option_values: Any) -> ExperimentResult:
+def run_experiment(cfg: ExperimentConfig, options: RunOptions | None = None,
+                   **option_values: Any) -> ExperimentResult:
     """Run (or resume) ``cfg``; options may be given as a RunOptions or as keywords."""
     if options is None:
         valid = set(RunOptions.__dataclass_fields__)

@@ -61,7 +61,7 @@ class Lenet(PrunableModel):
     def __init__(self, hidden: tuple[int, ...] = (300, 100), num_classes: int = 10, input_size: int = 784):
         super().__init__()
         sizes = (input_size, *hidden)
-        self.hidden = nn.ModuleList(_linear(a, b, "fc") for a, b in zip(sizes[:-1], sizes[1:]))
+        self.hidden = nn.ModuleList(_linear(a, b, "fc") for a, b in zip(sizes[:-1], sizes[1:], strict=True))
         self.output = _linear(sizes[-1], num_classes, "output")
         glorot_gaussian_(self)
         self._register_kinds()

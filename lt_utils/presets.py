@@ -32,12 +32,12 @@ def _conv(depth: int, dropout: bool) -> ExperimentConfig:
 
 def _vgg19(lr: float, warmup: int) -> ExperimentConfig:
     # Figure 7: 160 epochs of 45K examples at batch 64 = 112,480 iterations; drops at epochs 80 and 120.
-    epoch = 45_000 / 64
+    epoch = 112_480 // 160  # 703 iterations
     suffix = f"lr{lr:g}".replace(".", "") + ("_warmup" if warmup else "")
     return ExperimentConfig(
         name=f"vgg19_{suffix}", model="vgg19", dataset="cifar10",
         train=TrainConfig(optimizer="sgd", lr=lr, momentum=0.9, weight_decay=1e-4, iterations=112_480,
-                          batch_size=64, lr_drops=(round(80 * epoch), round(120 * epoch)), warmup_iterations=warmup,
+                          batch_size=64, lr_drops=(80 * epoch, 120 * epoch), warmup_iterations=warmup,
                           augment=True),
         prune=PruneConfig(strategy="global", global_rate=0.2, global_kinds=("conv",)),
         trials=5, rounds=19, reinits=1, random_sparse=False)

@@ -63,7 +63,7 @@ def prune_to_round(weights: dict[str, torch.Tensor], masks: Masks, kinds: dict[s
     if pooled:
         kept = _keep_largest(torch.cat([flat[m] for m in pooled], 1), torch.cat([alive[m] for m in pooled], 1),
                              counts["*"])
-        for name, part in zip(pooled, kept.split([sizes[m] for m in pooled], dim=1)):
+        for name, part in zip(pooled, kept.split([sizes[m] for m in pooled], dim=1), strict=True):
             new[name] = part
     return {name: new[name].view_as(masks[name]) for name in masks}
 

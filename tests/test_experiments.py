@@ -1,0 +1,98 @@
+import pandas as pd
+import pytest
+import torch
+
+import lt_utils.experiments as experiments
+from lt_utils.experiments import finished_rounds, load_ticket, run_experiment
+from lt_utils.presets import preset
+from lt_utils.stack import init_states
+
+TINY = {"iterations": 200, "trials": 2, "rounds": 2, "reinits": 1, "train_eval_size": 500}
+
+
+def _run(tmp_path, data_dir, **overrides):
+    cfg = preset("smoke", **(TINY | overrides))
+    return cfg, run_experiment(cfg, results_dir=str(tmp_path), data_dir=str(data_dir), progress=False)
+
+
+def test_experiment_table_and_controls(tmp_path, data_dir):
+    cfg, result = _run(tmp_path, data_dir)
+    table = result.table
+    counts = table.groupby(["variant", "round"])["trial"].nunique().to_dict()
+    assert counts == {("iterative", 0): 2, ("iterative", 1): 2, ("iterative", 2): 2, ("reinit", 1): 2,
+                      ("reinit", 2): 2, ("random_sparse", 1): 2, ("random_sparse", 2): 2, ("oneshot", 1): 2,
+                      ("oneshot", 2): 2}
+    p_m = table.groupby(["variant", "round"])["p_m"].unique()
+    assert p_m[("iterative", 0)] == [100.0]
+    for r in (1, 2):  # every control sits at its round's sparsity
+        assert len(set().union(*[set(p_m[(v, r)]) for v in ("iterative", "reinit", "random_sparse", "oneshot")])) == 1
+    assert table["test_acc"].between(0, 1).all()
+
+
+def test_rewinding_restores_initial_values_and_masks_shrink(tmp_path, data_dir):
+    cfg, _ = _run(tmp_path, data_dir)
+    _, theta0, _ = init_states("lenet", [experiments.derive_seed(cfg.seed, "init", t) for t in range(2)])
+    previous = None
+    for r in range(cfg.rounds + 1):
+        model, mask = load_ticket(cfg, tmp_path, r, trial=1)
+        params = dict(model.named_parameters())
+        for name, m in mask.items():
+            assert torch.equal(params[name][m], theta0[name][1][m])
+            assert torch.all(params[name][~m] == 0)
+            if previous is not None:
+                assert not (m & ~previous[name]).any()
+                assert m.sum() < previous[name].sum()
+        previous = mask
+
+
+def test_reinitialization_keeps_mask_and_changes_weights(tmp_path, data_dir, monkeypatch):
+    seen = []
+    original = experiments.train_stack
+
+    def spy(model, params, buffers, masks, *args, **kwargs):
+        seen.append((params, masks))
+        return original(model, params, buffers, masks, *args, **kwargs)
+
+    monkeypatch.setattr(experiments, "train_stack", spy)
+    _run(tmp_path, data_dir, rounds=1, one_shot_rounds=(), random_sparse=False)
+    params, masks = seen[1]  # round 1: [iterative t0, iterative t1, reinit t0, reinit t1]
+    for name in masks:
+        assert torch.equal(masks[name][0], masks[name][2]) and torch.equal(masks[name][1], masks[name][3])
+        assert not torch.equal(params[name][0], params[name][2])
+        assert float(params[name][2].std()) == pytest.approx(float(params[name][0].std()), rel=0.1)  # same distribution
+
+
+def test_interrupted_run_resumes_to_the_same_table(tmp_path, data_dir, monkeypatch):
+    cfg, full = _run(tmp_path / "full", data_dir)
+    original, calls = experiments._Runner._train, []
+
+    def interrupt_in_round_2(self, r, nets):
+        calls.append(r)
+        if r == 2:
+            raise KeyboardInterrupt
+        return original(self, r, nets)
+
+    monkeypatch.setattr(experiments._Runner, "_train", interrupt_in_round_2)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "resumed", data_dir)
+    assert finished_rounds(cfg, tmp_path / "resumed") == [0, 1]
+    monkeypatch.setattr(experiments._Runner, "_train", original)
+    _, resumed = _run(tmp_path / "resumed", data_dir)
+    pd.testing.assert_frame_equal(full.table, resumed.table)
+    assert calls == [0, 1, 2]
+
+
+def test_rerun_of_finished_experiment_trains_nothing(tmp_path, data_dir, monkeypatch):
+    _run(tmp_path, data_dir, rounds=1)
+    monkeypatch.setattr(experiments._Runner, "_train", lambda *a: pytest.fail("retrained a finished round"))
+    _, again = _run(tmp_path, data_dir, rounds=1)
+    assert set(again.table["round"]) == {0, 1}
+
+
+def test_rewind_to_iteration_k_uses_trained_weights(tmp_path, data_dir):
+    cfg, _ = _run(tmp_path, data_dir, rounds=1, rewind_iteration=100)
+    _, theta0, _ = init_states("lenet", [experiments.derive_seed(cfg.seed, "init", t) for t in range(2)])
+    model, mask = load_ticket(cfg, tmp_path, 1, trial=0)
+    weight = dict(model.named_parameters())["hidden.0.weight"]
+    m = mask["hidden.0.weight"]
+    assert not torch.equal(weight[m], theta0["hidden.0.weight"][0][m])
