@@ -248,7 +248,8 @@ def run_experiment(cfg: ExperimentConfig, options: RunOptions | None = None,
 def run_info(cfg: ExperimentConfig, results_dir: str | Path) -> list[dict[str, Any]]:
     """What each finished round was run with: device, wall time, versions, date."""
     path = experiment_path(cfg, results_dir)
-    return [json.loads((path / "rounds" / f"round_{r:02d}.json").read_text()) for r in finished_rounds(cfg, results_dir)]
+    rounds = finished_rounds(cfg, results_dir)
+    return [json.loads((path / "rounds" / f"round_{r:02d}.json").read_text()) for r in rounds]
 
 
 def load_ticket(cfg: ExperimentConfig, results_dir: str | Path, round_: int, trial: int = 0,
