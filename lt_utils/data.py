@@ -94,20 +94,21 @@ def _normalize(images: torch.Tensor, stats_name: str, device: torch.device) -> t
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, device: str | torch.device = "cpu",
-                 train_eval_size: int = 5_000, synthetic_size: int = 12_000) -> Dataset:
-    """Load a data set onto ``device``, holding out 5,000 training examples for validation."""
+                 train_eval_size: int = 5_000, synthetic_size: int = 1_200) -> Dataset:
+    """Load a data set onto ``device``, holding out 5,000 training examples for validation
+    (the synthetic stand-in, which is small, holds out a sixth of its training set)."""
     if name not in ("mnist", "cifar10", "synthetic_cifar10"):
         raise ConfigError(f"unknown dataset {name!r}; choose one of ['mnist', 'cifar10', 'synthetic_cifar10']")
     device = torch.device(device)
     if name == "synthetic_cifar10":
         train_raw, test_raw = _synthetic_raw(synthetic_size, seed=1), _synthetic_raw(synthetic_size // 6, seed=2)
-        stats = "cifar10"
+        stats, validation_size = "cifar10", synthetic_size // 6
     else:
         root = Path(data_dir) if data_dir is not None else default_data_dir()
         train_raw, test_raw = _load_raw(name, root, True), _load_raw(name, root, False)
-        stats = name
+        stats, validation_size = name, VALIDATION_SIZE
     order = torch.randperm(len(train_raw[1]), generator=torch.Generator().manual_seed(SPLIT_SEED))
-    val_idx, train_idx = order[:VALIDATION_SIZE], order[VALIDATION_SIZE:]
+    val_idx, train_idx = order[:validation_size], order[validation_size:]
 
     def split(images: torch.Tensor, labels: torch.Tensor) -> Split:
         return Split(_normalize(images, stats, device), labels.to(device))

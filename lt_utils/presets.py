@@ -27,7 +27,7 @@ def _conv(depth: int, dropout: bool) -> ExperimentConfig:
         dropout=0.5 if dropout else 0.0,
         train=TrainConfig(optimizer="adam", lr=lr, iterations=iterations, batch_size=60),
         prune=PruneConfig(strategy="layerwise", conv_rate=conv_rate, fc_rate=0.2, output_rate=0.1),
-        trials=5, rounds={2: 20, 4: 20, 6: 18}[depth], reinits=1, random_sparse=False)
+        trials=5, rounds={2: 20, 4: 20, 6: 18}[depth], reinits=3, random_sparse=False)
 
 
 def _vgg19(lr: float, warmup: int) -> ExperimentConfig:
@@ -40,7 +40,7 @@ def _vgg19(lr: float, warmup: int) -> ExperimentConfig:
                           batch_size=64, lr_drops=(80 * epoch, 120 * epoch), warmup_iterations=warmup,
                           augment=True),
         prune=PruneConfig(strategy="global", global_rate=0.2, global_kinds=("conv",)),
-        trials=5, rounds=19, reinits=1, random_sparse=False)
+        trials=5, rounds=19, reinits=3, random_sparse=False)
 
 
 def _resnet20(lr: float, warmup: int) -> ExperimentConfig:
@@ -50,7 +50,7 @@ def _resnet20(lr: float, warmup: int) -> ExperimentConfig:
         train=TrainConfig(optimizer="sgd", lr=lr, momentum=0.9, weight_decay=1e-4, iterations=30_000,
                           batch_size=128, lr_drops=(20_000, 25_000), warmup_iterations=warmup, augment=True),
         prune=PruneConfig(strategy="global", global_rate=0.2, global_kinds=("conv",)),
-        trials=5, rounds=20, reinits=1, random_sparse=False)
+        trials=5, rounds=20, reinits=3, random_sparse=False)
 
 
 def _smoke() -> ExperimentConfig:

@@ -85,3 +85,9 @@ def summarize(per_network: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     out = grouped.agg(["mean", "min", "max", "count"])
     out.columns = [f"{c}_{stat}" for c, stat in out.columns]
     return out.reset_index().sort_values(["variant", "round"])
+
+
+def accuracy_at(table: pd.DataFrame, iteration: int) -> pd.DataFrame:
+    """One row per network: its metrics at the last evaluation at or before ``iteration``."""
+    rows = table[table["iteration"] <= iteration].sort_values([*GROUP, "iteration"])
+    return rows.groupby(GROUP, sort=False).tail(1).reset_index(drop=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from lt_utils.config import TrainConfig
 from lt_utils.data import Dataset, Split, augment, epoch_batches

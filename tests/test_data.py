@@ -68,3 +68,4 @@ def test_augment_flips_and_shifts_on_device():
 def test_synthetic_stand_in_is_labelled(tmp_path):
     data = load_dataset("synthetic_cifar10", tmp_path, "cpu", synthetic_size=6_000)
     assert data.synthetic and data.train.x.shape[1:] == (3, 32, 32)
+    assert (len(data.train), len(data.val), len(data.test)) == (5_000, 1_000, 1_000)

@@ -1,0 +1,165 @@
+"""Run the figure notebooks with papermill and build the book.
+
+    python -m lt_utils.book run lenet_imp -p trials 2 -p device cuda   # one figure, into book/figures
+    python -m lt_utils.book run all                                    # every figure, paper scale
+    python -m lt_utils.book smoke --data-dir ../shared/data --out DIR  # CI: tiny runs + book build in DIR
+    python -m lt_utils.book build                                      # build the book (warnings as errors)
+
+Finished rounds are reused (the engine resumes), so re-running a figure re-renders it without
+retraining.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from lt_utils.errors import ConfigError
+
+NOTEBOOKS = ("lenet_imp", "conv_dropout", "vgg19_warmup")
+SMOKE_PARAMETERS: dict[str, dict[str, Any]] = {
+    "lenet_imp": {"preset": "smoke"},
+    "conv_dropout": {"smoke": True},
+    "vgg19_warmup": {"smoke": True},
+}
+BOOK_FILES = ("_config.yml", "_toc.yml", "book")
+
+
+def repo_root() -> Path:
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_toc.yml").exists() and (folder / "notebooks").is_dir():
+            return folder
+    raise SystemExit("run this from the project's folder (the one with _toc.yml and notebooks/)")
+
+
+def parse_value(text: str) -> Any:
+    """Parameter values as papermill's -p reads them: Python literals, else strings."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def execute(name: str, parameters: dict[str, Any], output: Path, root: Path) -> Path:
+    """Execute ``notebooks/<name>.md`` with ``parameters`` into ``output`` (an .ipynb path)."""
+    import jupytext
+    import papermill
+
+    if name not in NOTEBOOKS:
+        raise ConfigError(f"unknown notebook {name!r}; choose one of {list(NOTEBOOKS)}")
+    notebook = jupytext.read(root / "notebooks" / f"{name}.md")
+    declared = papermill.inspect_notebook(_as_ipynb(notebook, output))
+    unknown = set(parameters) - set(declared)
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {sorted(unknown)} for {name}; valid parameters are {sorted(declared)}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(notebook, str(output), parameters=parameters, cwd=str(root), kernel_name="python3",
+                               progress_bar=False, log_output=False)
+    return output
+
+
+def _as_ipynb(notebook: Any, near: Path) -> str:
+    import nbformat
+
+    near.parent.mkdir(parents=True, exist_ok=True)
+    path = near.with_suffix(".params.ipynb")
+    nbformat.write(notebook, str(path))
+    return str(path)
+
+
+def reproducibility_page(record_dir: Path) -> str:
+    """Markdown for the reproducibility page, generated from the run records."""
+    lines = ["# Reproducibility", "",
+             "Generated from the run records that the figure notebooks write (`book/runs/*.json`).", ""]
+    records = sorted(record_dir.glob("*.json")) if record_dir.exists() else []
+    if not records:
+        lines.append("No figure has been run yet: every figure page says how to produce it.")
+    for path in records:
+        data = json.loads(path.read_text())
+        lines += [f"## {data['notebook']}", ""]
+        for run in data["runs"]:
+            cfg = run["config"]
+            lines += [f"### {cfg['name']} (`{run['key']}`)", "",
+                      "| | |", "|---|---|",
+                      f"| device | {', '.join(run['device'])} |",
+                      f"| wall time | {run['wall_seconds'] / 60:.1f} min ({run['networks_trained']} networks) |",
+                      f"| finished | {run['finished']} |",
+                      f"| torch | {', '.join(run['torch'])} (CUDA {run['cuda']}) |",
+                      f"| python | {run['python']} |", "",
+                      "```json", json.dumps(cfg, indent=1), "```", ""]
+    return "\n".join(lines)
+
+
+def write_pages(book_dir: Path) -> None:
+    (book_dir / "reproducibility.md").write_text(reproducibility_page(book_dir / "runs"))
+
+
+def run_figure(name: str, parameters: dict[str, Any], root: Path, book_dir: Path) -> Path:
+    """Execute one figure notebook into the book, replacing its not-yet-run placeholder."""
+    parameters = {"record_dir": str(book_dir / "runs"), **parameters}
+    out = execute(name, parameters, book_dir / "figures" / f"{name}.ipynb", root)
+    out.with_suffix(".params.ipynb").unlink(missing_ok=True)
+    (book_dir / "figures" / f"{name}.md").unlink(missing_ok=True)
+    write_pages(book_dir)
+    return out
+
+
+def build(root: Path, extra: list[str] | None = None) -> None:
+    """Build the book at ``root`` offline with warnings as errors."""
+    jupyter_book = str(Path(sys.executable).with_name("jupyter-book"))
+    cmd = [jupyter_book, "build", str(root), "--warningiserror", "--nitpick", "--keep-going", *(extra or [])]
+    subprocess.run(cmd, check=True)
+
+
+def smoke(root: Path, out: Path, data_dir: str | None) -> None:
+    """Run every notebook on its tiny configuration and build the book from those outputs in ``out``."""
+    if out.exists():
+        shutil.rmtree(out)
+    site = out / "site"
+    site.mkdir(parents=True)
+    for item in BOOK_FILES:
+        src = root / item
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, site / item)
+    shutil.rmtree(site / "book" / "runs", ignore_errors=True)
+    for name in NOTEBOOKS:
+        params = {**SMOKE_PARAMETERS[name], "results_dir": str(out / "results"), "device": "cpu"}
+        if data_dir and name == "lenet_imp":
+            params["data_dir"] = data_dir
+        (site / "book" / "figures" / f"{name}.ipynb").unlink(missing_ok=True)
+        run_figure(name, params, root, site / "book")
+    build(site)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m lt_utils.book", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute figure notebook(s) into the book")
+    run.add_argument("notebook", choices=[*NOTEBOOKS, "all"])
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    smoke_cmd = sub.add_parser("smoke", help="tiny runs of every notebook and a book build, in a scratch folder")
+    smoke_cmd.add_argument("--out", default=".ci-out")
+    smoke_cmd.add_argument("--data-dir", default=None)
+    sub.add_parser("build", help="build the book from the executed notebooks in book/")
+    args = parser.parse_args(argv)
+    root = repo_root()
+    if args.command == "run":
+        params = {k: parse_value(v) for k, v in args.parameter}
+        for name in NOTEBOOKS if args.notebook == "all" else [args.notebook]:
+            print(run_figure(name, params, root, root / "book"))
+    elif args.command == "smoke":
+        smoke(root, Path(args.out).resolve(), args.data_dir)
+    else:
+        write_pages(root / "book")
+        build(root)
+
+
+if __name__ == "__main__":
+    main()

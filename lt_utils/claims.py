@@ -1,0 +1,167 @@
+"""Set the paper's headline claims beside this run's numbers, with a plain verdict.
+
+A claim is *reproduced* when this run shows the paper's effect in the same direction and at
+least half as large as the paper states (thresholds stated by the paper are used as they are);
+*not reproduced* otherwise; *not run at this scale* when the run lacks the P_m or the variant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lt_utils import reference as ref
+from lt_utils.results import early_stopping
+
+REPRODUCED, NOT_REPRODUCED, NOT_RUN = "reproduced", "not reproduced", "not run at this scale"
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    claim: str  # the paper's statement
+    paper: str  # the paper's number, as it states it
+    this_run: float | None  # our number (None: could not be measured)
+    unit: str
+    verdict: str
+
+
+def _mean_at(per_net: pd.DataFrame, variant: str, pm: float, column: str, tol: float = 0.15) -> float | None:
+    rows = per_net[per_net["variant"] == variant] if variant != "dense" else per_net[per_net["round"] == 0]
+    if rows.empty:
+        return None
+    pms = rows["p_m"].unique()
+    nearest = pms[np.argmin(np.abs(pms - pm))]
+    if abs(nearest - pm) > tol:
+        return None
+    return float(rows[rows["p_m"] == nearest][column].mean())
+
+
+def _verdict(value: float | None, passes: bool) -> str:
+    return NOT_RUN if value is None else (REPRODUCED if passes else NOT_REPRODUCED)
+
+
+def lenet_claims(table: pd.DataFrame) -> list[Claim]:
+    """The Lenet claims of PAPER.md section 4 (Figures 1, 3, 4) measured on ``table``."""
+    per_net = early_stopping(table)
+    dense = per_net[per_net["round"] == 0]
+    dense_es, dense_acc = float(dense["es_iteration"].mean()), float(dense["es_test_acc"].mean())
+    claims = []
+
+    es21 = _mean_at(per_net, "iterative", 21.1, "es_iteration")
+    speedup = None if es21 is None else 1 - es21 / dense_es
+    claims.append(Claim("es_speedup_21", "At P_m 21.1% the early-stopping iteration is earlier than the unpruned "
+                        "network's", "38% earlier", None if speedup is None else 100 * speedup, "% earlier",
+                        _verdict(speedup, speedup is not None and speedup >= ref.LENET_CLAIMS["es_speedup_21"] / 2)))
+
+    acc13 = _mean_at(per_net, "iterative", 13.5, "es_test_acc")
+    gain = None if acc13 is None else 100 * (acc13 - dense_acc)
+    claims.append(Claim("acc_gain_13_5", "Test accuracy at P_m 13.5% is higher than the original's",
+                        "> 0.3 pp higher", gain, "pp", _verdict(gain, gain is not None and gain > 0.3)))
+
+    acc36 = _mean_at(per_net, "iterative", 3.6, "es_test_acc")
+    drop = None if acc36 is None else 100 * (acc36 - dense_acc)
+    claims.append(Claim("acc_back_3_6", "At P_m 3.6% accuracy is back to about the original's",
+                        "about 0 pp", drop, "pp", _verdict(drop, drop is not None and abs(drop) <= 0.3)))
+
+    ticket_es = _mean_at(per_net, "iterative", 21.1, "es_iteration")
+    reinit_es = _mean_at(per_net, "reinit", 21.1, "es_iteration")
+    ratio = None if ticket_es is None or reinit_es is None else reinit_es / ticket_es
+    half_ratio = 1 + (ref.LENET_CLAIMS["reinit_es_ratio_21"] - 1) / 2
+    claims.append(Claim("reinit_es_ratio_21", "At P_m 21.1% the winning ticket reaches minimum validation loss "
+                        "faster than its random reinitializations", "2.51x faster", ratio, "x",
+                        _verdict(ratio, ratio is not None and ratio >= half_ratio)))
+
+    ticket_acc = _mean_at(per_net, "iterative", 21.1, "es_test_acc")
+    reinit_acc = _mean_at(per_net, "reinit", 21.1, "es_test_acc")
+    gap = None if ticket_acc is None or reinit_acc is None else 100 * (ticket_acc - reinit_acc)
+    claims.append(Claim("reinit_acc_gap_21", "At P_m 21.1% the winning ticket is more accurate than its random "
+                        "reinitializations", "about 0.5 pp", gap, "pp",
+                        _verdict(gap, gap is not None and gap >= ref.LENET_CLAIMS["reinit_acc_gap_21_pp"] / 2)))
+
+    oneshot = per_net[(per_net["variant"] == "oneshot")]
+    high, low = ref.LENET_CLAIMS["oneshot_acc_range"]
+    in_range = oneshot[(oneshot["p_m"] <= high) & (oneshot["p_m"] >= low)].groupby("p_m")["es_test_acc"].mean()
+    share = None if in_range.empty else float((in_range > dense_acc).mean()) * 100
+    claims.append(Claim("oneshot_acc", "One-shot tickets beat the original's test accuracy for 95.0% >= P_m >= 5.17%",
+                        "all of that range", share, "% of the run's P_m in range",
+                        _verdict(share, share is not None and share == 100)))
+
+    claims.append(Claim("unpruned_acc", "Unpruned Lenet test accuracy (paper: read off a figure, unverified)",
+                        "about 98%", 100 * dense_acc, "%",
+                        _verdict(dense_acc, abs(dense_acc - ref.LENET_UNPRUNED_TEST_ACC) <= 0.005)))
+    return claims
+
+
+def claims_table(claims: list[Claim]) -> pd.DataFrame:
+    """A display table: claim, the paper's number, this run's number, verdict."""
+    return pd.DataFrame({
+        "claim": [c.claim for c in claims],
+        "paper": [c.paper for c in claims],
+        "this run": ["—" if c.this_run is None else f"{c.this_run:.2f} {c.unit}" for c in claims],
+        "verdict": [c.verdict for c in claims],
+    })
+
+
+def conv_claims(plain: dict[str, pd.DataFrame], dropout: dict[str, pd.DataFrame]) -> list[Claim]:
+    """Section 3's claims for each Conv net run (``plain``: no dropout; ``dropout``: Figure 6)."""
+    claims = []
+    for model, table in plain.items():
+        per_net = early_stopping(table)
+        dense = per_net[per_net["round"] == 0]
+        factor, at = ref.CONV_ES_SPEEDUP[model]
+        es = _mean_at(per_net, "iterative", at, "es_iteration", tol=0.3)
+        speed = None if es is None else float(dense["es_iteration"].mean()) / es
+        passes = speed is not None and speed >= 1 + (factor - 1) / 2
+        claims.append(Claim(f"{model}_es", f"{model}: early stopping faster than unpruned at P_m {at}%",
+                            f"{factor}x faster", speed, "x", _verdict(speed, passes)))
+        gain_pp, at = ref.CONV_ACC_GAIN_PP[model]
+        acc = _mean_at(per_net, "iterative", at, "es_test_acc", tol=0.3)
+        gain = None if acc is None else 100 * (acc - float(dense["es_test_acc"].mean()))
+        claims.append(Claim(f"{model}_acc", f"{model}: test accuracy gain over unpruned at P_m {at}%",
+                            f"+{gain_pp} pp", gain, "pp", _verdict(gain, gain is not None and gain >= gain_pp / 2)))
+        val = float(dense["es_val_acc"].mean())
+        paper = ref.CONV_UNPRUNED_VAL_ACC[model]
+        claims.append(Claim(f"{model}_unpruned", f"{model}: unpruned validation accuracy (appendix H)",
+                            f"{100 * paper:.1f}%", 100 * val, "%", _verdict(val, abs(val - paper) <= 0.02)))
+    for model, table in dropout.items():
+        if model not in plain:
+            continue
+        with_dropout = early_stopping(table)
+        without = early_stopping(plain[model])
+        gain = 100 * (with_dropout[with_dropout["round"] == 0]["es_test_acc"].mean()
+                      - without[without["round"] == 0]["es_test_acc"].mean())
+        paper = ref.CONV_DROPOUT_GAIN_PP[model]
+        claims.append(Claim(f"{model}_dropout_gain", f"{model}: dropout's gain in unpruned test accuracy",
+                            f"+{paper} pp", float(gain), "pp", _verdict(gain, gain >= paper / 2)))
+    return claims
+
+
+def vgg_claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
+    """Section 4's claims, from runs keyed ``"lr 0.1"``, ``"lr 0.1 + warmup"`` and ``"lr 0.01"``."""
+    claims = []
+    warm = tables.get("lr 0.1 + warmup")
+    if warm is not None:
+        per_net = early_stopping(warm)
+        dense = float(per_net[per_net["round"] == 0]["final_test_acc"].mean())
+        tickets = per_net[per_net["variant"] == "iterative"].groupby("p_m")["final_test_acc"].mean()
+        matching = tickets[tickets >= dense]
+        smallest = float(matching.index.min()) if not matching.empty else None
+        reached = per_net["p_m"].min() <= ref.VGG19_WARMUP_MIN_PM + 0.2
+        claims.append(Claim("warmup_min_pm", "With warmup, winning tickets (matching the unpruned accuracy) exist "
+                            "down to P_m", f"{ref.VGG19_WARMUP_MIN_PM}%", smallest, "% smallest matching P_m",
+                            NOT_RUN if not reached else _verdict(smallest, smallest is not None
+                                                                  and smallest <= 2 * ref.VGG19_WARMUP_MIN_PM)))
+    cold = tables.get("lr 0.1")
+    if cold is not None:
+        per_net = early_stopping(cold)
+        deepest = per_net[per_net["round"] == per_net["round"].max()]
+        gap = 100 * (deepest[deepest["variant"] == "iterative"]["final_test_acc"].mean()
+                     - deepest[deepest["variant"] == "reinit"]["final_test_acc"].mean())
+        has_reinit = (deepest["variant"] == "reinit").any() and deepest["round"].max() > 0
+        claims.append(Claim("lr01_no_tickets", "At lr 0.1 without warmup, pruned networks do no better than random "
+                            "reinitialization (at the run's sparsest P_m)", "no better", float(gap) if has_reinit
+                            else None, "pp ticket minus reinit", _verdict(gap if has_reinit else None, gap <= 1.0)))
+    return claims

@@ -1,0 +1,158 @@
+"""Helpers that every figure notebook calls: configuration from parameters, the scale banner,
+and the run record."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+from typing import Any
+
+import torch
+
+from lt_utils.config import ExperimentConfig
+from lt_utils.experiments import run_info
+from lt_utils.presets import preset
+
+
+def configure(preset_name: str, **overrides: Any) -> ExperimentConfig:
+    """The preset with the notebook's parameters applied (``None`` keeps the preset's value)."""
+    return preset(preset_name, **overrides)
+
+
+def differences(cfg: ExperimentConfig, reference: ExperimentConfig) -> dict[str, tuple[Any, Any]]:
+    """Fields where ``cfg`` differs from ``reference``: ``{field: (this run, paper)}``."""
+    out = {}
+    for section in ("train", "prune", None):
+        this = dataclasses.asdict(getattr(cfg, section) if section else cfg)
+        ref = dataclasses.asdict(getattr(reference, section) if section else reference)
+        for key, value in this.items():
+            if key in ("train", "prune", "name") or value == ref[key]:
+                continue
+            out[key] = (value, ref[key])
+    return out
+
+
+def scale_note(cfg: ExperimentConfig, paper_preset: str, synthetic: bool = False) -> str:
+    """One line that says at what scale a figure was run, for captions and page banners."""
+    if cfg.name == "smoke" or synthetic:
+        what = "synthetic stand-in data, " if synthetic else ""
+        return f"SMOKE RUN ({what}tiny configuration): not a result"
+    diff = differences(cfg, preset(paper_preset))
+    if not diff:
+        return "Paper scale (every setting as the paper's)"
+    changed = ", ".join(f"{k}={v[0]} (paper: {v[1]})" for k, v in diff.items())
+    return f"Reduced scale: {changed}"
+
+
+def run_record(cfg: ExperimentConfig, results_dir: str) -> dict[str, Any]:
+    """Parameters, device, wall time and versions of a finished run, for the reproducibility page."""
+    rounds = run_info(cfg, results_dir)
+    return {
+        "config": cfg.to_dict(),
+        "key": cfg.key,
+        "device": sorted({r["device_name"] for r in rounds}),
+        "wall_seconds": round(sum(r["wall_seconds"] for r in rounds), 1),
+        "networks_trained": sum(r["networks"] for r in rounds),
+        "torch": sorted({r["torch"] for r in rounds}),
+        "python": platform.python_version(),
+        "finished": max(r["finished"] for r in rounds) if rounds else None,
+        "cuda": torch.version.cuda,
+    }
+
+
+def _assigned_names(source: str) -> set[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
+def check_parameters(history: list[str]) -> None:
+    """Fail on a mistyped papermill parameter (``-p trails 3``), naming it and the valid ones.
+
+    ``history`` is IPython's ``In``: the first cell run is the parameters cell, and any cell
+    run between it and this one (papermill's injected parameters) may only set its names.
+    """
+    from lt_utils.errors import ConfigError
+
+    cells = [cell for cell in history if cell.strip()]
+    if len(cells) < 2:
+        return
+    declared = _assigned_names(cells[0])
+    injected = set().union(*(_assigned_names(cell) for cell in cells[1:-1])) if len(cells) > 2 else set()
+    unknown = injected - declared
+    if unknown:
+        raise ConfigError(f"unknown notebook parameter(s) {sorted(unknown)}; valid parameters are {sorted(declared)}")
+
+
+def save_run_record(notebook: str, records: list[dict[str, Any]], record_dir: str | None) -> None:
+    """Write the run record of a figure notebook (read by the reproducibility page)."""
+    import json
+    from pathlib import Path
+
+    from lt_utils.results import atomic_write_bytes
+
+    if record_dir:
+        payload = {"notebook": notebook, "runs": records}
+        atomic_write_bytes(Path(record_dir) / f"{notebook}.json", json.dumps(payload, indent=2).encode())
+
+
+SMOKE_OVERRIDES: dict[str, Any] = {
+    "dataset": "synthetic_cifar10", "iterations": 20, "eval_every": 10, "batch_size": 8, "trials": 1, "rounds": 1,
+    "reinits": 1, "train_eval_size": 100, "one_shot_rounds": (), "warmup_iterations": 0, "lr_drops": (10,),
+}
+"""CI's tiny configuration for the CIFAR-10 notebooks (synthetic stand-in data)."""
+
+
+def smoke_config(cfg: ExperimentConfig) -> ExperimentConfig:
+    """A tiny version of ``cfg`` on the synthetic CIFAR-10 stand-in, for CI smoke runs only."""
+    overrides = dict(SMOKE_OVERRIDES)
+    if not cfg.train.lr_drops:
+        overrides.pop("lr_drops")
+    if cfg.train.warmup_iterations:
+        overrides["warmup_iterations"] = 5
+    return cfg.with_overrides(name=f"{cfg.name}_smoke", **overrides)
+
+
+def parse_choices(field_name: str, text: str, valid: dict[str, Any]) -> list[Any]:
+    """``"a,b"`` -> ``[valid["a"], valid["b"]]``, or a clear error naming the bad item and the choices."""
+    from lt_utils.errors import ConfigError
+
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    bad = [item for item in items if item not in valid]
+    if bad or not items:
+        raise ConfigError(f"invalid {field_name}={text!r}: use a comma-separated list of {sorted(valid)}")
+    return [valid[item] for item in items]
+
+
+def run_presets(presets: list[str], overrides: dict[str, Any], smoke: bool, notebook: str, record_dir: str | None,
+                **options: Any) -> dict[str, tuple[ExperimentConfig, Any]]:
+    """Run (or resume) each preset with the notebook's overrides; save the run record.
+
+    Returns ``{preset: (config, table)}``. With ``smoke``, each configuration is replaced by its
+    tiny synthetic-data version (CI only).
+    """
+    from lt_utils.experiments import run_experiment
+
+    out, records = {}, []
+    for name in presets:
+        cfg = configure(name, **overrides)
+        if smoke:
+            cfg = smoke_config(cfg)
+        out[name] = (cfg, run_experiment(cfg, **options).table)
+        records.append(run_record(cfg, options.get("results_dir", "results")))
+    save_run_record(notebook, records, record_dir)
+    return out
+
+
+def scale_notes(configs: dict[str, ExperimentConfig], smoke: bool) -> str:
+    """The scale line of several runs (one per preset), joined."""
+    notes = {name: scale_note(cfg, name, synthetic=smoke) for name, cfg in configs.items()}
+    if len(set(notes.values())) == 1:
+        return next(iter(notes.values()))
+    return "; ".join(f"{name}: {note}" for name, note in notes.items())

@@ -1,0 +1,152 @@
+"""Figures in the paper's style: P_m on a reversed log axis, mean with min/max error bars."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from lt_utils.results import accuracy_at, early_stopping, summarize
+
+VARIANT_STYLE = {
+    "iterative": {"label": "winning ticket (iterative)", "color": "tab:blue", "marker": "o"},
+    "oneshot": {"label": "winning ticket (one-shot)", "color": "tab:green", "marker": "s"},
+    "reinit": {"label": "random reinitialization", "color": "tab:orange", "marker": "^"},
+    "random_sparse": {"label": "random sparse network", "color": "tab:red", "marker": "v"},
+}
+
+
+def _pm_axis(ax: plt.Axes) -> None:
+    ax.set_xscale("log")
+    ax.set_xlim(120, 1.2)  # reversed: dense on the left, as in the paper
+    ticks = [100, 51.3, 21.1, 7.0, 3.6, 1.9]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel("Percent of weights remaining (P_m)")
+    ax.grid(alpha=0.3)
+
+
+def metric_vs_pm(per_net: pd.DataFrame, column: str, ax: plt.Axes, variants: Sequence[str], scale: float = 1.0,
+                 label_suffix: str = "", linestyle: str = "-") -> None:
+    """Mean of ``column`` per round with min/max error bars over trials, one line per variant.
+
+    ``per_net`` has one row per network (``early_stopping(table)`` or ``accuracy_at(...)``).
+    Round 0 (the dense network) is shared by every variant: the curves start from it.
+    """
+    stats = summarize(per_net, [column])
+    dense = stats[(stats["variant"] == "iterative") & (stats["round"] == 0)]
+    for variant in variants:
+        rows = stats[stats["variant"] == variant]
+        if rows.empty:
+            continue
+        if variant != "iterative":
+            rows = pd.concat([dense, rows])
+        style = VARIANT_STYLE[variant]
+        mean = rows[f"{column}_mean"].to_numpy() * scale
+        err = np.vstack([mean - rows[f"{column}_min"] * scale, rows[f"{column}_max"] * scale - mean])
+        ax.errorbar(rows["p_m"], mean, yerr=err, label=style["label"] + label_suffix, color=style["color"],
+                    marker=style["marker"], markersize=4, capsize=3, linestyle=linestyle)
+    _pm_axis(ax)
+
+
+def accuracy_curves(table: pd.DataFrame, pms: Sequence[float], variant: str = "iterative",
+                    ax: plt.Axes | None = None) -> plt.Axes:
+    """Figure 3: test accuracy over training for the rounds nearest to ``pms`` (mean, min-max band)."""
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    rows = table[table["variant"] == variant]
+    available = np.sort(rows["p_m"].unique())[::-1]
+    for pm in pms:
+        nearest = available[np.argmin(np.abs(available - pm))]
+        if abs(nearest - pm) > 0.15:
+            continue
+        curve = rows[rows["p_m"] == nearest].groupby("iteration")["test_acc"].agg(["mean", "min", "max"])
+        line = ax.plot(curve.index, 100 * curve["mean"], label=f"{nearest:.1f}")[0]
+        ax.fill_between(curve.index, 100 * curve["min"], 100 * curve["max"], color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("Training iterations")
+    ax.set_ylabel("Test accuracy (%)")
+    ax.legend(title="P_m (%)")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def early_stopping_figure(table: pd.DataFrame, variants: Sequence[str], title: str = "") -> Figure:
+    """Figure 4 / 5 layout: early-stopping iteration and test accuracy at early stopping against P_m."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    per_net = early_stopping(table)
+    metric_vs_pm(per_net, "es_iteration", left, variants)
+    left.set_ylabel("Early-stop iteration (val.)")
+    metric_vs_pm(per_net, "es_test_acc", right, variants, scale=100)
+    right.set_ylabel("Accuracy at early stop (test, %)")
+    right.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def reference_line(ax: plt.Axes, value: float, text: str) -> None:
+    """A dashed horizontal line for one of the paper's stated values, labelled as the paper's."""
+    ax.axhline(value, color="gray", linestyle="--", linewidth=1)
+    ax.annotate(f"paper: {text}", xy=(0.02, value), xycoords=("axes fraction", "data"), fontsize=8, color="gray",
+                va="bottom")
+
+
+def reference_point(ax: plt.Axes, x: float, y: float, text: str) -> None:
+    """A star at one of the paper's stated (P_m, value) points, labelled as the paper's."""
+    ax.plot([x], [y], marker="*", color="black", markersize=10, linestyle="none")
+    ax.annotate(f"paper: {text}", xy=(x, y), xytext=(5, 5), textcoords="offset points", fontsize=8)
+
+
+CONV_PANELS = (("es_iteration", "Early-stop iteration (val.)", 1.0),
+               ("es_test_acc", "Accuracy at early stop (test, %)", 100.0),
+               ("final_test_acc", "Accuracy at end of training (test, %)", 100.0),
+               ("final_train_acc", "Accuracy at end of training (train, %)", 100.0))
+
+
+def conv_figure(tables: dict[str, pd.DataFrame], title: str) -> Figure:
+    """Figure 5: one row per network, the four panels of the paper, tickets vs. reinitialization."""
+    fig, axes = plt.subplots(len(tables), 4, figsize=(16, 3.6 * len(tables)), squeeze=False)
+    for row, (name, table) in zip(axes, tables.items(), strict=True):
+        per_net = early_stopping(table)
+        for ax, (column, label, scale) in zip(row, CONV_PANELS, strict=True):
+            metric_vs_pm(per_net, column, ax, ["iterative", "reinit"], scale=scale)
+            ax.set_ylabel(label)
+            ax.set_title(name, fontsize=9)
+    axes[0, -1].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def dropout_figure(pairs: dict[str, tuple[pd.DataFrame, pd.DataFrame]], title: str) -> Figure:
+    """Figure 6: early-stop iteration and accuracy, with dropout (solid) against without (dashed)."""
+    fig, axes = plt.subplots(len(pairs), 2, figsize=(11, 3.6 * len(pairs)), squeeze=False)
+    for row, (name, (plain, dropout)) in zip(axes, pairs.items(), strict=True):
+        for table, suffix, style in ((dropout, " (dropout)", "-"), (plain, "", "--")):
+            per_net = early_stopping(table)
+            for ax, (column, label, scale) in zip(row, CONV_PANELS[:2], strict=True):
+                metric_vs_pm(per_net, column, ax, ["iterative", "reinit"], scale, suffix, style)
+                ax.set_ylabel(label)
+                ax.set_title(name, fontsize=9)
+    axes[0, -1].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def checkpoint_figure(tables: dict[str, pd.DataFrame], checkpoints: Sequence[int], title: str) -> Figure:
+    """Figure 7: test accuracy at fixed iterations against P_m, one line per setting and variant."""
+    fig, axes = plt.subplots(1, len(checkpoints), figsize=(5.5 * len(checkpoints), 4), squeeze=False)
+    styles = ["-", "--", ":", "-."]
+    for ax, iteration in zip(axes[0], checkpoints, strict=True):
+        for (name, table), style in zip(tables.items(), styles, strict=False):
+            metric_vs_pm(accuracy_at(table, iteration), "test_acc", ax, ["iterative", "reinit"], 100,
+                         f" {name}", style)
+        ax.set_title(f"{iteration} iterations", fontsize=9)
+        ax.set_ylabel("Test accuracy (%)")
+    axes[0, -1].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
