@@ -55,7 +55,7 @@ def execute(name: str, parameters: dict[str, Any], output: Path, root: Path) -> 
     if name not in NOTEBOOKS:
         raise ConfigError(f"unknown notebook {name!r}; choose one of {list(NOTEBOOKS)}")
     notebook = jupytext.read(root / "notebooks" / f"{name}.md")
-    declared = papermill.inspect_notebook(_as_ipynb(notebook, output))
+    declared = declared_parameters(notebook)
     unknown = set(parameters) - set(declared)
     if unknown:
         raise ConfigError(f"unknown parameter(s) {sorted(unknown)} for {name}; valid parameters are {sorted(declared)}")
@@ -65,13 +65,17 @@ def execute(name: str, parameters: dict[str, Any], output: Path, root: Path) -> 
     return output
 
 
-def _as_ipynb(notebook: Any, near: Path) -> str:
-    import nbformat
+def declared_parameters(notebook: Any) -> dict[str, Any]:
+    """The parameters cell of a notebook as papermill reads it (name -> type, default, help)."""
+    import tempfile
 
-    near.parent.mkdir(parents=True, exist_ok=True)
-    path = near.with_suffix(".params.ipynb")
-    nbformat.write(notebook, str(path))
-    return str(path)
+    import nbformat
+    import papermill
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "notebook.ipynb"
+        nbformat.write(notebook, str(path))
+        return papermill.inspect_notebook(str(path))
 
 
 def reproducibility_page(record_dir: Path) -> str:
@@ -105,7 +109,6 @@ def run_figure(name: str, parameters: dict[str, Any], root: Path, book_dir: Path
     """Execute one figure notebook into the book, replacing its not-yet-run placeholder."""
     parameters = {"record_dir": str(book_dir / "runs"), **parameters}
     out = execute(name, parameters, book_dir / "figures" / f"{name}.ipynb", root)
-    out.with_suffix(".params.ipynb").unlink(missing_ok=True)
     (book_dir / "figures" / f"{name}.md").unlink(missing_ok=True)
     write_pages(book_dir)
     return out

@@ -13,7 +13,7 @@ import json
 import platform
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -230,7 +230,7 @@ def _run_info(device: torch.device, seconds: float, networks: int) -> dict[str, 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     return {"device": str(device), "device_name": name, "wall_seconds": round(seconds, 2), "networks": networks,
             "torch": torch.__version__, "python": platform.python_version(),
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "finished": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 def run_experiment(cfg: ExperimentConfig, options: RunOptions | None = None,

@@ -1,0 +1,32 @@
+# Two commands do all the set-up on a fresh machine:
+#   make book   build the book from the executed notebooks in book/ (into _build/html)
+#   make test   ruff, the test suite, a smoke run of every notebook and a book build from it
+PYTHON ?= python3
+VENV ?= .venv
+DATA_DIR ?= ../shared/data
+NB ?= all
+PARAMS ?=
+BIN := $(VENV)/bin
+
+.PHONY: book test figure clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test,book]"
+	touch $@
+
+book: $(VENV)/.installed
+	$(BIN)/python -m lt_utils.book build
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check .
+	LT_TEST_DATA_DIR=$(DATA_DIR) $(BIN)/python -m pytest -q
+	$(BIN)/python -m lt_utils.book smoke --data-dir $(DATA_DIR) --out .ci-out
+
+# make figure NB=lenet_imp PARAMS="-p trials 2 -p device cuda"
+figure: $(VENV)/.installed
+	$(BIN)/python -m lt_utils.book run $(NB) $(PARAMS)
+
+clean:
+	rm -rf _build .ci-out

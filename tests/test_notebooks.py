@@ -1,0 +1,58 @@
+import json
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from lt_utils.book import NOTEBOOKS, SMOKE_PARAMETERS, declared_parameters, execute, reproducibility_page
+from lt_utils.errors import ConfigError
+from lt_utils.notebook import check_parameters, scale_note
+from lt_utils.presets import preset
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMON = {"trials", "rounds", "iterations", "seed", "device", "data_dir", "results_dir", "record_dir"}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_parameters_are_typed_and_explained(name):
+    params = declared_parameters(jupytext.read(ROOT / "notebooks" / f"{name}.md"))
+    assert COMMON <= set(params)
+    assert set(SMOKE_PARAMETERS[name]) <= set(params)
+    for param in params.values():
+        assert param["inferred_type_name"] not in ("None", ""), param
+        assert len(param["help"]) > 10, param
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebooks_store_no_outputs(name):
+    text = (ROOT / "notebooks" / f"{name}.md").read_text()
+    assert "outputs" not in jupytext.reads(text, fmt="md:myst").cells[0]
+
+
+def test_mistyped_parameter_fails_with_the_valid_names():
+    params = 'preset: str = "lenet"  # x\ntrials: int = 5  # y\n'
+    check_parameters(["", params, "trials = 3\n", "check_parameters(In)"])
+    with pytest.raises(ConfigError, match=r"\['trails'\].*\['preset', 'trials'\]"):
+        check_parameters(["", params, "trails = 3\n", "check_parameters(In)"])
+
+
+def test_runner_rejects_unknown_parameter_before_running(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown parameter.*'trails'.*valid parameters"):
+        execute("lenet_imp", {"trails": 3}, tmp_path / "out.ipynb", ROOT)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scale_note_names_every_difference_from_the_paper():
+    assert scale_note(preset("lenet"), "lenet").startswith("Paper scale")
+    note = scale_note(preset("lenet", trials=2, iterations=5000), "lenet")
+    assert "Reduced scale" in note and "trials=2 (paper: 5)" in note and "iterations=5000 (paper: 50000)" in note
+    assert scale_note(preset("smoke"), "lenet").startswith("SMOKE RUN")
+
+
+def test_reproducibility_page_lists_each_run(tmp_path):
+    record = {"config": preset("smoke").to_dict(), "key": "smoke-abc", "device": ["NVIDIA H100"], "wall_seconds": 90,
+              "networks_trained": 18, "torch": ["2.5.0"], "python": "3.11.7", "finished": "2026-11-21T10:00:00",
+              "cuda": "12.4"}
+    (tmp_path / "lenet_imp.json").write_text(json.dumps({"notebook": "lenet_imp", "runs": [record]}))
+    page = reproducibility_page(tmp_path)
+    assert "NVIDIA H100" in page and "1.5 min (18 networks)" in page and '"trials": 2' in page

@@ -1,0 +1,32 @@
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"torch": "pytorch"}
+
+
+def _split(requirement: str) -> tuple[str, str]:
+    name, spec = re.match(r"^([A-Za-z0-9_.-]+)\s*(.*)$", requirement).groups()
+    return name.lower(), spec.replace(" ", "")
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = dict(_split(d) for d in env["dependencies"] if isinstance(d, str))
+    for requirement in project["dependencies"]:
+        name, spec = _split(requirement)
+        assert conda.get(CONDA_NAMES.get(name, name)) == spec, f"environment.yml lacks {requirement}"
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    extras = set(re.search(r"\[(.*)\]", pip[0]).group(1).split(","))
+    assert extras == set(project["optional-dependencies"])
+    assert conda["python"] == project["requires-python"]
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme and "make book" in readme
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
