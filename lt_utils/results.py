@@ -68,7 +68,7 @@ def curves_to_table(curves: torch.Tensor, eval_iterations: list[int], labels: li
 def early_stopping(table: pd.DataFrame) -> pd.DataFrame:
     """One row per network: the evaluation with minimum validation loss (ties: the earliest),
     with its test accuracy, plus the final evaluation's test and training accuracy."""
-    ordered = table.sort_values([*GROUP, "iteration"])
+    ordered = table.sort_values([*GROUP, "iteration"]).reset_index(drop=True)
     best = ordered.loc[ordered.groupby(GROUP, sort=False)["val_loss"].idxmin()]
     last = ordered.groupby(GROUP, sort=False).tail(1).set_index(GROUP)
     out = best.set_index(GROUP)[["iteration", "val_loss", "val_acc", "test_acc"]].rename(

@@ -64,7 +64,12 @@ def test_early_stopping_picks_minimum_validation_loss():
         rows.append({"variant": "iterative", "trial": 0, "replicate": 0, "round": 0, "p_m": 100.0,
                      "iteration": it, "val_loss": val_loss, "val_acc": 0, "test_loss": 0, "test_acc": test_acc,
                      "train_acc": test_acc})
-    es = early_stopping(pd.DataFrame(rows))
+    table = pd.DataFrame(rows)
+    table = pd.concat([table, table.assign(trial=1, val_loss=table["val_loss"][::-1].to_numpy())])  # repeated index
+    es = early_stopping(table).set_index("trial")
+    assert len(es) == 2
+    assert es.loc[1, "es_iteration"] == 100
+    es = es.reset_index()
     assert es.loc[0, "es_iteration"] == 200
     assert es.loc[0, "es_test_acc"] == 0.9
     assert es.loc[0, "final_test_acc"] == 0.95
