@@ -101,8 +101,32 @@ def reproducibility_page(record_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def benchmark_table(bench_dir: Path) -> str:
+    """Markdown tables of the benchmark reports in ``bench_dir`` (written by ``python -m lt_utils.bench``)."""
+    reports = sorted(bench_dir.glob("*.json")) if bench_dir.exists() else []
+    if not reports:
+        return "No benchmark has been recorded yet.\n"
+    lines = []
+    for path in reports:
+        report = json.loads(path.read_text())
+        lines += [f"### {report['device']} ({report['date'][:10]})", "",
+                  f"torch {report['torch']}, {report['threads']} CPU threads; engine timed over "
+                  f"{report['iterations']} iterations, reference over {report['reference_iterations']}.", "",
+                  "| model | networks at once | engine (network-it/s) | reference (it/s) | ratio "
+                  "| projected figure (h) | one run (min) |", "|---|---|---|---|---|---|---|"]
+        for name, m in report["models"].items():
+            lines.append(f"| {name} | {m['networks_at_once']} | {m['engine_network_iterations_per_s']:.1f} "
+                         f"| {m['reference_iterations_per_s']:.1f} | {m['ratio']:.1f}x "
+                         f"| {m['projected_figure_hours']:.2f} | {m['projected_single_run_minutes']:.1f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def write_pages(book_dir: Path) -> None:
+    """Regenerate the pages computed from records: reproducibility and the benchmark table."""
     (book_dir / "reproducibility.md").write_text(reproducibility_page(book_dir / "runs"))
+    (book_dir / "bench").mkdir(exist_ok=True)
+    (book_dir / "bench" / "table.md").write_text(benchmark_table(book_dir / "bench"))
 
 
 def run_figure(name: str, parameters: dict[str, Any], root: Path, book_dir: Path) -> Path:

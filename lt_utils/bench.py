@@ -1,0 +1,193 @@
+"""Benchmark: the engine against a reference loop written the common way, on the same device.
+
+    python -m lt_utils.bench --device cuda --out book/bench/h100.json
+    python -m lt_utils.bench --models lenet --data-dir ../shared/data   # CPU, MNIST only
+
+The reference trains one network at a time: a ``DataLoader`` over a torchvision-style data set
+with per-sample transforms, the mask applied in Python after every step, and a ``.item()`` per
+step. The engine trains all the networks of an experiment round together (Lenet: 5 trials,
+15 random reinitializations, 5 random sparse and 5 one-shot networks), data resident on the
+device. Both evaluate validation and test sets every 100 iterations, as the protocol does.
+Throughput is in network-iterations per second; the projection multiplies it out to each
+figure's paper-scale work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from lt_utils.config import ExperimentConfig
+from lt_utils.data import Dataset, load_dataset
+from lt_utils.errors import ConfigError
+from lt_utils.models import build_model
+from lt_utils.presets import preset
+from lt_utils.pruning import dense_masks, prune_to_round
+from lt_utils.results import atomic_write_json
+from lt_utils.stack import init_states
+from lt_utils.training import train_stack
+
+FIGURES = {"lenet": "lenet", "conv2": "conv2", "conv4": "conv4", "conv6": "conv6", "vgg19": "vgg19_lr01_warmup"}
+
+
+def networks_per_round(cfg: ExperimentConfig) -> int:
+    """Networks trained together in one pruning round (round >= 1) of ``cfg``."""
+    per_trial = 1 + cfg.reinits + int(cfg.random_sparse) + int(bool(cfg.one_shot_rounds))
+    return cfg.trials * per_trial
+
+
+def figure_network_iterations(cfg: ExperimentConfig) -> int:
+    """All network-iterations of the figure: dense round plus every pruning round."""
+    one_shot = len(cfg.one_shot_rounds) * cfg.trials
+    per_round = cfg.trials * (1 + cfg.reinits + int(cfg.random_sparse))
+    return cfg.train.iterations * (cfg.trials + cfg.rounds * per_round + one_shot)
+
+
+class _Images(torch.utils.data.Dataset):
+    """uint8 images served as torchvision's MNIST and CIFAR10 serve them: a PIL image per sample,
+    then ToTensor + Normalize."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]):
+        from torchvision import transforms
+
+        self.images, self.labels = images, labels
+        self.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        from PIL import Image
+
+        image = self.images[i].permute(1, 2, 0).numpy()  # H x W x C; a PIL image, as torchvision's sets do
+        image = Image.fromarray(image[:, :, 0], mode="L") if image.shape[2] == 1 else Image.fromarray(image)
+        return self.transform(image), int(self.labels[i])
+
+
+def _to_uint8(split_x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    m, s = (torch.tensor(v).view(1, -1, 1, 1) for v in (mean, std))
+    return ((split_x.cpu() * s + m) * 255).round().clamp(0, 255).to(torch.uint8)
+
+
+def reference_throughput(cfg: ExperimentConfig, data: Dataset, iterations: int, device: torch.device) -> float:
+    """Iterations per second of the common loop, one network, evaluating every 100 iterations."""
+    channels = data.train.x.shape[1]
+    mean, std = ((0.1307,), (0.3081,)) if channels == 1 else ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+    sets = {name: _Images(_to_uint8(split.x, mean, std), split.y.cpu(), mean, std)
+            for name, split in (("train", data.train), ("val", data.val), ("test", data.test))}
+    loader = DataLoader(sets["train"], batch_size=cfg.train.batch_size, shuffle=True, drop_last=True)
+    model = build_model(cfg.model, cfg.dropout, seed=0).to(device)
+    masks = {n: (torch.rand_like(p) > 0.5).float() for n, p in model.named_parameters() if n in model.layer_kinds}
+    optimizer = (torch.optim.Adam(model.parameters(), lr=cfg.train.lr) if cfg.train.optimizer == "adam" else
+                 torch.optim.SGD(model.parameters(), lr=cfg.train.lr, momentum=cfg.train.momentum,
+                                 weight_decay=cfg.train.weight_decay))
+
+    def evaluate(name: str) -> float:
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for x, y in DataLoader(sets[name], batch_size=1000):
+                correct += (model(x.to(device)).argmax(1) == y.to(device)).sum().item()
+        model.train()
+        return correct / len(sets[name])
+
+    losses, it = [], 0
+    start = time.perf_counter()
+    while it < iterations:
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                for name, param in model.named_parameters():
+                    if name in masks:
+                        param.mul_(masks[name])
+            losses.append(loss.item())
+            it += 1
+            if it % cfg.train.eval_every == 0:
+                evaluate("val"), evaluate("test")
+            if it == iterations:
+                break
+    return iterations / (time.perf_counter() - start)
+
+
+def engine_throughput(cfg: ExperimentConfig, data: Dataset, iterations: int, networks: int,
+                      device: torch.device) -> float:
+    """Network-iterations per second of ``train_stack`` on ``networks`` pruned networks at once."""
+    seeds = list(range(networks))
+    model, params, buffers = init_states(cfg.model, seeds, cfg.dropout, device)
+    masks = prune_to_round(params, dense_masks(params, model.layer_kinds), model.layer_kinds, cfg.prune, 1)
+    train = replace(cfg.train, iterations=iterations)
+    start = time.perf_counter()
+    train_stack(model, params, buffers, masks, data, train, seeds)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return networks * iterations / (time.perf_counter() - start)
+
+
+def benchmark(models: list[str], device: torch.device, data_dir: str | None, iterations: int,
+              reference_iterations: int) -> dict[str, Any]:
+    """Measure every model; return the JSON-ready report."""
+    cpu = f"CPU ({platform.processor() or platform.machine()})"
+    report: dict[str, Any] = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu,
+        "threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"), "iterations": iterations,
+        "reference_iterations": reference_iterations, "models": {}}
+    for name in tqdm(models, desc="benchmark"):
+        cfg = preset(FIGURES[name])
+        if cfg.dataset == "cifar10":  # throughput does not depend on the pixels; CIFAR-10 may be absent
+            cfg = cfg.with_overrides(dataset="synthetic_cifar10")
+        data = load_dataset(cfg.dataset, data_dir, device, cfg.train.train_eval_size,
+                            synthetic_size=55_000 if cfg.dataset.startswith("synthetic") else 1_200)
+        stack = 1 if name == "vgg19" else networks_per_round(cfg)
+        engine = engine_throughput(cfg, data, iterations, stack, device)
+        reference = reference_throughput(cfg, data, reference_iterations, device)
+        work = figure_network_iterations(preset(FIGURES[name]))
+        report["models"][name] = {
+            "figure_preset": FIGURES[name], "data": cfg.dataset, "networks_at_once": stack,
+            "engine_network_iterations_per_s": round(engine, 2), "reference_iterations_per_s": round(reference, 2),
+            "ratio": round(engine / reference, 2), "figure_network_iterations": work,
+            "projected_figure_hours": round(work / engine / 3600, 2),
+            "projected_single_run_minutes": round(cfg.train.iterations / (engine / stack) / 60, 2)}
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m lt_utils.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="lenet,conv2,conv4,conv6,vgg19")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--iterations", type=int, default=300, help="engine iterations timed per model")
+    parser.add_argument("--reference-iterations", type=int, default=300, help="reference iterations timed")
+    parser.add_argument("--out", default=None, help="write the report here (JSON)")
+    args = parser.parse_args(argv)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    bad = [m for m in models if m not in FIGURES]
+    if bad:
+        raise ConfigError(f"unknown model(s) {bad} for --models; choose from {sorted(FIGURES)}")
+    from lt_utils.experiments import RunOptions
+
+    device = RunOptions(device=args.device).torch_device()
+    report = benchmark(models, device, args.data_dir, args.iterations, args.reference_iterations)
+    print(json.dumps(report, indent=2))
+    if args.out:
+        atomic_write_json(report, Path(args.out))
+
+
+if __name__ == "__main__":
+    main()

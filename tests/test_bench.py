@@ -1,0 +1,23 @@
+import torch
+
+from lt_utils.bench import benchmark, figure_network_iterations, networks_per_round
+from lt_utils.book import benchmark_table
+from lt_utils.presets import preset
+
+
+def test_figure_work_counts_every_network_of_the_paper_protocol():
+    lenet = preset("lenet")
+    assert networks_per_round(lenet) == 30  # 5 tickets + 15 reinits + 5 random sparse + 5 one-shot
+    # dense round: 5 runs; 18 rounds of 5 + 15 + 5; one-shot at 18 levels x 5 trials; 50K iterations each
+    assert figure_network_iterations(lenet) == 50_000 * (5 + 18 * 25 + 18 * 5)
+    assert networks_per_round(preset("conv2")) == 20
+
+
+def test_benchmark_report_runs_both_loops(data_dir, tmp_path):
+    report = benchmark(["lenet"], torch.device("cpu"), str(data_dir), iterations=3, reference_iterations=3)
+    lenet = report["models"]["lenet"]
+    assert lenet["networks_at_once"] == 30 and lenet["engine_network_iterations_per_s"] > 0
+    ratio = lenet["engine_network_iterations_per_s"] / lenet["reference_iterations_per_s"]
+    assert abs(lenet["ratio"] - ratio) <= 0.01 * ratio + 0.01
+    (tmp_path / "cpu.json").write_text(__import__("json").dumps(report))
+    assert "| lenet | 30 |" in benchmark_table(tmp_path)
