@@ -134,8 +134,21 @@ def run_figure(name: str, parameters: dict[str, Any], root: Path, book_dir: Path
     parameters = {"record_dir": str(book_dir / "runs"), **parameters}
     out = execute(name, parameters, book_dir / "figures" / f"{name}.ipynb", root)
     (book_dir / "figures" / f"{name}.md").unlink(missing_ok=True)
+    export_tables(book_dir / "runs" / f"{name}.json", Path(root, parameters.get("results_dir", "results")),
+                  book_dir / "results")
     write_pages(book_dir)
     return out
+
+
+def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
+    """Copy the tidy table of every run in a run record into the book (small gzipped CSVs)."""
+    from lt_utils.config import ExperimentConfig
+    from lt_utils.experiments import load_table
+    from lt_utils.results import atomic_write_table
+
+    for run in json.loads(record.read_text())["runs"]:
+        cfg = ExperimentConfig.from_dict(run["config"])
+        atomic_write_table(load_table(cfg, results_dir), out_dir / f"{run['key']}.csv.gz")
 
 
 def build(root: Path, extra: list[str] | None = None) -> None:
