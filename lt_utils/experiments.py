@@ -192,7 +192,7 @@ class _Runner:
         rewind: tuple[State, State] = (self.theta0, self.buffers0)
         masks = dense_masks(self.theta0, self.kinds)
         dense_trained = None
-        if done:
+        if done and done[-1] < cfg.rounds:
             last = self._state("latest.pt")
             if last["round"] != done[-1]:
                 raise RuntimeError(f"{self.path}: state is for round {last['round']}, results end at {done[-1]}")
@@ -200,8 +200,7 @@ class _Runner:
             dense_trained = first["params"]
             if "rewind" in first:
                 rewind = (first["rewind"], first["rewind_buffers"])
-            masks = prune_to_round(last["params"], last["masks"], self.kinds, cfg.prune, done[-1] + 1) \
-                if done[-1] < cfg.rounds else last["masks"]
+            masks = prune_to_round(last["params"], last["masks"], self.kinds, cfg.prune, done[-1] + 1)
         for r in range(len(done), cfg.rounds + 1):
             if self.data is None:
                 self.data = load_dataset(cfg.dataset, self.options.data_dir, self.device, cfg.train.train_eval_size)
@@ -214,7 +213,7 @@ class _Runner:
                 if snapshot is not None:
                     rewind = snapshot
                     state |= {"rewind": snapshot[0], "rewind_buffers": snapshot[1]}
-                atomic_save_torch(state, self.path / "state" / "round_00.pt")
+            atomic_save_torch(state, self.path / "state" / f"round_{r:02d}.pt")
             atomic_save_torch(state, self.path / "state" / "latest.pt")
             ticket = {"masks": masks} | ({"init": rewind[0], "buffers": rewind[1]} if r == 0 else {})
             atomic_save_torch(ticket, self.path / "tickets" / f"round_{r:02d}.pt")
@@ -250,6 +249,21 @@ def run_info(cfg: ExperimentConfig, results_dir: str | Path) -> list[dict[str, A
     path = experiment_path(cfg, results_dir)
     rounds = finished_rounds(cfg, results_dir)
     return [json.loads((path / "rounds" / f"round_{r:02d}.json").read_text()) for r in rounds]
+
+
+def load_trained(cfg: ExperimentConfig, results_dir: str | Path, round_: int,
+                 device: str = "cpu") -> dict[str, Any]:
+    """The trials' winning tickets of one round after training: ``params``, ``buffers`` and
+    ``masks`` (stacked over trials), plus ``rewind``: the weights they were rewound to."""
+    path = experiment_path(cfg, results_dir) / "state"
+    state = torch.load(path / f"round_{round_:02d}.pt", map_location=device, weights_only=True)
+    first = torch.load(path / "round_00.pt", map_location=device, weights_only=True)
+    if "rewind" in first:
+        state["rewind"] = first["rewind"]
+    else:
+        seeds = [derive_seed(cfg.seed, "init", t) for t in range(cfg.trials)]
+        state["rewind"] = init_states(cfg.model, seeds, cfg.dropout, device)[1]
+    return state
 
 
 def load_ticket(cfg: ExperimentConfig, results_dir: str | Path, round_: int, trial: int = 0,

@@ -18,7 +18,7 @@ from lt_utils.data import Dataset, Split, augment, epoch_batches
 from lt_utils.models import PrunableModel
 from lt_utils.stack import Forward, State, make_forward
 
-METRICS = ("val_loss", "val_acc", "test_loss", "test_acc", "train_acc")
+METRICS = ("val_loss", "val_acc", "test_loss", "test_acc", "train_loss", "train_acc")
 
 
 @dataclass
@@ -42,7 +42,7 @@ def _make_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim
 
 
 @torch.no_grad()
-def _evaluate(forward: Forward, params: State, buffers: State, split: Split, batch: int) -> tuple[torch.Tensor, ...]:
+def evaluate_stack(forward: Forward, params: State, buffers: State, split: Split, batch: int) -> tuple[torch.Tensor, ...]:
     """Mean loss and accuracy of every network on ``split`` (device tensors, no host sync)."""
     n = next(iter(params.values())).shape[0]
     loss = torch.zeros(n, device=split.y.device)
@@ -78,10 +78,10 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
 
     def record(slot: int) -> None:
         model.eval()
-        val = _evaluate(eval_forward, params, buffers, data.val, eval_batch)
-        test = _evaluate(eval_forward, params, buffers, data.test, eval_batch)
-        train_acc = _evaluate(eval_forward, params, buffers, data.train_eval, eval_batch)[1]
-        curves[slot] = torch.stack([val[0], val[1], test[0], test[1], train_acc], dim=1)
+        val = evaluate_stack(eval_forward, params, buffers, data.val, eval_batch)
+        test = evaluate_stack(eval_forward, params, buffers, data.test, eval_batch)
+        train = evaluate_stack(eval_forward, params, buffers, data.train_eval, eval_batch)
+        curves[slot] = torch.stack([*val, *test, *train], dim=1)
         model.train()
 
     record(0)
