@@ -42,7 +42,8 @@ def _make_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim
 
 
 @torch.no_grad()
-def evaluate_stack(forward: Forward, params: State, buffers: State, split: Split, batch: int) -> tuple[torch.Tensor, ...]:
+def evaluate_stack(forward: Forward, params: State, buffers: State, split: Split,
+                   batch: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean loss and accuracy of every network on ``split`` (device tensors, no host sync)."""
     n = next(iter(params.values())).shape[0]
     loss = torch.zeros(n, device=split.y.device)
