@@ -22,11 +22,12 @@ from typing import Any
 
 from lt_utils.errors import ConfigError
 
-NOTEBOOKS = ("lenet_imp", "conv_dropout", "vgg19_warmup")
+NOTEBOOKS = ("lenet_imp", "conv_dropout", "vgg19_warmup", "imp_landscape")
 SMOKE_PARAMETERS: dict[str, dict[str, Any]] = {
     "lenet_imp": {"preset": "smoke"},
     "conv_dropout": {"smoke": True},
     "vgg19_warmup": {"smoke": True},
+    "imp_landscape": {"smoke": True},
 }
 BOOK_FILES = ("_config.yml", "_toc.yml", "book")
 
@@ -170,7 +171,7 @@ def smoke(root: Path, out: Path, data_dir: str | None) -> None:
     shutil.rmtree(site / "book" / "runs", ignore_errors=True)
     for name in NOTEBOOKS:
         params = {**SMOKE_PARAMETERS[name], "results_dir": str(out / "results"), "device": "cpu"}
-        if data_dir and name == "lenet_imp":
+        if data_dir:
             params["data_dir"] = data_dir
         (site / "book" / "figures" / f"{name}.ipynb").unlink(missing_ok=True)
         run_figure(name, params, root, site / "book")

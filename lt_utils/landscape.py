@@ -243,3 +243,26 @@ def smoke_landscape(lcfg: LandscapeConfig) -> LandscapeConfig:
                                          trials=1, rounds=2, one_shot_rounds=(2,), rewind_iteration=100,
                                          train_eval_size=500)
     return replace(lcfg, experiment=cfg, hessian_k=3, hessian_examples=200, interpolation_points=5, hessian_trials=1)
+
+
+def barriers(interpolation: pd.DataFrame, column: str = "train_loss") -> pd.DataFrame:
+    """Per level and trial: the largest rise of ``column`` above the straight line between the
+    two endpoints (0 when the path is no worse than the endpoints)."""
+    def one(group: pd.DataFrame) -> float:
+        group = group.sort_values("alpha")
+        a, values = group["alpha"].to_numpy(), group[column].to_numpy()
+        return float(max(0.0, (values - ((1 - a) * values[0] + a * values[-1])).max()))
+
+    rows = [{"level": level, "trial": trial, "barrier": one(group)}
+            for (level, trial), group in interpolation.groupby(["level", "trial"])]
+    return pd.DataFrame(rows)
+
+
+def spectrum_summary(hessian: pd.DataFrame) -> pd.DataFrame:
+    """Per level and trial: the top eigenvalue, the mean of the top k, and the log-volume proxy."""
+    rows = []
+    for (level, trial), group in hessian.groupby(["level", "trial"]):
+        values = group.sort_values("rank")["eigenvalue"].to_numpy()
+        rows.append({"level": level, "trial": trial, "top": values[0], "mean_top_k": values.mean(),
+                     "log_volume_proxy": log_volume_proxy(values)})
+    return pd.DataFrame(rows)

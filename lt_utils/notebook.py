@@ -32,12 +32,14 @@ def differences(cfg: ExperimentConfig, reference: ExperimentConfig) -> dict[str,
     return out
 
 
-def scale_note(cfg: ExperimentConfig, paper_preset: str, synthetic: bool = False) -> str:
-    """One line that says at what scale a figure was run, for captions and page banners."""
+def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, synthetic: bool = False) -> str:
+    """One line that says at what scale a figure was run, for captions and page banners.
+
+    ``paper`` is the full-scale configuration, or the name of its preset."""
     if cfg.name == "smoke" or synthetic:
         what = "synthetic stand-in data, " if synthetic else ""
         return f"SMOKE RUN ({what}tiny configuration): not a result"
-    diff = differences(cfg, preset(paper_preset))
+    diff = differences(cfg, preset(paper) if isinstance(paper, str) else paper)
     if not diff:
         return "Paper scale (every setting as the paper's)"
     changed = ", ".join(f"{k}={v[0]} (paper: {v[1]})" for k, v in diff.items())

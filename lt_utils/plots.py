@@ -150,3 +150,88 @@ def checkpoint_figure(tables: dict[str, pd.DataFrame], checkpoints: Sequence[int
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def curves_by_round(table: pd.DataFrame, columns: Sequence[tuple[str, str, float]], variant: str = "iterative",
+                    title: str = "") -> Figure:
+    """One panel per metric over training, one line per round (level), mean over trials."""
+    fig, axes = plt.subplots(1, len(columns), figsize=(5.5 * len(columns), 4), squeeze=False)
+    rows = table[table["variant"] == variant]
+    colors = plt.cm.viridis(np.linspace(0, 1, rows["round"].nunique()))
+    for ax, (column, label, scale) in zip(axes[0], columns, strict=True):
+        for color, (r, group) in zip(colors, rows.groupby("round"), strict=True):
+            curve = group.groupby("iteration")[column].mean() * scale
+            ax.plot(curve.index, curve.to_numpy(), color=color, label=f"L={r} ({group['p_m'].iloc[0]:.1f}%)")
+        ax.set_xlabel("Training iterations")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0, -1].legend(fontsize=7, ncol=2)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def variant_comparison(per_net: pd.DataFrame, column: str, labels: dict[str, str], scale: float = 100,
+                       ax: plt.Axes | None = None) -> plt.Axes:
+    """Mean of ``column`` per variant with min/max error bars (one sparsity)."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    stats = per_net.groupby("variant")[column].agg(["mean", "min", "max"]).reindex(list(labels)).dropna()
+    x = np.arange(len(stats))
+    ax.errorbar(x, stats["mean"] * scale, yerr=[(stats["mean"] - stats["min"]) * scale,
+                                               (stats["max"] - stats["mean"]) * scale],
+                fmt="o", capsize=4)
+    ax.set_xticks(x, [labels[v] for v in stats.index], rotation=20, ha="right")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def per_level(frame: pd.DataFrame, columns: dict[str, str], ylabel: str, ax: plt.Axes | None = None,
+              log: bool = False) -> plt.Axes:
+    """Mean (over trials) of each column against level, with min/max error bars."""
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    for column, label in columns.items():
+        stats = frame.groupby("level")[column].agg(["mean", "min", "max"])
+        ax.errorbar(stats.index, stats["mean"], yerr=[stats["mean"] - stats["min"], stats["max"] - stats["mean"]],
+                    marker="o", capsize=3, label=label)
+    ax.set_xlabel("IMP level L")
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def interpolation_figure(interpolation: pd.DataFrame, title: str) -> Figure:
+    """Train and test loss along the line from the projected level L-1 minimum to level L's."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    levels = sorted(interpolation["level"].unique())
+    colors = plt.cm.viridis(np.linspace(0, 1, len(levels)))
+    for ax, column in zip(axes, ("train_loss", "test_loss"), strict=True):
+        for color, level in zip(colors, levels, strict=True):
+            curve = interpolation[interpolation["level"] == level].groupby("alpha")[column].mean()
+            ax.plot(curve.index, curve.to_numpy(), color=color, marker=".", label=f"L={level}")
+        ax.set_xlabel("alpha (0: level L-1 projected onto L's mask, 1: level L)")
+        ax.set_ylabel(column.replace("_", " "))
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, ncol=2)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def spectra_figure(hessian: pd.DataFrame, title: str) -> Figure:
+    """Top-k Hessian eigenvalues by rank, one line per level (trial 0), log scale."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    first = hessian[hessian["trial"] == hessian["trial"].min()]
+    levels = sorted(first["level"].unique())
+    for color, level in zip(plt.cm.viridis(np.linspace(0, 1, len(levels))), levels, strict=True):
+        rows = first[first["level"] == level].sort_values("rank")
+        ax.plot(rows["rank"], rows["eigenvalue"].clip(lower=1e-6), color=color, label=f"L={level}")
+    ax.set_yscale("log")
+    ax.set_xlabel("Eigenvalue rank")
+    ax.set_ylabel("Hessian eigenvalue")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(title, fontsize=9)
+    return fig

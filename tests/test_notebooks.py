@@ -10,7 +10,7 @@ from lt_utils.notebook import check_parameters, scale_note
 from lt_utils.presets import preset
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMON = {"trials", "rounds", "iterations", "seed", "device", "data_dir", "results_dir", "record_dir"}
+COMMON = {"trials", "iterations", "seed", "device", "data_dir", "results_dir", "record_dir"}
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
