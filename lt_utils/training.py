@@ -7,6 +7,7 @@ tensor that is read once, at the end of training.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -56,11 +57,21 @@ def evaluate_stack(forward: Forward, params: State, buffers: State, split: Split
     return loss / len(split), correct / len(split)
 
 
+Penalty = tuple[dict[str, torch.Tensor], Callable[[int], float]]
+OnEval = Callable[[int, torch.Tensor, State], bool]
+
+
 def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict[str, torch.Tensor],
                 data: Dataset, cfg: TrainConfig, data_seeds: list[int], *, snapshot_at: int | None = None,
+                penalty: Penalty | None = None, on_eval: OnEval | None = None,
                 eval_batch: int = 2_000, progress: bool | str = False) -> TrainResult:
     """Train ``N`` networks at once from ``params`` (not modified), each with its own mask and
-    data order (``data_seeds``). Pruned weights are zero before training and stay exactly zero."""
+    data order (``data_seeds``). Pruned weights are zero before training and stay exactly zero.
+
+    ``penalty = (targets, coefficient)`` adds the gradient of ``coefficient(it) / 2 * ||w * target||^2``
+    (an L2 penalty on the target weights only). ``on_eval(iteration, metrics N x METRICS, params)``
+    runs after each evaluation (it reads the metrics, so it syncs) and stops training by
+    returning True; the curves then end at that evaluation."""
     device = data.train.y.device
     n = len(data_seeds)
     params = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
@@ -104,6 +115,11 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
         loss.backward()
         with torch.no_grad():
             torch._foreach_mul_([p.grad for p, _ in masked], [m for _, m in masked])
+            if penalty is not None and (coefficient := penalty[1](it)) > 0:
+                targets = [(params[name], penalty[0][name]) for name in penalty[0]]
+                torch._foreach_add_([p.grad for p, _ in targets],
+                                    torch._foreach_mul([p for p, _ in targets], [t for _, t in targets]),
+                                    alpha=coefficient)
             optimizer.step()
             torch._foreach_mul_([p for p, _ in masked], [m for _, m in masked])
         optimizer.zero_grad(set_to_none=True)
@@ -113,6 +129,8 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
             record(slot)
             bar.update(eval_iterations[slot] - eval_iterations[slot - 1])
             slot += 1
+            if on_eval is not None and on_eval(it + 1, curves[slot - 1], params):
+                break
     bar.close()
     final = {k: v.detach() for k, v in params.items()}
-    return TrainResult(final, buffers, curves.transpose(0, 1).cpu(), eval_iterations, snapshot)
+    return TrainResult(final, buffers, curves[:slot].transpose(0, 1).cpu(), eval_iterations[:slot], snapshot)

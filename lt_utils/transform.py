@@ -1,0 +1,260 @@
+"""Transforming random sparse networks into tickets: RST (Dual Lottery Ticket Hypothesis),
+UniLTH and UniDLTH ("A Unified View of Finding and Transforming Winning Lottery Tickets").
+
+All three grow an L2 penalty on the weights chosen for removal: the coefficient rises by
+``penalty_step`` every ``penalty_every`` iterations up to ``penalty_max`` and is held for
+``hold_iterations``; then those weights are removed and the rest are trained with the
+experiment's training schedule. They differ in where they start and what they remove:
+
+- ``rst``: from initialization, a random mask at the target sparsity, one removal;
+- ``unilth``: from a network trained without regularization until its validation loss has not
+  improved for ``patience`` evaluations, the smallest-magnitude weights, in ``stages`` removals;
+- ``unidlth``: as ``unilth``, with random choices (as in DLTH).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from lt_utils.config import ExperimentConfig, TrainConfig
+from lt_utils.data import Dataset, load_dataset
+from lt_utils.errors import ConfigError
+from lt_utils.experiments import RunOptions, run_experiment
+from lt_utils.pruning import Masks, dense_masks, prune_to_round
+from lt_utils.results import atomic_save_torch, atomic_write_table, curves_to_table
+from lt_utils.seeding import derive_seed
+from lt_utils.stack import State, init_states
+from lt_utils.training import METRICS, train_stack
+
+METHODS = ("rst", "unilth", "unidlth")
+
+
+@dataclass(frozen=True)
+class TransformConfig:
+    """The penalty schedule and how each method starts and prunes."""
+
+    penalty_step: float = 1e-4  # added to the penalty coefficient every penalty_every iterations
+    penalty_every: int = 5
+    penalty_max: float = 1.0  # the ceiling, then held
+    hold_iterations: int = 40_000  # iterations at the ceiling before the weights are removed
+    lr: float = 1e-3  # SGD with momentum while the penalty grows (DLTH's public code)
+    momentum: float = 0.9
+    patience: int = 5  # UniLTH/UniDLTH: evaluations without a better validation loss before pruning starts
+    max_pretrain_iterations: int = 50_000  # UniLTH/UniDLTH: the pre-training stops here at the latest
+    stages: int = 3  # UniLTH/UniDLTH: removals to reach the target sparsity (RST: always one)
+
+    def __post_init__(self) -> None:
+        for name in ("penalty_step", "penalty_max", "lr"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"invalid {name}={getattr(self, name)!r}: must be positive")
+        for name in ("penalty_every", "patience", "max_pretrain_iterations", "stages"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"invalid {name}={value!r}: must be a positive integer")
+        if not isinstance(self.hold_iterations, int) or self.hold_iterations < 0:
+            raise ConfigError(f"invalid hold_iterations={self.hold_iterations!r}: must be a non-negative integer")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"invalid momentum={self.momentum!r}: must be in [0, 1)")
+
+    @property
+    def growth_iterations(self) -> int:
+        """Iterations until the coefficient reaches the ceiling."""
+        return self.penalty_every * math.ceil(self.penalty_max / self.penalty_step - 1e-9)
+
+    @property
+    def transform_iterations(self) -> int:
+        return self.growth_iterations + self.hold_iterations
+
+    def penalty_at(self, iteration: int) -> float:
+        """Coefficient at ``iteration`` (0-based) of one transformation."""
+        return min(self.penalty_max, self.penalty_step * (iteration // self.penalty_every))
+
+
+@dataclass(frozen=True)
+class DualConfig:
+    """IMP (``experiment``) against the transformation methods at the sparsities of ``target_rounds``."""
+
+    experiment: ExperimentConfig
+    target_rounds: tuple[int, ...] = (3, 7, 12)
+    methods: tuple[str, ...] = METHODS
+    transform: TransformConfig = field(default_factory=TransformConfig)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "target_rounds", tuple(self.target_rounds))
+        object.__setattr__(self, "methods", tuple(self.methods))
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad or not self.methods:
+            raise ConfigError(f"invalid methods={self.methods!r}: choose from {METHODS}")
+        if not self.target_rounds or not all(1 <= r <= self.experiment.rounds for r in self.target_rounds):
+            raise ConfigError(f"invalid target_rounds={self.target_rounds!r}: rounds between 1 and "
+                              f"the experiment's rounds={self.experiment.rounds}")
+
+    @property
+    def key(self) -> str:
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return f"dual_{self.experiment.model}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+def plateau_iteration(val_losses: list[float], iterations: list[int], patience: int) -> int | None:
+    """The iteration at which ``patience`` evaluations in a row have not improved on the best
+    validation loss so far (None if that never happens)."""
+    best, waited = math.inf, 0
+    for loss, iteration in zip(val_losses, iterations, strict=True):
+        if loss < best:
+            best, waited = loss, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                return iteration
+    return None
+
+
+def removal_targets(weights: State, masks: Masks, kinds: dict[str, str], cfg: ExperimentConfig, round_: int,
+                    by_magnitude: bool, generator: torch.Generator) -> Masks:
+    """Surviving weights to remove so that round ``round_``'s counts remain: the smallest
+    magnitudes, or a uniformly random choice."""
+    if by_magnitude:
+        keep = prune_to_round(weights, masks, kinds, cfg.prune, round_)
+    else:
+        scores = {k: torch.rand(v.shape, generator=generator, device=generator.device).to(v.device) * masks[k]
+                  for k, v in masks.items()}
+        keep = prune_to_round(scores, masks, kinds, cfg.prune, round_)
+    return {k: masks[k] & ~keep[k] for k in masks}
+
+
+def _stage_rounds(target: int, stages: int) -> list[int]:
+    return sorted({math.ceil(target * s / stages) for s in range(1, stages + 1)})
+
+
+class _DualRunner:
+    def __init__(self, dcfg: DualConfig, options: RunOptions):
+        self.dcfg, self.cfg, self.options = dcfg, dcfg.experiment, options
+        self.device = options.torch_device()
+        self.folder = Path(options.results_dir) / dcfg.key
+        seeds = [derive_seed(self.cfg.seed, "init", t) for t in range(self.cfg.trials)]
+        self.model, self.theta0, self.buffers0 = init_states(self.cfg.model, seeds, self.cfg.dropout, self.device)
+        self.kinds = self.model.layer_kinds
+        self.data: Dataset | None = None
+
+    def _train(self, params: State, masks: Masks, train: TrainConfig, tag: str, **kwargs: Any):
+        n = next(iter(masks.values())).shape[0]
+        buffers = {k: v[:1].expand(n, *v.shape[1:]).clone() for k, v in self.buffers0.items()}
+        seeds = [derive_seed(self.cfg.seed, "data", tag, i) for i in range(n)]
+        return train_stack(self.model, params, buffers, masks, self.data, train, seeds,
+                           eval_batch=self.options.eval_batch, progress=tag if self.options.progress else False,
+                           **kwargs)
+
+    def pretrained(self) -> tuple[State, list[int]]:
+        """UniLTH/UniDLTH's start: each trial trained until its validation loss plateaus."""
+        path = self.folder / "pretrained.pt"
+        if path.exists():
+            saved = torch.load(path, map_location=self.device, weights_only=True)
+            return saved["params"], saved["iterations"]
+        patience, n = self.dcfg.transform.patience, self.cfg.trials
+        history: list[list[float]] = [[] for _ in range(n)]
+        iterations: list[int] = []
+        stopped: dict[int, int] = {}
+        snapshot = {k: v.clone() for k, v in self.theta0.items()}
+
+        def on_eval(iteration: int, metrics: torch.Tensor, params: State) -> bool:
+            iterations.append(iteration)
+            losses = metrics[:, METRICS.index("val_loss")].tolist()
+            for i in range(n):
+                history[i].append(losses[i])
+                if i not in stopped and plateau_iteration(history[i], iterations, patience) is not None:
+                    stopped[i] = iteration
+                    for k in snapshot:
+                        snapshot[k][i] = params[k][i].detach()
+            return len(stopped) == n
+
+        train = dataclasses.replace(self.cfg.train, iterations=self.dcfg.transform.max_pretrain_iterations)
+        result = self._train(self.theta0, dense_masks(self.theta0, self.kinds), train, "pretrain", on_eval=on_eval)
+        for i in range(n):  # never plateaued: take the end of pre-training
+            if i not in stopped:
+                stopped[i] = result.eval_iterations[-1]
+                for k in snapshot:
+                    snapshot[k][i] = result.params[k][i]
+        out = [stopped[i] for i in range(n)]
+        atomic_save_torch({"params": snapshot, "iterations": out}, path)
+        return snapshot, out
+
+    def method(self, method: str) -> pd.DataFrame:
+        """Every target sparsity and trial of one method, as one stack; rows plus training cost."""
+        cfg, tcfg, targets, n = self.cfg, self.dcfg.transform, self.dcfg.target_rounds, self.cfg.trials
+        if method == "rst":
+            start, pre_iterations = self.theta0, [0] * n
+        else:
+            start, pre_iterations = self.pretrained()
+        params = {k: v.repeat(len(targets), *[1] * (v.ndim - 1)) for k, v in start.items()}
+        masks = dense_masks(params, self.kinds)
+        gen = torch.Generator(device=self.device).manual_seed(derive_seed(cfg.seed, "transform", method))
+        stages = 1 if method == "rst" else tcfg.stages
+        schedule = [_stage_rounds(r, stages) for r in targets]
+        sgd = TrainConfig(optimizer="sgd", lr=tcfg.lr, momentum=tcfg.momentum, iterations=tcfg.transform_iterations,
+                          batch_size=cfg.train.batch_size, eval_every=tcfg.transform_iterations,
+                          augment=cfg.train.augment, train_eval_size=cfg.train.train_eval_size)
+        transforms = [0] * len(targets)
+        for stage in range(max(len(s) for s in schedule)):
+            # a target reached in fewer stages keeps its mask (nothing new to remove) in later stages
+            rounds = [s[min(stage, len(s) - 1)] for s in schedule]
+            remove = {k: torch.zeros_like(v) for k, v in masks.items()}
+            for j, r in enumerate(rounds):
+                part = slice(j * n, (j + 1) * n)
+                chosen = removal_targets({k: v[part] for k, v in params.items()},
+                                         {k: v[part] for k, v in masks.items()}, self.kinds, cfg, r,
+                                         method == "unilth", gen)
+                for k in remove:
+                    remove[k][part] = chosen[k]
+                transforms[j] += tcfg.transform_iterations  # every network trains through every stage
+            result = self._train(params, masks, sgd, f"{method} stage {stage + 1}",
+                                 penalty=({k: v.float() for k, v in remove.items()}, tcfg.penalty_at))
+            params = result.params
+            masks = {k: masks[k] & ~remove[k] for k in masks}
+        final = self._train(params, masks, cfg.train, f"{method} final training")
+        labels, costs = [], []
+        for j, r in enumerate(targets):
+            for t in range(n):
+                labels.append({"variant": method, "trial": t, "replicate": 0, "round": r,
+                               "p_m": float(100 * sum(m[j * n + t].sum() for m in masks.values())
+                                            / sum(m[0].numel() for m in masks.values()))})
+                costs.append(pre_iterations[t] + transforms[j])
+        table = curves_to_table(final.curves, final.eval_iterations, labels)
+        per_net = len(final.eval_iterations)
+        table["extra_iterations"] = [c for c in costs for _ in range(per_net)]
+        return table
+
+    def run(self) -> pd.DataFrame:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        parts = []
+        for method in self.dcfg.methods:
+            path = self.folder / f"{method}.csv.gz"
+            if not path.exists():
+                if self.data is None:
+                    self.data = load_dataset(self.cfg.dataset, self.options.data_dir, self.device,
+                                             self.cfg.train.train_eval_size)
+                atomic_write_table(self.method(method), path)
+            parts.append(pd.read_csv(path))
+        return pd.concat(parts, ignore_index=True)
+
+
+def run_dual(dcfg: DualConfig, options: RunOptions | None = None, **option_values: Any) -> pd.DataFrame:
+    """IMP (with its random sparse baseline) and every transformation method, as one tidy table.
+
+    ``extra_iterations`` counts each network's training before its final run: for IMP the
+    earlier rounds, for the transformations pre-training plus the penalty phases.
+    """
+    options = options or RunOptions(**option_values)
+    imp = run_experiment(dcfg.experiment, options).table
+    imp = imp[imp["variant"].isin(["iterative", "random_sparse"]) | (imp["round"] == 0)]
+    imp = imp.assign(extra_iterations=imp["round"] * dcfg.experiment.train.iterations)
+    imp.loc[imp["variant"] == "random_sparse", "extra_iterations"] = 0
+    return pd.concat([imp, _DualRunner(dcfg, options).run()], ignore_index=True)
