@@ -22,12 +22,13 @@ from typing import Any
 
 from lt_utils.errors import ConfigError
 
-NOTEBOOKS = ("lenet_imp", "conv_dropout", "vgg19_warmup", "imp_landscape")
+NOTEBOOKS = ("lenet_imp", "conv_dropout", "vgg19_warmup", "imp_landscape", "dual_tickets")
 SMOKE_PARAMETERS: dict[str, dict[str, Any]] = {
     "lenet_imp": {"preset": "smoke"},
     "conv_dropout": {"smoke": True},
     "vgg19_warmup": {"smoke": True},
     "imp_landscape": {"smoke": True},
+    "dual_tickets": {"smoke": True},
 }
 BOOK_FILES = ("_config.yml", "_toc.yml", "book")
 

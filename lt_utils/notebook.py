@@ -32,14 +32,17 @@ def differences(cfg: ExperimentConfig, reference: ExperimentConfig) -> dict[str,
     return out
 
 
-def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, synthetic: bool = False) -> str:
+def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool = False,
+               extra: dict[str, tuple[Any, Any]] | None = None) -> str:
     """One line that says at what scale a figure was run, for captions and page banners.
 
-    ``paper`` is the full-scale configuration, or the name of its preset."""
-    if cfg.name == "smoke" or synthetic:
-        what = "synthetic stand-in data, " if synthetic else ""
+    ``paper`` is the full-scale configuration, or the name of its preset; ``extra`` adds
+    differences of settings outside it, as ``{name: (this run, paper)}``."""
+    if cfg.name == "smoke" or smoke:
+        what = "synthetic stand-in data, " if cfg.dataset.startswith("synthetic") else ""
         return f"SMOKE RUN ({what}tiny configuration): not a result"
     diff = differences(cfg, preset(paper) if isinstance(paper, str) else paper)
+    diff |= {k: v for k, v in (extra or {}).items() if v[0] != v[1]}
     if not diff:
         return "Paper scale (every setting as the paper's)"
     changed = ", ".join(f"{k}={v[0]} (paper: {v[1]})" for k, v in diff.items())
@@ -154,7 +157,7 @@ def run_presets(presets: list[str], overrides: dict[str, Any], smoke: bool, note
 
 def scale_notes(configs: dict[str, ExperimentConfig], smoke: bool) -> str:
     """The scale line of several runs (one per preset), joined."""
-    notes = {name: scale_note(cfg, name, synthetic=smoke) for name, cfg in configs.items()}
+    notes = {name: scale_note(cfg, name, smoke=smoke) for name, cfg in configs.items()}
     if len(set(notes.values())) == 1:
         return next(iter(notes.values()))
     return "; ".join(f"{name}: {note}" for name, note in notes.items())

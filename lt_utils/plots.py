@@ -16,6 +16,9 @@ VARIANT_STYLE = {
     "oneshot": {"label": "winning ticket (one-shot)", "color": "tab:green", "marker": "s"},
     "reinit": {"label": "random reinitialization", "color": "tab:orange", "marker": "^"},
     "random_sparse": {"label": "random sparse network", "color": "tab:red", "marker": "v"},
+    "rst": {"label": "RST (DLTH)", "color": "tab:purple", "marker": "D"},
+    "unilth": {"label": "UniLTH", "color": "tab:brown", "marker": "P"},
+    "unidlth": {"label": "UniDLTH", "color": "tab:pink", "marker": "X"},
 }
 
 

@@ -258,3 +258,15 @@ def run_dual(dcfg: DualConfig, options: RunOptions | None = None, **option_value
     imp = imp.assign(extra_iterations=imp["round"] * dcfg.experiment.train.iterations)
     imp.loc[imp["variant"] == "random_sparse", "extra_iterations"] = 0
     return pd.concat([imp, _DualRunner(dcfg, options).run()], ignore_index=True)
+
+
+def dual_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per network: test accuracy at early stopping and the training it cost, in iterations
+    (``extra_iterations`` before the final run plus the final run's early-stopping iteration)."""
+    from lt_utils.results import early_stopping
+
+    per_net = early_stopping(table)
+    extra = table.groupby(["variant", "trial", "replicate", "round"])["extra_iterations"].first()
+    per_net = per_net.join(extra, on=["variant", "trial", "replicate", "round"])
+    per_net["cost_iterations"] = per_net["extra_iterations"] + per_net["es_iteration"]
+    return per_net
