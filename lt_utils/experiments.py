@@ -193,9 +193,7 @@ class _Runner:
         masks = dense_masks(self.theta0, self.kinds)
         dense_trained = None
         if done and done[-1] < cfg.rounds:
-            last = self._state("latest.pt")
-            if last["round"] != done[-1]:
-                raise RuntimeError(f"{self.path}: state is for round {last['round']}, results end at {done[-1]}")
+            last = self._state(f"round_{done[-1]:02d}.pt")  # written before its round's table
             first = self._state("round_00.pt")
             dense_trained = first["params"]
             if "rewind" in first:
@@ -214,7 +212,6 @@ class _Runner:
                     rewind = snapshot
                     state |= {"rewind": snapshot[0], "rewind_buffers": snapshot[1]}
             atomic_save_torch(state, self.path / "state" / f"round_{r:02d}.pt")
-            atomic_save_torch(state, self.path / "state" / "latest.pt")
             ticket = {"masks": masks} | ({"init": rewind[0], "buffers": rewind[1]} if r == 0 else {})
             atomic_save_torch(ticket, self.path / "tickets" / f"round_{r:02d}.pt")
             atomic_write_json(_run_info(self.device, time.perf_counter() - started, len(nets)),

@@ -82,6 +82,24 @@ def test_interrupted_run_resumes_to_the_same_table(tmp_path, data_dir, monkeypat
     assert calls == [0, 1, 2]
 
 
+def test_interruption_between_state_and_table_writes_resumes(tmp_path, data_dir, monkeypatch):
+    cfg, full = _run(tmp_path / "full", data_dir)
+    original = experiments.atomic_write_table
+
+    def crash_on_round_1_table(table, path):
+        if path.name == "round_01.csv.gz":
+            raise KeyboardInterrupt
+        original(table, path)
+
+    monkeypatch.setattr(experiments, "atomic_write_table", crash_on_round_1_table)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "resumed", data_dir)
+    monkeypatch.setattr(experiments, "atomic_write_table", original)
+    assert finished_rounds(cfg, tmp_path / "resumed") == [0]
+    _, resumed = _run(tmp_path / "resumed", data_dir)
+    pd.testing.assert_frame_equal(full.table, resumed.table)
+
+
 def test_rerun_of_finished_experiment_trains_nothing(tmp_path, data_dir, monkeypatch):
     _run(tmp_path, data_dir, rounds=1)
     monkeypatch.setattr(experiments._Runner, "_train", lambda *a: pytest.fail("retrained a finished round"))
