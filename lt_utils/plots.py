@@ -108,28 +108,15 @@ CONV_PANELS = (("es_iteration", "Early-stop iteration (val.)", 1.0),
                ("final_train_acc", "Accuracy at end of training (train, %)", 100.0))
 
 
-def conv_figure(tables: dict[str, pd.DataFrame], title: str) -> Figure:
-    """Figure 5: one row per network, the four panels of the paper, tickets vs. reinitialization."""
-    fig, axes = plt.subplots(len(tables), 4, figsize=(16, 3.6 * len(tables)), squeeze=False)
-    for row, (name, table) in zip(axes, tables.items(), strict=True):
-        per_net = early_stopping(table)
-        for ax, (column, label, scale) in zip(row, CONV_PANELS, strict=True):
-            metric_vs_pm(per_net, column, ax, ["iterative", "reinit"], scale=scale)
-            ax.set_ylabel(label)
-            ax.set_title(name, fontsize=9)
-    axes[0, -1].legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def dropout_figure(pairs: dict[str, tuple[pd.DataFrame, pd.DataFrame]], title: str) -> Figure:
-    """Figure 6: early-stop iteration and accuracy, with dropout (solid) against without (dashed)."""
-    fig, axes = plt.subplots(len(pairs), 2, figsize=(11, 3.6 * len(pairs)), squeeze=False)
-    for row, (name, (plain, dropout)) in zip(axes, pairs.items(), strict=True):
-        for table, suffix, style in ((dropout, " (dropout)", "-"), (plain, "", "--")):
+def _panel_rows(rows: dict[str, list[tuple[pd.DataFrame, str, str]]], panels: Sequence[tuple[str, str, float]],
+                title: str) -> Figure:
+    """One row per network, one panel per metric; each row overlays ``(table, label suffix, line style)``
+    lines of tickets against reinitialization."""
+    fig, axes = plt.subplots(len(rows), len(panels), figsize=(4 * len(panels) + 3, 3.6 * len(rows)), squeeze=False)
+    for row, (name, lines) in zip(axes, rows.items(), strict=True):
+        for table, suffix, style in lines:
             per_net = early_stopping(table)
-            for ax, (column, label, scale) in zip(row, CONV_PANELS[:2], strict=True):
+            for ax, (column, label, scale) in zip(row, panels, strict=True):
                 metric_vs_pm(per_net, column, ax, ["iterative", "reinit"], scale, suffix, style)
                 ax.set_ylabel(label)
                 ax.set_title(name, fontsize=9)
@@ -137,6 +124,17 @@ def dropout_figure(pairs: dict[str, tuple[pd.DataFrame, pd.DataFrame]], title: s
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def conv_figure(tables: dict[str, pd.DataFrame], title: str) -> Figure:
+    """Figure 5: one row per network, the four panels of the paper, tickets vs. reinitialization."""
+    return _panel_rows({name: [(table, "", "-")] for name, table in tables.items()}, CONV_PANELS, title)
+
+
+def dropout_figure(pairs: dict[str, tuple[pd.DataFrame, pd.DataFrame]], title: str) -> Figure:
+    """Figure 6: early-stop iteration and accuracy, with dropout (solid) against without (dashed)."""
+    rows = {name: [(dropout, " (dropout)", "-"), (plain, "", "--")] for name, (plain, dropout) in pairs.items()}
+    return _panel_rows(rows, CONV_PANELS[:2], title)
 
 
 def checkpoint_figure(tables: dict[str, pd.DataFrame], checkpoints: Sequence[int], title: str) -> Figure:
