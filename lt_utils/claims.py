@@ -165,3 +165,19 @@ def vgg_claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
                             "reinitialization (at the run's sparsest P_m)", "no better", float(gap) if has_reinit
                             else None, "pp ticket minus reinit", _verdict(gap if has_reinit else None, gap <= 1.0)))
     return claims
+
+
+def run_diagnostics(table: pd.DataFrame, iterations: int) -> dict[str, float]:
+    """Numbers that explain a claim that does not reproduce: how often the minimum validation
+    loss falls in the last tenth of training (the schedule cut it short), and how wide the
+    spread over trials is compared with the effects the paper reports."""
+    per_net = early_stopping(table)
+    dense = per_net[per_net["round"] == 0]
+    late = per_net["es_iteration"] >= 0.9 * iterations
+    return {
+        "late_share": 100 * float(late.mean()),
+        "late_share_dense": 100 * float(late[per_net["round"] == 0].mean()),
+        "dense_spread_pp": 100 * float(dense["es_test_acc"].max() - dense["es_test_acc"].min()),
+        "trials": int(per_net["trial"].nunique()),
+        "dense_es_iteration": float(dense["es_iteration"].mean()),
+    }
