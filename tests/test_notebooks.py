@@ -56,3 +56,17 @@ def test_reproducibility_page_lists_each_run(tmp_path):
     (tmp_path / "lenet_imp.json").write_text(json.dumps({"notebook": "lenet_imp", "runs": [record]}))
     page = reproducibility_page(tmp_path)
     assert "NVIDIA H100" in page and "1.5 min (18 networks)" in page and '"trials": 2' in page
+
+
+@pytest.mark.parametrize("parameters,message", [
+    ({"trails": 3}, r"unknown notebook parameter\(s\) \['trails'\]"),
+    ({"trials": 0}, r"invalid trials=0: must be a positive integer"),
+])
+def test_notebook_fails_in_its_first_cells_on_bad_parameters(tmp_path, parameters, message):
+    import papermill
+
+    notebook = jupytext.read(ROOT / "notebooks" / "lenet_imp.md")
+    with pytest.raises(papermill.PapermillExecutionError, match=message) as error:
+        papermill.execute_notebook(notebook, str(tmp_path / "out.ipynb"), parameters=parameters,
+                                   kernel_name="python3", progress_bar=False, cwd=str(ROOT))
+    assert error.value.exec_count <= 3  # parameters, injected parameters, then the first code cell
