@@ -143,14 +143,21 @@ def run_figure(name: str, parameters: dict[str, Any], root: Path, book_dir: Path
 
 
 def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
-    """Copy the tidy table of every run in a run record into the book (small gzipped CSVs)."""
+    """Copy the results of every run in a run record into the book: the tidy table of each
+    experiment, and every other table (``*.csv.gz``) of its folder and of the folders the record
+    lists under ``exports`` (chapter analyses). Checkpoints stay behind."""
     from lt_utils.config import ExperimentConfig
     from lt_utils.experiments import load_table
-    from lt_utils.results import atomic_write_table
+    from lt_utils.results import atomic_write_bytes, atomic_write_table
 
     for run in json.loads(record.read_text())["runs"]:
         cfg = ExperimentConfig.from_dict(run["config"])
         atomic_write_table(load_table(cfg, results_dir), out_dir / f"{run['key']}.csv.gz")
+        for folder in [run["key"], *run.get("exports", [])]:
+            for table in sorted((results_dir / folder).rglob("*.csv.gz")):
+                relative = table.relative_to(results_dir / folder)
+                if relative.parts[0] != "rounds":
+                    atomic_write_bytes(out_dir / folder / relative, table.read_bytes())
 
 
 def build(root: Path, extra: list[str] | None = None) -> None:

@@ -70,3 +70,28 @@ def test_notebook_fails_in_its_first_cells_on_bad_parameters(tmp_path, parameter
         papermill.execute_notebook(notebook, str(tmp_path / "out.ipynb"), parameters=parameters,
                                    kernel_name="python3", progress_bar=False, cwd=str(ROOT))
     assert error.value.exec_count <= 3  # parameters, injected parameters, then the first code cell
+
+
+def test_export_copies_tables_not_checkpoints(tmp_path):
+    import pandas as pd
+
+    from lt_utils.book import export_tables
+    from lt_utils.results import atomic_write_table
+
+    cfg = preset("smoke")
+    results = tmp_path / "results"
+    rows = pd.DataFrame({"variant": ["iterative"], "trial": [0], "replicate": [0], "round": [0], "p_m": [100.0],
+                         "iteration": [0], "val_loss": [1.0]})
+    atomic_write_table(rows, results / cfg.key / "rounds" / "round_00.csv.gz")
+    atomic_write_table(rows, results / cfg.key / "landscape" / "distances.csv.gz")
+    atomic_write_table(rows, results / "dual_lenet-abc" / "rst.csv.gz")
+    (results / cfg.key / "state").mkdir()
+    (results / cfg.key / "state" / "round_00.pt").write_bytes(b"checkpoint")
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"notebook": "x", "runs": [{"config": cfg.to_dict(), "key": cfg.key,
+                                                              "exports": ["dual_lenet-abc"]}]}))
+    export_tables(record, results, tmp_path / "book")
+    exported = sorted(str(p.relative_to(tmp_path / "book")) for p in (tmp_path / "book").rglob("*") if p.is_file())
+    assert exported == sorted([f"{cfg.key}.csv.gz", f"{cfg.key}/landscape/distances.csv.gz",
+                               "dual_lenet-abc/rst.csv.gz"])
+    assert pd.read_csv(tmp_path / "book" / f"{cfg.key}.csv.gz").equals(rows)
