@@ -94,4 +94,4 @@ def test_export_copies_tables_not_checkpoints(tmp_path):
     exported = sorted(str(p.relative_to(tmp_path / "book")) for p in (tmp_path / "book").rglob("*") if p.is_file())
     assert exported == sorted([f"{cfg.key}.csv.gz", f"{cfg.key}/landscape/distances.csv.gz",
                                "dual_lenet-abc/rst.csv.gz"])
-    assert pd.read_csv(tmp_path / "book" / f"{cfg.key}.csv.gz").equals(rows)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "book" / f"{cfg.key}.csv.gz"), rows, check_dtype=False)
