@@ -44,8 +44,8 @@ def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool
     diff = differences(cfg, preset(paper) if isinstance(paper, str) else paper)
     diff |= {k: v for k, v in (extra or {}).items() if v[0] != v[1]}
     if not diff:
-        return "Paper scale (every setting as the paper's)"
-    changed = ", ".join(f"{k}={v[0]} (paper: {v[1]})" for k, v in diff.items())
+        return "Full scale (every setting as the paper's)"
+    changed = ", ".join(f"{k}={v[0]} (full scale: {v[1]})" for k, v in diff.items())
     return f"Reduced scale: {changed}"
 
 

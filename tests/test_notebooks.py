@@ -43,9 +43,10 @@ def test_runner_rejects_unknown_parameter_before_running(tmp_path):
 
 
 def test_scale_note_names_every_difference_from_the_paper():
-    assert scale_note(preset("lenet"), "lenet").startswith("Paper scale")
+    assert scale_note(preset("lenet"), "lenet").startswith("Full scale")
     note = scale_note(preset("lenet", trials=2, iterations=5000), "lenet")
-    assert "Reduced scale" in note and "trials=2 (paper: 5)" in note and "iterations=5000 (paper: 50000)" in note
+    assert "Reduced scale" in note and "trials=2 (full scale: 5)" in note
+    assert "iterations=5000 (full scale: 50000)" in note
     assert scale_note(preset("smoke"), "lenet").startswith("SMOKE RUN")
 
 
