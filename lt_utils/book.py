@@ -112,7 +112,7 @@ def benchmark_table(bench_dir: Path) -> str:
     for path in reports:
         report = json.loads(path.read_text())
         lines += [f"### {report['device']} ({report['date'][:10]})", "",
-                  f"torch {report['torch']}, {report['threads']} CPU threads; engine timed over "
+                  f"torch {report['torch']}, CPU threads: {report['threads']}; engine timed over "
                   f"{report['iterations']} iterations, reference over {report['reference_iterations']}.", "",
                   "| model | networks at once | engine (network-it/s) | reference (it/s) | ratio "
                   "| projected figure (h) | one run (min) |", "|---|---|---|---|---|---|---|"]
