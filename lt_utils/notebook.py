@@ -20,7 +20,7 @@ def configure(preset_name: str, **overrides: Any) -> ExperimentConfig:
 
 
 def differences(cfg: ExperimentConfig, reference: ExperimentConfig) -> dict[str, tuple[Any, Any]]:
-    """Fields where ``cfg`` differs from ``reference``: ``{field: (this run, paper)}``."""
+    """Fields where ``cfg`` differs from ``reference``: ``{field: (this run, reference)}``."""
     out = {}
     for section in ("train", "prune", None):
         this = dataclasses.asdict(getattr(cfg, section) if section else cfg)
@@ -46,7 +46,9 @@ def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool
     if not diff:
         return "Full scale (every setting as the paper's)"
     changed = ", ".join(f"{k}={v[0]} (full scale: {v[1]})" for k, v in diff.items())
-    return f"Reduced scale: {changed}"
+    scale_fields = ("trials", "iterations", "rounds", "reinits", "train_eval_size", "hold_iterations")
+    reduced = any(k in scale_fields and isinstance(v[0], int) and v[0] < v[1] for k, v in diff.items())
+    return f"{'Reduced scale' if reduced else 'Settings changed'}: {changed}"
 
 
 def run_record(cfg: ExperimentConfig, results_dir: str) -> dict[str, Any]:

@@ -48,6 +48,8 @@ def test_scale_note_names_every_difference_from_the_paper():
     assert "Reduced scale" in note and "trials=2 (full scale: 5)" in note
     assert "iterations=5000 (full scale: 50000)" in note
     assert scale_note(preset("smoke"), "lenet").startswith("SMOKE RUN")
+    assert scale_note(preset("lenet", trials=10, lr=0.01), "lenet") == \
+        "Settings changed: lr=0.01 (full scale: 0.0012), trials=10 (full scale: 5)"
 
 
 def test_reproducibility_page_lists_each_run(tmp_path):
