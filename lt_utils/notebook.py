@@ -163,3 +163,9 @@ def scale_notes(configs: dict[str, ExperimentConfig], smoke: bool) -> str:
     if len(set(notes.values())) == 1:
         return next(iter(notes.values()))
     return "; ".join(f"{name}: {note}" for name, note in notes.items())
+
+
+def device_note(configs: list[ExperimentConfig], results_dir: str) -> str:
+    """The devices the finished rounds of ``configs`` ran on, for captions: ``"device: ..."``."""
+    names = sorted({r["device_name"] for cfg in configs for r in run_info(cfg, results_dir)})
+    return f"device: {', '.join(names) or 'none recorded'}"
