@@ -95,9 +95,10 @@ def reproducibility_page(record_dir: Path) -> str:
             lines += [f"### {cfg['name']} (`{run['key']}`)", "",
                       "| | |", "|---|---|",
                       f"| device | {', '.join(run['device'])} |",
-                      f"| wall time | {run['wall_seconds'] / 60:.1f} min ({run['networks_trained']} networks) |",
+                      f"| wall time of the training rounds | {run['wall_seconds'] / 60:.1f} min "
+                      f"({run['networks_trained']} networks) |",
                       f"| finished | {run['finished']} |",
-                      f"| torch | {', '.join(run['torch'])} (CUDA {run['cuda']}) |",
+                      f"| torch | {', '.join(run['torch'])} (a build for CUDA {run['cuda']}) |",
                       f"| python | {run['python']} |", "",
                       "```json", json.dumps(cfg, indent=1), "```", ""]
     return "\n".join(lines)
