@@ -71,6 +71,12 @@ class _Network:
     data_seed: int
 
 
+def initial_states(cfg: ExperimentConfig, device: str | torch.device = "cpu") -> tuple[Any, State, State]:
+    """The template model and the stacked parameters and buffers of the trials at initialization."""
+    seeds = [derive_seed(cfg.seed, "init", t) for t in range(cfg.trials)]
+    return init_states(cfg.model, seeds, cfg.dropout, device)
+
+
 def experiment_path(cfg: ExperimentConfig, results_dir: str | Path) -> Path:
     return Path(results_dir) / cfg.key
 
@@ -109,8 +115,7 @@ class _Runner:
         self.cfg, self.options = cfg, options
         self.device = options.torch_device()
         self.path = experiment_path(cfg, options.results_dir)
-        seeds = [derive_seed(cfg.seed, "init", t) for t in range(cfg.trials)]
-        self.model, self.theta0, self.buffers0 = init_states(cfg.model, seeds, cfg.dropout, self.device)
+        self.model, self.theta0, self.buffers0 = initial_states(cfg, self.device)
         self.kinds = self.model.layer_kinds
         self.data: Dataset | None = None
 
@@ -258,8 +263,7 @@ def load_trained(cfg: ExperimentConfig, results_dir: str | Path, round_: int,
     if "rewind" in first:
         state["rewind"] = first["rewind"]
     else:
-        seeds = [derive_seed(cfg.seed, "init", t) for t in range(cfg.trials)]
-        state["rewind"] = init_states(cfg.model, seeds, cfg.dropout, device)[1]
+        state["rewind"] = initial_states(cfg, device)[1]
     return state
 
 

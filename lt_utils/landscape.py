@@ -24,8 +24,8 @@ from lt_utils.data import Dataset, Split, load_dataset
 from lt_utils.errors import ConfigError
 from lt_utils.experiments import RunOptions, experiment_path, load_trained, run_experiment
 from lt_utils.models import PrunableModel
-from lt_utils.pruning import Masks, dense_masks, prune_to_round, random_masks_like
-from lt_utils.results import atomic_write_table, curves_to_table
+from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_round, random_masks_like
+from lt_utils.results import cached_table, curves_to_table
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State, init_states, make_forward
 from lt_utils.training import evaluate_stack, train_stack
@@ -169,8 +169,8 @@ def _comparison(lcfg: LandscapeConfig, options: RunOptions, data: Dataset) -> pd
              for t in range(cfg.trials)]
     result = train_stack(model, params, buffers, masks, data, cfg.train, seeds, eval_batch=options.eval_batch,
                          progress="fine-tuning and random sparse (random init)" if options.progress else False)
-    p_m = float(sum(m[0].sum() for m in last["masks"].values()) / sum(m[0].numel() for m in last["masks"].values()))
-    labels = [{"variant": variant, "trial": t, "replicate": 0, "round": cfg.rounds, "p_m": 100 * p_m}
+    p_m = float(percent_remaining(last["masks"])[0])
+    labels = [{"variant": variant, "trial": t, "replicate": 0, "round": cfg.rounds, "p_m": p_m}
               for variant in ("finetune", "random_sparse_reinit") for t in range(cfg.trials)]
     return curves_to_table(result.curves, result.eval_iterations, labels)
 
@@ -183,14 +183,6 @@ class LandscapeResult:
     hessian: pd.DataFrame  # level, trial, rank, eigenvalue
 
 
-def _cached(path: Path, compute: Any) -> pd.DataFrame:
-    if path.exists():
-        return pd.read_csv(path)
-    table = compute()
-    atomic_write_table(table, path)
-    return table
-
-
 def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **option_values: Any) -> LandscapeResult:
     """Run (or resume) the IMP experiment and every analysis; each stage is stored when done."""
     options = options or RunOptions(**option_values)
@@ -198,8 +190,8 @@ def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **op
     table = run_experiment(cfg, options).table
     folder = experiment_path(cfg, options.results_dir) / "landscape"
     data = load_dataset(cfg.dataset, options.data_dir, device, cfg.train.train_eval_size)
-    comparison = _cached(folder / "comparison.csv.gz", lambda: _comparison(lcfg, options, data))
-    distances = _cached(folder / "distances.csv.gz", lambda: level_distances(cfg, options.results_dir, device))
+    comparison = cached_table(folder / "comparison.csv.gz", lambda: _comparison(lcfg, options, data))
+    distances = cached_table(folder / "distances.csv.gz", lambda: level_distances(cfg, options.results_dir, device))
     model = init_states(cfg.model, [0], cfg.dropout, device)[0]
 
     def interpolation() -> pd.DataFrame:
@@ -231,9 +223,9 @@ def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **op
         return pd.DataFrame(rows)
 
     points = lcfg.interpolation_points
-    interp = _cached(folder / f"interpolation_{points}.csv.gz", interpolation)
+    interp = cached_table(folder / f"interpolation_{points}.csv.gz", interpolation)
     name = f"hessian_k{lcfg.hessian_k}_n{lcfg.hessian_examples}_t{lcfg.hessian_trials}.csv.gz"
-    spectra = _cached(folder / name, hessian)
+    spectra = cached_table(folder / name, hessian)
     return LandscapeResult(pd.concat([table, comparison], ignore_index=True), distances, interp, spectra)
 
 

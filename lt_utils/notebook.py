@@ -99,14 +99,12 @@ def check_parameters(history: list[str]) -> None:
 
 def save_run_record(notebook: str, records: list[dict[str, Any]], record_dir: str | None) -> None:
     """Write the run record of a figure notebook (read by the reproducibility page)."""
-    import json
     from pathlib import Path
 
-    from lt_utils.results import atomic_write_bytes
+    from lt_utils.results import atomic_write_json
 
     if record_dir:
-        payload = {"notebook": notebook, "runs": records}
-        atomic_write_bytes(Path(record_dir) / f"{notebook}.json", json.dumps(payload, indent=2).encode())
+        atomic_write_json({"notebook": notebook, "runs": records}, Path(record_dir) / f"{notebook}.json")
 
 
 SMOKE_OVERRIDES: dict[str, Any] = {

@@ -55,6 +55,14 @@ def atomic_write_table(table: pd.DataFrame, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def cached_table(path: Path, compute: Any) -> pd.DataFrame:
+    """The table stored at ``path``; ``compute()`` makes and stores it (atomically) when missing.
+    Always read back from disk, so a first run and a resumed one return the same values."""
+    if not path.exists():
+        atomic_write_table(compute(), path)
+    return pd.read_csv(path)
+
+
 def curves_to_table(curves: torch.Tensor, eval_iterations: list[int], labels: list[dict[str, Any]]) -> pd.DataFrame:
     """Rows for networks ``labels[i]`` (their KEY_COLUMNS) from curves ``N x evaluations x METRICS``."""
     n, e, _ = curves.shape

@@ -28,11 +28,11 @@ import torch
 from lt_utils.config import ExperimentConfig, TrainConfig
 from lt_utils.data import Dataset, load_dataset
 from lt_utils.errors import ConfigError
-from lt_utils.experiments import RunOptions, run_experiment
-from lt_utils.pruning import Masks, dense_masks, prune_to_round
-from lt_utils.results import atomic_save_torch, atomic_write_table, curves_to_table
+from lt_utils.experiments import RunOptions, initial_states, run_experiment
+from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_round
+from lt_utils.results import atomic_save_torch, cached_table, curves_to_table
 from lt_utils.seeding import derive_seed
-from lt_utils.stack import State, init_states
+from lt_utils.stack import State
 from lt_utils.training import METRICS, train_stack
 
 METHODS = ("rst", "unilth", "unidlth")
@@ -140,8 +140,7 @@ class _DualRunner:
         self.dcfg, self.cfg, self.options = dcfg, dcfg.experiment, options
         self.device = options.torch_device()
         self.folder = Path(options.results_dir) / dcfg.key
-        seeds = [derive_seed(self.cfg.seed, "init", t) for t in range(self.cfg.trials)]
-        self.model, self.theta0, self.buffers0 = init_states(self.cfg.model, seeds, self.cfg.dropout, self.device)
+        self.model, self.theta0, self.buffers0 = initial_states(self.cfg, self.device)
         self.kinds = self.model.layer_kinds
         self.data: Dataset | None = None
 
@@ -220,12 +219,11 @@ class _DualRunner:
             params = result.params
             masks = {k: masks[k] & ~remove[k] for k in masks}
         final = self._train(params, masks, cfg.train, f"{method} final training")
+        p_m = percent_remaining(masks).tolist()
         labels, costs = [], []
         for j, r in enumerate(targets):
             for t in range(n):
-                labels.append({"variant": method, "trial": t, "replicate": 0, "round": r,
-                               "p_m": float(100 * sum(m[j * n + t].sum() for m in masks.values())
-                                            / sum(m[0].numel() for m in masks.values()))})
+                labels.append({"variant": method, "trial": t, "replicate": 0, "round": r, "p_m": p_m[j * n + t]})
                 costs.append(pre_iterations[t] + transforms[j])
         table = curves_to_table(final.curves, final.eval_iterations, labels)
         per_net = len(final.eval_iterations)
@@ -234,16 +232,16 @@ class _DualRunner:
 
     def run(self) -> pd.DataFrame:
         self.folder.mkdir(parents=True, exist_ok=True)
-        parts = []
-        for method in self.dcfg.methods:
-            path = self.folder / f"{method}.csv.gz"
-            if not path.exists():
-                if self.data is None:
-                    self.data = load_dataset(self.cfg.dataset, self.options.data_dir, self.device,
-                                             self.cfg.train.train_eval_size)
-                atomic_write_table(self.method(method), path)
-            parts.append(pd.read_csv(path))
+        parts = [cached_table(self.folder / f"{method}.csv.gz", lambda m=method: self._with_data(self.method, m))
+                 for method in self.dcfg.methods]
         return pd.concat(parts, ignore_index=True)
+
+    def _with_data(self, compute: Any, *args: Any) -> Any:
+        """Load the data set on first need (a fully cached run never loads it)."""
+        if self.data is None:
+            self.data = load_dataset(self.cfg.dataset, self.options.data_dir, self.device,
+                                     self.cfg.train.train_eval_size)
+        return compute(*args)
 
 
 def run_dual(dcfg: DualConfig, options: RunOptions | None = None, **option_values: Any) -> pd.DataFrame:
