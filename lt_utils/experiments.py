@@ -27,6 +27,7 @@ from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_rou
 from lt_utils.results import atomic_save_torch, atomic_write_json, atomic_write_table, curves_to_table
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State, concat, init_states, select
+from lt_utils.step import STEP_MODES
 from lt_utils.training import train_stack
 
 
@@ -40,6 +41,11 @@ class RunOptions:
     max_stack: int | None = None  # networks trained at once; None: all (one at a time with batch norm)
     eval_batch: int = 2_000
     progress: bool = True
+    step: str = "auto"  # the training step: "auto" ("graph" on CUDA, "eager" on CPU), "eager", "compile", "graph"
+
+    def __post_init__(self) -> None:
+        if self.step not in STEP_MODES:
+            raise ConfigError(f"invalid step={self.step!r}: choose one of {STEP_MODES}")
 
     def torch_device(self) -> torch.device:
         if self.device == "auto":
@@ -173,7 +179,7 @@ class _Runner:
             label = f"round {r}/{self.cfg.rounds} networks {start + 1}-{start + len(chunk)}/{len(nets)}"
             result = train_stack(self.model, _stack([n.init for n in chunk]), _stack([n.buffers for n in chunk]),
                                  masks, self.data, self.cfg.train, [n.data_seed for n in chunk],
-                                 snapshot_at=snapshot_at, eval_batch=self.options.eval_batch,
+                                 snapshot_at=snapshot_at, eval_batch=self.options.eval_batch, step=self.options.step,
                                  progress=label if self.options.progress else False)
             p_m = percent_remaining(masks).tolist()
             labels = [{"variant": n.variant, "trial": n.trial, "replicate": n.replicate, "round": r, "p_m": p}

@@ -28,7 +28,7 @@ from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_rou
 from lt_utils.results import cached_table, curves_to_table
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State, init_states, make_forward
-from lt_utils.training import evaluate_stack, train_stack
+from lt_utils.training import evaluate_stack, make_scorer, train_stack
 
 
 @dataclass(frozen=True)
@@ -97,11 +97,11 @@ def interpolate(model: PrunableModel, start: State, end: State, buffers: State, 
     stacked = {name: torch.lerp(start[name].unsqueeze(0), end[name].unsqueeze(0),
                                 alphas.view(-1, *[1] * start[name].ndim)) for name in start}
     stacked_buffers = {name: value.unsqueeze(0).expand(points, *value.shape) for name, value in buffers.items()}
-    forward = make_forward(model, bool(buffers), shared_input=True)
+    score = make_scorer(make_forward(model, bool(buffers), shared_input=True))
     model.eval()
     out = {"alpha": alphas.cpu().numpy()}
     for split_name, split in splits.items():
-        loss, acc = evaluate_stack(forward, stacked, stacked_buffers, split, eval_batch)
+        loss, acc = evaluate_stack(score, stacked, stacked_buffers, split, eval_batch)
         out[f"{split_name}_loss"], out[f"{split_name}_acc"] = loss.cpu().numpy(), acc.cpu().numpy()
     return pd.DataFrame(out)
 
@@ -168,6 +168,7 @@ def _comparison(lcfg: LandscapeConfig, options: RunOptions, data: Dataset) -> pd
     seeds = [derive_seed(cfg.seed, "data", variant, t) for variant in ("finetune", "random_sparse_reinit")
              for t in range(cfg.trials)]
     result = train_stack(model, params, buffers, masks, data, cfg.train, seeds, eval_batch=options.eval_batch,
+                         step=options.step,
                          progress="fine-tuning and random sparse (random init)" if options.progress else False)
     p_m = float(percent_remaining(last["masks"])[0])
     labels = [{"variant": variant, "trial": t, "replicate": 0, "round": cfg.rounds, "p_m": p_m}

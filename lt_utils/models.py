@@ -20,6 +20,7 @@ class PrunableModel(nn.Module):
     """A model that names the kind of each of its weight tensors."""
 
     layer_kinds: dict[str, str]
+    spec: tuple[str, float] = ("", 0.0)  # (registry name, dropout), set by build_model
 
     def _register_kinds(self) -> None:
         kinds = {}
@@ -187,11 +188,12 @@ def build_model(name: str, dropout: float = 0.0, seed: int | None = None) -> Pru
     """Build a model by registry name, initialized from ``seed`` (CPU generator) when given."""
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
-    if seed is None:
-        return MODELS[name](dropout)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return MODELS[name](dropout)
+    with torch.random.fork_rng(devices=[], enabled=seed is not None):
+        if seed is not None:
+            torch.manual_seed(seed)
+        model = MODELS[name](dropout)
+    model.spec = (name, dropout)
+    return model
 
 
 def weight_count(model: PrunableModel) -> int:

@@ -1,8 +1,8 @@
 """Train a stack of networks with fixed masks, evaluating every ``eval_every`` iterations.
 
 The hot loop keeps everything on the device: minibatches are drawn by index from the
-resident data, masks are applied with foreach ops, and metrics are written into a device
-tensor that is read once, at the end of training.
+resident data, one call of a :mod:`lt_utils.step` step updates every network, and metrics
+are written into a device tensor that is read once, at the end of training.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from lt_utils.config import TrainConfig
 from lt_utils.data import Dataset, Split, augment, epoch_batches
 from lt_utils.models import PrunableModel
 from lt_utils.stack import Forward, State, make_forward
+from lt_utils.step import compiled_forward_fn, make_train_step, resolve_step_mode
 
 METRICS = ("val_loss", "val_acc", "test_loss", "test_acc", "train_loss", "train_acc")
 
@@ -34,26 +35,34 @@ class TrainResult:
     snapshot: tuple[State, State] | None = None
 
 
-def _make_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
-    fused = params[0].is_cuda
-    kw = {"fused": True} if fused else {"foreach": True}
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kw)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **kw)
+Scorer = Callable[[State, State, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+def make_scorer(forward: Forward) -> Scorer:
+    """``score(params, buffers, x, y) -> (summed loss, number correct)`` of every network on one
+    batch shared by all of them; ``forward`` takes a shared input."""
+
+    def score(params: State, buffers: State, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = next(iter(params.values())).shape[0]
+        logits = forward(params, buffers, x).float()
+        loss = F.cross_entropy(logits.flatten(0, 1), y.repeat(n), reduction="none").view(n, -1).sum(1)
+        return loss, (logits.argmax(-1) == y).sum(1)
+
+    return score
 
 
 @torch.no_grad()
-def evaluate_stack(forward: Forward, params: State, buffers: State, split: Split,
+def evaluate_stack(score: Scorer, params: State, buffers: State, split: Split,
                    batch: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean loss and accuracy of every network on ``split`` (device tensors, no host sync)."""
     n = next(iter(params.values())).shape[0]
     loss = torch.zeros(n, device=split.y.device)
     correct = torch.zeros(n, device=split.y.device)
     for start in range(0, len(split), batch):
-        x, y = split.x[start : start + batch], split.y[start : start + batch]
-        logits = forward(params, buffers, x).float()
-        loss += F.cross_entropy(logits.flatten(0, 1), y.repeat(n), reduction="none").view(n, -1).sum(1)
-        correct += (logits.argmax(-1) == y).sum(1)
+        end = start + batch
+        batch_loss, batch_correct = score(params, buffers, split.x[start:end], split.y[start:end])
+        loss += batch_loss
+        correct += batch_correct
     return loss / len(split), correct / len(split)
 
 
@@ -64,24 +73,25 @@ OnEval = Callable[[int, torch.Tensor, State], bool]
 def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict[str, torch.Tensor],
                 data: Dataset, cfg: TrainConfig, data_seeds: list[int], *, snapshot_at: int | None = None,
                 penalty: Penalty | None = None, on_eval: OnEval | None = None,
-                eval_batch: int = 2_000, progress: bool | str = False) -> TrainResult:
+                eval_batch: int = 2_000, progress: bool | str = False, step: str = "eager") -> TrainResult:
     """Train ``N`` networks at once from ``params`` (not modified), each with its own mask and
     data order (``data_seeds``). Pruned weights are zero before training and stay exactly zero.
 
     ``penalty = (targets, coefficient)`` adds the gradient of ``coefficient(it) / 2 * ||w * target||^2``
     (an L2 penalty on the target weights only). ``on_eval(iteration, metrics N x METRICS, params)``
     runs after each evaluation (it reads the metrics, so it syncs) and stops training by
-    returning True; the curves then end at that evaluation."""
+    returning True; the curves then end at that evaluation. ``step`` is one of
+    :data:`lt_utils.step.STEP_MODES` (the same update, computed eagerly, compiled or as a CUDA graph)."""
     device = data.train.y.device
     n = len(data_seeds)
-    params = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+    mode = resolve_step_mode(step, device)
+    params = {k: v.detach().clone() for k, v in params.items()}
     buffers = {k: v.clone() for k, v in buffers.items()}
-    masked = [(params[name], masks[name].to(params[name].dtype)) for name in masks]
-    with torch.no_grad():
-        torch._foreach_mul_([p for p, _ in masked], [m for _, m in masked])
-    train_forward = make_forward(model, bool(buffers), shared_input=False)
-    eval_forward = make_forward(model, bool(buffers), shared_input=True)
-    optimizer = _make_optimizer(list(params.values()), cfg)
+    train_step = make_train_step(mode, model, params, buffers, masks, cfg, penalty[0] if penalty else None)
+    if mode == "eager":
+        score = make_scorer(make_forward(model, bool(buffers), shared_input=True))
+    else:
+        score = compiled_forward_fn(model, "eval", make_scorer)
     generators = [torch.Generator(device=device).manual_seed(s) for s in data_seeds]
     steps_per_epoch = len(data.train) // cfg.batch_size
     eval_iterations = cfg.eval_iterations
@@ -90,10 +100,9 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
 
     def record(slot: int) -> None:
         model.eval()
-        val = evaluate_stack(eval_forward, params, buffers, data.val, eval_batch)
-        test = evaluate_stack(eval_forward, params, buffers, data.test, eval_batch)
-        train = evaluate_stack(eval_forward, params, buffers, data.train_eval, eval_batch)
-        curves[slot] = torch.stack([*val, *test, *train], dim=1)
+        splits = (data.val, data.test, data.train_eval)
+        curves[slot] = torch.stack([m for split in splits for m in evaluate_stack(score, params, buffers, split,
+                                                                                   eval_batch)], dim=1)
         model.train()
 
     record(0)
@@ -107,22 +116,7 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
         x, y = data.train.x[index], data.train.y[index]
         if cfg.augment:
             x = torch.stack([augment(x[i], generators[i]) for i in range(n)])
-        if cfg.lr_drops or cfg.warmup_iterations:
-            for group in optimizer.param_groups:
-                group["lr"] = cfg.lr_at(it)
-        logits = train_forward(params, buffers, x)
-        loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="none").view(n, -1).mean(1).sum()
-        loss.backward()
-        with torch.no_grad():
-            torch._foreach_mul_([p.grad for p, _ in masked], [m for _, m in masked])
-            if penalty is not None and (coefficient := penalty[1](it)) > 0:
-                targets = [(params[name], penalty[0][name]) for name in penalty[0]]
-                torch._foreach_add_([p.grad for p, _ in targets],
-                                    torch._foreach_mul([p for p, _ in targets], [t for _, t in targets]),
-                                    alpha=coefficient)
-            optimizer.step()
-            torch._foreach_mul_([p for p, _ in masked], [m for _, m in masked])
-        optimizer.zero_grad(set_to_none=True)
+        train_step(x, y, cfg.lr_at(it), penalty[1](it) if penalty else 0.0)
         if snapshot_at is not None and it + 1 == snapshot_at:
             snapshot = ({k: v.detach().clone() for k, v in params.items()}, {k: v.clone() for k, v in buffers.items()})
         if slot < len(eval_iterations) and it + 1 == eval_iterations[slot]:

@@ -149,8 +149,8 @@ class _DualRunner:
         buffers = {k: v[:1].expand(n, *v.shape[1:]).clone() for k, v in self.buffers0.items()}
         seeds = [derive_seed(self.cfg.seed, "data", tag, i) for i in range(n)]
         return train_stack(self.model, params, buffers, masks, self.data, train, seeds,
-                           eval_batch=self.options.eval_batch, progress=tag if self.options.progress else False,
-                           **kwargs)
+                           eval_batch=self.options.eval_batch, step=self.options.step,
+                           progress=tag if self.options.progress else False, **kwargs)
 
     def pretrained(self) -> tuple[State, list[int]]:
         """UniLTH/UniDLTH's start: each trial trained until its validation loss plateaus."""

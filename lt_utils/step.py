@@ -1,0 +1,226 @@
+"""One training step of a stack of networks, in interchangeable forms that compute the same update.
+
+- ``"eager"``: autograd and a foreach ``torch.optim`` optimizer; the plain path that the others
+  are tested against.
+- ``"compile"``: the whole step (forward, gradient by ``torch.func.grad``, masks, penalty and an
+  Adam or SGD update written out by hand) as one function of tensors, compiled by ``torch.compile``.
+- ``"graph"`` (CUDA): that compiled step captured once in a CUDA graph and replayed: one launch
+  per iteration and no Python between the kernels. Inputs are copied into static buffers.
+
+Every form updates ``params``, ``buffers`` and its optimizer state in place and never reads a
+value back to the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch.func import grad
+
+from lt_utils.config import TrainConfig
+from lt_utils.errors import ConfigError
+from lt_utils.models import PrunableModel, build_model
+from lt_utils.stack import Forward, State, make_forward
+
+STEP_MODES = ("auto", "eager", "compile", "graph")
+_ADAM_BETAS, _ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, as the paper's runs used
+
+
+class TrainStep(Protocol):
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, lr: float, coefficient: float) -> None:
+        """One update of every network on its batch ``x[i], y[i]`` at rate ``lr``; ``coefficient``
+        scales the L2 penalty on the penalty targets (0: none)."""
+
+
+def resolve_step_mode(mode: str, device: torch.device) -> str:
+    """``mode`` checked against ``STEP_MODES``; ``"auto"`` is ``"graph"`` on CUDA and ``"eager"`` on the CPU."""
+    if mode not in STEP_MODES:
+        raise ConfigError(f"invalid step={mode!r}: choose one of {STEP_MODES}")
+    if mode == "auto":
+        return "graph" if device.type == "cuda" else "eager"
+    if mode == "graph" and device.type != "cuda":
+        raise ConfigError(f"step='graph' needs a CUDA device, not {device}; use 'compile' or 'eager'")
+    return mode
+
+
+def stack_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Sum over networks of each network's mean cross-entropy (``logits`` N x B x classes)."""
+    n = logits.shape[0]
+    return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="none").view(n, -1).mean(1).sum()
+
+
+def _torch_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
+    kw = {"fused": True} if params[0].is_cuda else {"foreach": True}
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kw)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **kw)
+
+
+class EagerStep:
+    """Autograd and ``torch.optim``: the plain path."""
+
+    def __init__(self, forward: Forward, params: State, buffers: State, masks: State, cfg: TrainConfig,
+                 targets: State):
+        self.forward, self.params, self.buffers = forward, params, buffers
+        for p in params.values():
+            p.requires_grad_(True)
+        self.masked = [(params[name], masks[name].to(params[name].dtype)) for name in masks]
+        with torch.no_grad():
+            torch._foreach_mul_([p for p, _ in self.masked], [m for _, m in self.masked])
+        self.targets = [(params[name], targets[name]) for name in targets]
+        self.optimizer = _torch_optimizer(list(params.values()), cfg)
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, lr: float, coefficient: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        stack_loss(self.forward(self.params, self.buffers, x), y).backward()
+        with torch.no_grad():
+            torch._foreach_mul_([p.grad for p, _ in self.masked], [m for _, m in self.masked])
+            if coefficient > 0 and self.targets:
+                torch._foreach_add_([p.grad for p, _ in self.targets],
+                                    torch._foreach_mul([p for p, _ in self.targets], [t for _, t in self.targets]),
+                                    alpha=coefficient)
+            self.optimizer.step()
+            torch._foreach_mul_([p for p, _ in self.masked], [m for _, m in self.masked])
+        self.optimizer.zero_grad(set_to_none=True)
+
+
+def functional_update(cfg: TrainConfig, forward: Forward) -> Callable[..., None]:
+    """The whole step as one function of tensors, updating ``params``, ``buffers`` and the
+    optimizer ``state`` in place; it matches ``EagerStep`` (torch's Adam and SGD formulas)."""
+    beta1, beta2 = _ADAM_BETAS
+
+    def loss_of(params: State, buffers: State, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return stack_loss(forward(params, buffers, x), y)
+
+    def update(params: State, buffers: State, masks: State, targets: State, state: State, x: torch.Tensor,
+               y: torch.Tensor, lr: torch.Tensor, coefficient: torch.Tensor) -> None:
+        grads = grad(loss_of)(params, buffers, x, y)
+        state["step"].add_(1)
+        for name, p in params.items():
+            g = grads[name]
+            if name in masks:
+                g = g * masks[name]
+            if name in targets:
+                g = g + coefficient * p * targets[name]
+            if cfg.weight_decay:
+                g = g + cfg.weight_decay * p
+            if cfg.optimizer == "adam":
+                m, v = state[f"{name}.exp_avg"], state[f"{name}.exp_avg_sq"]
+                m.lerp_(g, 1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                correction1 = 1 - beta1 ** state["step"]
+                correction2 = 1 - beta2 ** state["step"]
+                new = p - lr / correction1 * m / (v.sqrt() / correction2.sqrt() + _ADAM_EPS)
+            else:
+                buf = state[f"{name}.momentum"]
+                buf.mul_(cfg.momentum).add_(g)
+                new = p - lr * buf
+            p.copy_(new * masks[name] if name in masks else new)
+
+    return update
+
+
+def _optimizer_state(params: State, cfg: TrainConfig) -> State:
+    device = next(iter(params.values())).device
+    state = {"step": torch.zeros((), device=device, dtype=torch.float64)}  # as torch's Python-float corrections
+    slots = ("exp_avg", "exp_avg_sq") if cfg.optimizer == "adam" else ("momentum",)
+    for name, p in params.items():
+        for slot in slots:
+            state[f"{name}.{slot}"] = torch.zeros_like(p)
+    return state
+
+
+_compiled: dict[tuple, Callable] = {}
+
+
+def compiled_forward_fn(model: PrunableModel, purpose: str, build: Callable[[Forward], Callable]) -> Callable:
+    """``torch.compile(build(forward))`` for the architecture of ``model``, made once per process and
+    reused by every stack and round (fresh closures would recompile each time). ``purpose`` is
+    ``"train:..."`` or ``"eval:..."``: the forward runs a private template in that mode."""
+    key = (model.spec, purpose)
+    if key not in _compiled:
+        template = build_model(*model.spec)
+        template.train(purpose.startswith("train"))
+        shared_input = not purpose.startswith("train")
+        has_buffers = bool(dict(template.named_buffers()))
+        _compiled[key] = torch.compile(build(make_forward(template, has_buffers, shared_input)), dynamic=False)
+    return _compiled[key]
+
+
+class FunctionalStep:
+    """``functional_update`` (compiled or not); ``lr`` and the coefficient live in device scalars
+    so that a new rate never recompiles and a CUDA graph can read them."""
+
+    def __init__(self, update: Callable[..., None], params: State, buffers: State, masks: State,
+                 cfg: TrainConfig, targets: State):
+        device = next(iter(params.values())).device
+        self.params, self.buffers, self.targets = params, buffers, targets
+        self.masks = {name: m.to(params[name].dtype) for name, m in masks.items()}
+        with torch.no_grad():
+            for name, m in self.masks.items():
+                params[name].mul_(m)
+        self.state = _optimizer_state(params, cfg)
+        self.lr = torch.zeros((), device=device)
+        self.coefficient = torch.zeros((), device=device)
+        self.update = update
+
+    def _run(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        with torch.no_grad():
+            self.update(self.params, self.buffers, self.masks, self.targets, self.state, x, y, self.lr,
+                        self.coefficient)
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, lr: float, coefficient: float) -> None:
+        self.lr.fill_(lr)
+        self.coefficient.fill_(coefficient)
+        self._run(x, y)
+
+
+class GraphStep(FunctionalStep):
+    """The compiled step captured in a CUDA graph on its first call and replayed after that."""
+
+    _warmup_steps = 3
+
+    def __init__(self, *args: object):
+        super().__init__(*args)
+        self.graph: torch.cuda.CUDAGraph | None = None
+
+    def _capture(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y = x.clone(), y.clone()
+        live = [*self.params.values(), *self.buffers.values(), *self.state.values()]
+        saved = [t.clone() for t in live]
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):  # compile and warm up off the capture, then undo the warm-up
+            for _ in range(self._warmup_steps):
+                self._run(self.x, self.y)
+        torch.cuda.current_stream().wait_stream(stream)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self._run(self.x, self.y)
+        with torch.no_grad():
+            torch._foreach_copy_(live, saved)
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, lr: float, coefficient: float) -> None:
+        self.lr.fill_(lr)
+        self.coefficient.fill_(coefficient)
+        if self.graph is None:
+            self._capture(x, y)
+        self.x.copy_(x)
+        self.y.copy_(y)
+        self.graph.replay()
+
+
+def make_train_step(mode: str, model: PrunableModel, params: State, buffers: State, masks: State,
+                    cfg: TrainConfig, targets: State | None = None) -> TrainStep:
+    """A step of ``mode`` (see ``STEP_MODES``) that trains ``params`` and ``buffers`` in place."""
+    mode = resolve_step_mode(mode, next(iter(params.values())).device)
+    if mode == "eager":
+        return EagerStep(make_forward(model, bool(buffers), shared_input=False), params, buffers, masks, cfg,
+                         targets or {})
+    purpose = f"train:{cfg.optimizer}:{cfg.momentum}:{cfg.weight_decay}"
+    update = compiled_forward_fn(model, purpose, lambda forward: functional_update(cfg, forward))
+    return (GraphStep if mode == "graph" else FunctionalStep)(update, params, buffers, masks, cfg, targets or {})

@@ -1,0 +1,118 @@
+"""The fast training steps compute the plain step's update (CPU; the CUDA graph test needs a GPU)."""
+
+import pytest
+import torch
+
+from lt_utils.config import PruneConfig, TrainConfig
+from lt_utils.errors import ConfigError
+from lt_utils.experiments import RunOptions
+from lt_utils.pruning import dense_masks, prune_to_round
+from lt_utils.stack import init_states, make_forward
+from lt_utils.step import FunctionalStep, functional_update, make_train_step, resolve_step_mode
+from lt_utils.training import METRICS, train_stack
+
+ADAM = TrainConfig(optimizer="adam", lr=1.2e-3, weight_decay=1e-4)
+SGD = TrainConfig(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=1e-4)
+SGD_SLOW = TrainConfig(optimizer="sgd", lr=0.005, momentum=0.9, weight_decay=1e-4)  # batch norm on noise: chaotic
+
+
+def _networks(model_name, n, dropout=0.0):
+    model, params, buffers = init_states(model_name, list(range(n)), dropout)
+    masks = prune_to_round(params, dense_masks(params, model.layer_kinds), model.layer_kinds, PruneConfig(), 3)
+    return model, params, buffers, masks
+
+
+def _copy(state):
+    return {k: v.clone() for k, v in state.items()}
+
+
+def _run_steps(step_factory, params, buffers, batches, targets, lr):
+    params, buffers = _copy(params), _copy(buffers)
+    step = step_factory(params, buffers, targets)
+    torch.manual_seed(7)  # the same dropout draws for every form
+    for i, (x, y) in enumerate(batches):
+        step(x, y, lr * (i + 1) / len(batches), 0.3 if i >= 1 else 0.0)  # a changing rate and penalty
+    return params, buffers
+
+
+def _batches(n, shape, steps=3, batch=16):
+    generator = torch.Generator().manual_seed(3)
+    return [(torch.randn(n, batch, *shape, generator=generator), torch.randint(0, 10, (n, batch), generator=generator))
+            for _ in range(steps)]
+
+
+def _max_relative_change_gap(start, a, b):
+    """Largest difference between the two results, relative to how far training moved the weights."""
+    return max(((a[k] - b[k]).norm() / (a[k] - start[k]).norm().clamp_min(1e-12)).item() for k in start)
+
+
+@pytest.mark.parametrize(("model_name", "cfg", "dropout", "shape"), [
+    ("lenet", ADAM, 0.0, (1, 28, 28)),
+    ("conv2", SGD, 0.5, (3, 32, 32)),
+    ("resnet20", SGD_SLOW, 0.0, (3, 32, 32)),
+])
+def test_functional_update_matches_autograd_and_torch_optim(model_name, cfg, dropout, shape):
+    model, params, buffers, masks = _networks(model_name, 2, dropout)
+    name = next(iter(masks))
+    targets = {name: (torch.rand(params[name].shape, generator=torch.Generator().manual_seed(1)) < 0.3).float()}
+    batches = _batches(2, shape)
+    eager = make_forward(model, bool(buffers), shared_input=False)
+    plain = _run_steps(lambda p, b, t: make_train_step("eager", model, p, b, masks, cfg, t), params, buffers,
+                       batches, targets, cfg.lr)
+    functional = _run_steps(lambda p, b, t: FunctionalStep(functional_update(cfg, eager), p, b, masks, cfg, t),
+                            params, buffers, batches, targets, cfg.lr)
+    assert _max_relative_change_gap(params, plain[0], functional[0]) < 1e-3
+    for key in buffers:
+        torch.testing.assert_close(plain[1][key], functional[1][key], rtol=1e-4, atol=1e-5)
+    for key, mask in masks.items():
+        assert torch.all(functional[0][key][~mask] == 0)
+
+
+def test_compiled_step_matches_eager_on_a_batch_norm_network():
+    model, params, buffers, masks = _networks("resnet20", 2)
+    batches = _batches(2, (3, 32, 32), steps=2, batch=32)
+    plain = _run_steps(lambda p, b, t: make_train_step("eager", model, p, b, masks, SGD_SLOW, t), params, buffers,
+                       batches, {}, SGD_SLOW.lr)
+    compiled = _run_steps(lambda p, b, t: make_train_step("compile", model, p, b, masks, SGD_SLOW, t), params,
+                          buffers, batches, {}, SGD_SLOW.lr)
+    assert _max_relative_change_gap(params, plain[0], compiled[0]) < 1e-2
+    torch.testing.assert_close(plain[1]["bn.running_mean"], compiled[1]["bn.running_mean"], rtol=1e-3, atol=1e-4)
+
+
+def test_compiled_training_run_matches_eager_run(mnist):
+    model, params, buffers, masks = _networks("lenet", 3)
+    cfg = TrainConfig(iterations=100, eval_every=50, warmup_iterations=20)
+    plain = train_stack(model, params, buffers, masks, mnist, cfg, [0, 1, 2], step="eager")
+    compiled = train_stack(model, params, buffers, masks, mnist, cfg, [0, 1, 2], step="compile")
+    assert compiled.eval_iterations == plain.eval_iterations
+    accuracy = [METRICS.index(m) for m in ("val_acc", "test_acc", "train_acc")]
+    torch.testing.assert_close(compiled.curves[:, :, accuracy], plain.curves[:, :, accuracy], rtol=0, atol=3e-3)
+    torch.testing.assert_close(compiled.curves[:, 0], plain.curves[:, 0], rtol=1e-5, atol=1e-5)  # same start
+    for key, mask in masks.items():
+        assert torch.all(compiled.params[key][~mask] == 0)
+
+
+def test_step_modes_are_checked_with_the_choices_named():
+    with pytest.raises(ConfigError, match=r"step='fast'.*'eager', 'compile', 'graph'"):
+        resolve_step_mode("fast", torch.device("cpu"))
+    with pytest.raises(ConfigError, match="step='fast'"):
+        RunOptions(step="fast")
+    assert resolve_step_mode("auto", torch.device("cpu")) == "eager"
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="needs a CUDA device"):
+            resolve_step_mode("graph", torch.device("cpu"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_cuda_graph_step_matches_eager_on_gpu(data_dir):
+    from lt_utils.data import load_dataset
+
+    data = load_dataset("mnist", data_dir, "cuda", train_eval_size=1000)
+    model, params, buffers = init_states("lenet", [0, 1, 2], device="cuda")
+    masks = prune_to_round(params, dense_masks(params, model.layer_kinds), model.layer_kinds, PruneConfig(), 3)
+    cfg = TrainConfig(iterations=300, eval_every=100, warmup_iterations=50)
+    plain = train_stack(model, params, buffers, masks, data, cfg, [0, 1, 2], step="eager")
+    graph = train_stack(model, params, buffers, masks, data, cfg, [0, 1, 2], step="graph")
+    torch.testing.assert_close(graph.curves[:, :, 1::2], plain.curves[:, :, 1::2], rtol=0, atol=5e-3)
+    for key, mask in masks.items():
+        assert torch.all(graph.params[key][~mask] == 0)
