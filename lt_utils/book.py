@@ -95,6 +95,7 @@ def reproducibility_page(record_dir: Path) -> str:
             lines += [f"### {cfg['name']} (`{run['key']}`)", "",
                       "| | |", "|---|---|",
                       f"| device | {', '.join(run['device'])} |",
+                      f"| training step | {', '.join(run.get('step', ['eager']))} |",
                       f"| wall time of the training rounds | {run['wall_seconds'] / 60:.1f} min "
                       f"({run['networks_trained']} networks) |",
                       f"| finished | {run['finished']} |",
@@ -114,13 +115,18 @@ def benchmark_table(bench_dir: Path) -> str:
         report = json.loads(path.read_text())
         lines += [f"### {report['device']} ({report['date'][:10]})", "",
                   f"torch {report['torch']}, CPU threads: {report['threads']}; engine timed over "
-                  f"{report['iterations']} iterations, reference over {report['reference_iterations']}.", "",
-                  "| model | networks at once | engine (network-it/s) | reference (it/s) | ratio "
+                  f"{report['iterations']} iterations, reference over {report['reference_iterations']}. "
+                  "Each step form: network-iterations per second, its ratio to the reference, and the "
+                  "compile time spent before timing.", "",
+                  "| model | networks at once | reference (it/s) | engine, by step form | fastest "
                   "| projected figure (h) | one run (min) |", "|---|---|---|---|---|---|---|"]
         for name, m in report["models"].items():
-            lines.append(f"| {name} | {m['networks_at_once']} | {m['engine_network_iterations_per_s']:.1f} "
-                         f"| {m['reference_iterations_per_s']:.1f} | {m['ratio']:.1f}x "
-                         f"| {m['projected_figure_hours']:.2f} | {m['projected_single_run_minutes']:.1f} |")
+            forms = "; ".join(f"{step}: {e['network_iterations_per_s']:.1f} ({e['ratio']:.1f}x"
+                              + (f", compiled in {e['compile_seconds']:.0f} s)" if e["compile_seconds"] else ")")
+                              for step, e in m["engine"].items())
+            lines.append(f"| {name} | {m['networks_at_once']} | {m['reference_iterations_per_s']:.1f} | {forms} "
+                         f"| {m['fastest_step']}, {m['ratio']:.1f}x | {m['projected_figure_hours']:.2f} "
+                         f"| {m['projected_single_run_minutes']:.1f} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -27,7 +27,7 @@ from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_rou
 from lt_utils.results import atomic_save_torch, atomic_write_json, atomic_write_table, curves_to_table
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State, concat, init_states, select
-from lt_utils.step import STEP_MODES
+from lt_utils.step import STEP_MODES, resolve_step_mode
 from lt_utils.training import train_stack
 
 
@@ -225,7 +225,7 @@ class _Runner:
             atomic_save_torch(state, self.path / "state" / f"round_{r:02d}.pt")
             ticket = {"masks": masks} | ({"init": rewind[0], "buffers": rewind[1]} if r == 0 else {})
             atomic_save_torch(ticket, self.path / "tickets" / f"round_{r:02d}.pt")
-            atomic_write_json(_run_info(self.device, time.perf_counter() - started, len(nets)),
+            atomic_write_json(_run_info(self.device, self.options.step, time.perf_counter() - started, len(nets)),
                               self.path / "rounds" / f"round_{r:02d}.json")
             atomic_write_table(table, _round_file(self.path, r))
             if r < cfg.rounds:
@@ -233,9 +233,10 @@ class _Runner:
         return ExperimentResult(cfg, self.path, load_table(cfg, self.options.results_dir))
 
 
-def _run_info(device: torch.device, seconds: float, networks: int) -> dict[str, Any]:
+def _run_info(device: torch.device, step: str, seconds: float, networks: int) -> dict[str, Any]:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    return {"device": str(device), "device_name": name, "wall_seconds": round(seconds, 2), "networks": networks,
+    return {"device": str(device), "device_name": name, "step": resolve_step_mode(step, device),
+            "wall_seconds": round(seconds, 2), "networks": networks,
             "torch": torch.__version__, "python": platform.python_version(),
             "finished": datetime.now(UTC).isoformat(timespec="seconds")}
 

@@ -58,6 +58,7 @@ def run_record(cfg: ExperimentConfig, results_dir: str) -> dict[str, Any]:
         "config": cfg.to_dict(),
         "key": cfg.key,
         "device": sorted({r["device_name"] for r in rounds}),
+        "step": sorted({r.get("step", "eager") for r in rounds}),  # records before the step forms: eager
         "wall_seconds": round(sum(r["wall_seconds"] for r in rounds), 1),
         "networks_trained": sum(r["networks"] for r in rounds),
         "torch": sorted({r["torch"] for r in rounds}),

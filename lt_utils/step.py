@@ -192,17 +192,23 @@ class GraphStep(FunctionalStep):
         self.x, self.y = x.clone(), y.clone()
         live = [*self.params.values(), *self.buffers.values(), *self.state.values()]
         saved = [t.clone() for t in live]
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):  # compile and warm up off the capture, then undo the warm-up
-            for _ in range(self._warmup_steps):
+        try:
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):  # compile and warm up off the capture
+                for _ in range(self._warmup_steps):
+                    self._run(self.x, self.y)
+            torch.cuda.current_stream().wait_stream(stream)
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
                 self._run(self.x, self.y)
-        torch.cuda.current_stream().wait_stream(stream)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self._run(self.x, self.y)
-        with torch.no_grad():
-            torch._foreach_copy_(live, saved)
+        except Exception as error:
+            raise RuntimeError("capturing the training step in a CUDA graph failed (the error above); "
+                               "run with step='eager' (a notebook parameter and a RunOptions field) "
+                               "and please report it") from error
+        finally:
+            with torch.no_grad():  # undo the warm-up steps
+                torch._foreach_copy_(live, saved)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, lr: float, coefficient: float) -> None:
         self.lr.fill_(lr)

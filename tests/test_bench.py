@@ -1,7 +1,9 @@
+import pytest
 import torch
 
-from lt_utils.bench import benchmark, figure_network_iterations, networks_per_round
+from lt_utils.bench import benchmark, figure_network_iterations, main, networks_per_round
 from lt_utils.book import benchmark_table
+from lt_utils.errors import ConfigError
 from lt_utils.presets import preset
 
 
@@ -14,10 +16,18 @@ def test_figure_work_counts_every_network_of_the_paper_protocol():
 
 
 def test_benchmark_report_runs_both_loops(data_dir, tmp_path):
-    report = benchmark(["lenet"], torch.device("cpu"), str(data_dir), iterations=3, reference_iterations=3)
+    report = benchmark(["lenet"], torch.device("cpu"), str(data_dir), iterations=3, reference_iterations=3,
+                       steps=["eager"])
     lenet = report["models"]["lenet"]
     assert lenet["networks_at_once"] == 30 and lenet["engine_network_iterations_per_s"] > 0
+    assert lenet["fastest_step"] == "eager" and lenet["engine"]["eager"]["compile_seconds"] == 0
     ratio = lenet["engine_network_iterations_per_s"] / lenet["reference_iterations_per_s"]
     assert abs(lenet["ratio"] - ratio) <= 0.01 * ratio + 0.01
     (tmp_path / "cpu.json").write_text(__import__("json").dumps(report))
     assert "| lenet | 30 |" in benchmark_table(tmp_path)
+    assert "| eager, " in benchmark_table(tmp_path)
+
+
+def test_benchmark_rejects_unknown_step_forms():
+    with pytest.raises(ConfigError, match=r"step='fastest'.*choose one of"):
+        main(["--models", "lenet", "--steps", "eager,fastest", "--device", "cpu"])
