@@ -116,3 +116,40 @@ def test_cuda_graph_step_matches_eager_on_gpu(data_dir):
     torch.testing.assert_close(graph.curves[:, :, 1::2], plain.curves[:, :, 1::2], rtol=0, atol=5e-3)
     for key, mask in masks.items():
         assert torch.all(graph.params[key][~mask] == 0)
+
+
+class _ReplayByRerun:
+    """Stands in for ``torch.cuda.CUDAGraph`` on the CPU: capture runs the step (as a real capture
+    does not), and replay re-runs the step on the static buffers (as a real replay does)."""
+
+    owner = None
+
+    def replay(self):
+        _ReplayByRerun.owner._run(_ReplayByRerun.owner.x, _ReplayByRerun.owner.y)
+
+
+def test_graph_step_bookkeeping_undoes_warmup_and_reads_each_new_batch(monkeypatch):
+    import contextlib
+
+    from lt_utils.step import GraphStep
+
+    class Stream:
+        def wait_stream(self, other):
+            pass
+
+    for name, value in {"Stream": Stream, "current_stream": Stream, "stream": lambda s: contextlib.nullcontext(),
+                        "graph": lambda g: contextlib.nullcontext(), "CUDAGraph": _ReplayByRerun}.items():
+        monkeypatch.setattr(torch.cuda, name, value)
+    model, params, buffers, masks = _networks("lenet", 2)
+    batches = _batches(2, (1, 28, 28), steps=4)
+    forward = make_forward(model, False, shared_input=False)
+
+    def graph_step(p, b, t):
+        step = GraphStep(functional_update(ADAM, forward), p, b, masks, ADAM, t)
+        _ReplayByRerun.owner = step
+        return step
+
+    plain = _run_steps(lambda p, b, t: make_train_step("eager", model, p, b, masks, ADAM, t), params, buffers,
+                       batches, {}, ADAM.lr)
+    graphed = _run_steps(graph_step, params, buffers, batches, {}, ADAM.lr)
+    assert _max_relative_change_gap(params, plain[0], graphed[0]) < 1e-4
