@@ -4,8 +4,8 @@
   are tested against.
 - ``"compile"``: the whole step (forward, gradient by ``torch.func.grad``, masks, penalty and an
   Adam or SGD update written out by hand) as one function of tensors, compiled by ``torch.compile``.
-- ``"graph"`` (CUDA): that compiled step captured once in a CUDA graph and replayed: one launch
-  per iteration and no Python between the kernels. Inputs are copied into static buffers.
+- ``"graph"`` (CUDA): that compiled step captured once in a CUDA graph and replayed: one graph
+  launch per iteration and no Python between the kernels. Inputs are copied into static buffers.
 
 Every form updates ``params``, ``buffers`` and its optimizer state in place and never reads a
 value back to the host.
@@ -13,6 +13,7 @@ value back to the host.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Protocol
 
@@ -22,7 +23,7 @@ from torch.func import grad
 
 from lt_utils.config import TrainConfig
 from lt_utils.errors import ConfigError
-from lt_utils.models import PrunableModel, build_model
+from lt_utils.models import MODELS, PrunableModel, build_model
 from lt_utils.stack import Forward, State, make_forward
 
 STEP_MODES = ("auto", "eager", "compile", "graph")
@@ -140,10 +141,12 @@ _compiled: dict[tuple, Callable] = {}
 def compiled_forward_fn(model: PrunableModel, purpose: str, build: Callable[[Forward], Callable]) -> Callable:
     """``torch.compile(build(forward))`` for the architecture of ``model``, made once per process and
     reused by every stack and round (fresh closures would recompile each time). ``purpose`` is
-    ``"train:..."`` or ``"eval:..."``: the forward runs a private template in that mode."""
-    key = (model.spec, purpose)
+    ``"train:..."`` or ``"eval:..."``: the forward runs a private template in that mode. A model
+    not built by :func:`lt_utils.models.build_model` is its own key, and a copy its template."""
+    registered = model.spec[0] in MODELS
+    key = (model.spec if registered else model, purpose)
     if key not in _compiled:
-        template = build_model(*model.spec)
+        template = build_model(*model.spec) if registered else copy.deepcopy(model)
         template.train(purpose.startswith("train"))
         shared_input = not purpose.startswith("train")
         has_buffers = bool(dict(template.named_buffers()))

@@ -153,3 +153,17 @@ def test_graph_step_bookkeeping_undoes_warmup_and_reads_each_new_batch(monkeypat
                        batches, {}, ADAM.lr)
     graphed = _run_steps(graph_step, params, buffers, batches, {}, ADAM.lr)
     assert _max_relative_change_gap(params, plain[0], graphed[0]) < 1e-4
+
+
+def test_compiled_step_accepts_a_model_outside_the_registry():
+    from lt_utils.models import Lenet
+
+    model = Lenet(hidden=(20,))  # a user's own architecture: spec is unset
+    params = {k: v.detach().unsqueeze(0).repeat(2, *[1] * v.ndim) for k, v in model.named_parameters()}
+    masks = dense_masks(params, model.layer_kinds)
+    batches = _batches(2, (1, 28, 28), steps=2)
+    plain = _run_steps(lambda p, b, t: make_train_step("eager", model, p, b, masks, ADAM, t), params, {}, batches,
+                       {}, ADAM.lr)
+    compiled = _run_steps(lambda p, b, t: make_train_step("compile", model, p, b, masks, ADAM, t), params, {},
+                          batches, {}, ADAM.lr)
+    assert _max_relative_change_gap(params, plain[0], compiled[0]) < 1e-4
