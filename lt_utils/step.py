@@ -127,7 +127,9 @@ def functional_update(cfg: TrainConfig, forward: Forward) -> Callable[..., None]
 
 def _optimizer_state(params: State, cfg: TrainConfig) -> State:
     device = next(iter(params.values())).device
-    state = {"step": torch.zeros((), device=device, dtype=torch.float64)}  # as torch's Python-float corrections
+    # float32, as torch's capturable and fused Adam keep it: a float64 scalar would make torch.compile
+    # guard on its value (a .item() per call: a host sync, and an error inside a CUDA graph capture)
+    state = {"step": torch.zeros((), device=device)}
     slots = ("exp_avg", "exp_avg_sq") if cfg.optimizer == "adam" else ("momentum",)
     for name, p in params.items():
         for slot in slots:

@@ -167,3 +167,22 @@ def test_compiled_step_accepts_a_model_outside_the_registry():
     compiled = _run_steps(lambda p, b, t: make_train_step("compile", model, p, b, masks, ADAM, t), params, {},
                           batches, {}, ADAM.lr)
     assert _max_relative_change_gap(params, plain[0], compiled[0]) < 1e-4
+
+
+def test_compiled_training_loop_never_reads_a_value_back_to_the_host(mnist, monkeypatch):
+    """No .item(), bool() or float() of a tensor in the loop: each would be a device sync (and inside
+    a CUDA graph capture, an error). torch.compile's guards are included: they run on every call.
+    (The eager form is left out: on the CPU torch.optim reads its CPU step counter, which is no sync.)"""
+    step = "compile"
+    model, params, buffers, masks = _networks("lenet", 2)
+    cfg = TrainConfig(iterations=60, eval_every=20, warmup_iterations=10)
+    train_stack(model, params, buffers, masks, mnist, cfg, [0, 1], step=step)  # compile outside the watch
+
+    def host_read(*args):
+        raise AssertionError("a tensor value was read on the host inside the training loop")
+
+    for name in ("item", "__bool__", "__float__", "__int__", "tolist"):
+        monkeypatch.setattr(torch.Tensor, name, host_read)
+    result = train_stack(model, params, buffers, masks, mnist, cfg, [0, 1], step=step)
+    monkeypatch.undo()
+    assert result.eval_iterations == [0, 20, 40, 60]
