@@ -200,13 +200,13 @@ class GraphStep(FunctionalStep):
         try:
             stream = torch.cuda.Stream()
             stream.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(stream):  # compile and warm up off the capture
+            with torch.cuda.stream(stream):  # compile and warm up on the stream that then captures
                 for _ in range(self._warmup_steps):
                     self._run(self.x, self.y)
-            torch.cuda.current_stream().wait_stream(stream)
             self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):
+            with torch.cuda.graph(self.graph, stream=stream):
                 self._run(self.x, self.y)
+            torch.cuda.current_stream().wait_stream(stream)
         except Exception as error:
             raise RuntimeError("capturing the training step in a CUDA graph failed (the error above); "
                                "run with step='eager' (a notebook parameter and a RunOptions field) "

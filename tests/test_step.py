@@ -138,7 +138,7 @@ def test_graph_step_bookkeeping_undoes_warmup_and_reads_each_new_batch(monkeypat
             pass
 
     for name, value in {"Stream": Stream, "current_stream": Stream, "stream": lambda s: contextlib.nullcontext(),
-                        "graph": lambda g: contextlib.nullcontext(), "CUDAGraph": _ReplayByRerun}.items():
+                        "graph": lambda g, stream: contextlib.nullcontext(), "CUDAGraph": _ReplayByRerun}.items():
         monkeypatch.setattr(torch.cuda, name, value)
     model, params, buffers, masks = _networks("lenet", 2)
     batches = _batches(2, (1, 28, 28), steps=4)
