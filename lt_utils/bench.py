@@ -8,9 +8,9 @@ with per-sample transforms, the mask applied in Python after every step, and a `
 step. The engine trains all the networks of an experiment round together (Lenet: 5 trials,
 15 random reinitializations, 5 random sparse and 5 one-shot networks), data resident on the
 device, once with each step form (``lt_utils.step``: eager, compiled, CUDA graph); compile
-time is reported apart from the rate. Both evaluate validation and test sets every 100 iterations, as the protocol does.
-Throughput is in network-iterations per second; the projection multiplies it out to each
-figure's paper-scale work.
+time is reported apart from the rate. Both evaluate validation and test sets every 100
+iterations, as the protocol does. Throughput is in network-iterations per second; the
+projection multiplies the fastest form's rate out to each figure's paper-scale work.
 """
 
 from __future__ import annotations

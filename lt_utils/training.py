@@ -73,7 +73,7 @@ OnEval = Callable[[int, torch.Tensor, State], bool]
 def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict[str, torch.Tensor],
                 data: Dataset, cfg: TrainConfig, data_seeds: list[int], *, snapshot_at: int | None = None,
                 penalty: Penalty | None = None, on_eval: OnEval | None = None,
-                eval_batch: int = 2_000, progress: bool | str = False, step: str = "eager") -> TrainResult:
+                eval_batch: int = 2_000, progress: bool | str = False, step: str = "auto") -> TrainResult:
     """Train ``N`` networks at once from ``params`` (not modified), each with its own mask and
     data order (``data_seeds``). Pruned weights are zero before training and stay exactly zero.
 
