@@ -8,7 +8,7 @@ NB ?= all
 PARAMS ?=
 BIN := $(VENV)/bin
 
-.PHONY: book test figure clean
+.PHONY: book test figure gpu-data clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,5 +28,11 @@ test: $(VENV)/.installed
 figure: $(VENV)/.installed
 	$(BIN)/python -m lt_utils.book run $(NB) $(PARAMS)
 
+# MNIST gzipped into .gpu-data/ (about 11 MB), to carry to a GPU machine with no network; there:
+#   bash scripts/gpu-check.sh   (CUDA tests, benchmark, CIFAR-10 search)
+gpu-data:
+	mkdir -p .gpu-data
+	for f in $(DATA_DIR)/MNIST/raw/*-ubyte; do gzip -c $$f > .gpu-data/$$(basename $$f).gz; done
+
 clean:
-	rm -rf _build .ci-out
+	rm -rf _build .ci-out .gpu-data
