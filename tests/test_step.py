@@ -19,6 +19,7 @@ SGD_SLOW = TrainConfig(optimizer="sgd", lr=0.005, momentum=0.9, weight_decay=1e-
 def _networks(model_name, n, dropout=0.0):
     model, params, buffers = init_states(model_name, list(range(n)), dropout)
     masks = prune_to_round(params, dense_masks(params, model.layer_kinds), model.layer_kinds, PruneConfig(), 3)
+    params = {k: v * masks[k] if k in masks else v for k, v in params.items()}  # movement is then training alone
     return model, params, buffers, masks
 
 
