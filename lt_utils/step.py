@@ -142,7 +142,8 @@ _compiled: dict[tuple, Callable] = {}
 
 def compiled_forward_fn(model: PrunableModel, purpose: str, build: Callable[[Forward], Callable]) -> Callable:
     """``torch.compile(build(forward))`` for the architecture of ``model``, made once per process and
-    reused by every stack and round (fresh closures would recompile each time). ``purpose`` is
+    reused by every stack and round, so that no round recompiles, whatever a torch version's
+    guards make of fresh closures and models. ``purpose`` is
     ``"train:..."`` or ``"eval:..."``: the forward runs a private template in that mode. A model
     not built by :func:`lt_utils.models.build_model` is its own key, and a copy its template."""
     registered = model.spec[0] in MODELS

@@ -174,6 +174,8 @@ def test_compiled_training_loop_never_reads_a_value_back_to_the_host(mnist, monk
     """No .item(), bool() or float() of a tensor in the loop: each would be a device sync (and inside
     a CUDA graph capture, an error). torch.compile's guards are included: they run on every call.
     (The eager form is left out: on the CPU torch.optim reads its CPU step counter, which is no sync.)"""
+    from torch._dynamo.utils import counters
+
     step = "compile"
     model, params, buffers, masks = _networks("lenet", 2)
     cfg = TrainConfig(iterations=60, eval_every=20, warmup_iterations=10)
@@ -182,8 +184,10 @@ def test_compiled_training_loop_never_reads_a_value_back_to_the_host(mnist, monk
     def host_read(*args):
         raise AssertionError("a tensor value was read on the host inside the training loop")
 
+    compiled_graphs = counters["stats"]["unique_graphs"]
     for name in ("item", "__bool__", "__float__", "__int__", "tolist"):
         monkeypatch.setattr(torch.Tensor, name, host_read)
     result = train_stack(model, params, buffers, masks, mnist, cfg, [0, 1], step=step)
     monkeypatch.undo()
     assert result.eval_iterations == [0, 20, 40, 60]
+    assert counters["stats"]["unique_graphs"] == compiled_graphs  # a second run (a new round) compiles nothing
