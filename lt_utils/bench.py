@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     device = RunOptions(device=args.device).torch_device()
     steps = [s.strip() for s in args.steps.split(",")] if args.steps else None
     for step in steps or []:
-        resolve_step_mode(step, device)
+        resolve_step_mode(step, device)  # a bad or impossible form fails before any timing
     report = benchmark(models, device, args.data_dir, args.iterations, args.reference_iterations, steps)
     print(json.dumps(report, indent=2))
     if args.out:

@@ -27,7 +27,7 @@ from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_rou
 from lt_utils.results import atomic_save_torch, atomic_write_json, atomic_write_table, curves_to_table
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State, concat, init_states, select
-from lt_utils.step import STEP_MODES, resolve_step_mode
+from lt_utils.step import check_step_mode, resolve_step_mode
 from lt_utils.training import train_stack
 
 
@@ -44,8 +44,7 @@ class RunOptions:
     step: str = "auto"  # the training step: "auto" ("graph" on CUDA, "eager" on CPU), "eager", "compile", "graph"
 
     def __post_init__(self) -> None:
-        if self.step not in STEP_MODES:
-            raise ConfigError(f"invalid step={self.step!r}: choose one of {STEP_MODES}")
+        check_step_mode(self.step)
 
     def torch_device(self) -> torch.device:
         if self.device == "auto":

@@ -36,10 +36,15 @@ class TrainStep(Protocol):
         scales the L2 penalty on the penalty targets (0: none)."""
 
 
-def resolve_step_mode(mode: str, device: torch.device) -> str:
-    """``mode`` checked against ``STEP_MODES``; ``"auto"`` is ``"graph"`` on CUDA and ``"eager"`` on the CPU."""
+def check_step_mode(mode: str) -> None:
+    """A clear error unless ``mode`` is one of ``STEP_MODES``."""
     if mode not in STEP_MODES:
         raise ConfigError(f"invalid step={mode!r}: choose one of {STEP_MODES}")
+
+
+def resolve_step_mode(mode: str, device: torch.device) -> str:
+    """``mode`` checked against ``STEP_MODES``; ``"auto"`` is ``"graph"`` on CUDA and ``"eager"`` on the CPU."""
+    check_step_mode(mode)
     if mode == "auto":
         return "graph" if device.type == "cuda" else "eager"
     if mode == "graph" and device.type != "cuda":
@@ -51,6 +56,14 @@ def stack_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Sum over networks of each network's mean cross-entropy (``logits`` N x B x classes)."""
     n = logits.shape[0]
     return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="none").view(n, -1).mean(1).sum()
+
+
+def apply_masks(params: State, masks: State) -> State:
+    """Zero the pruned weights of ``params`` in place; return the masks in the weights' dtype."""
+    masks = {name: m.to(params[name].dtype) for name, m in masks.items()}
+    with torch.no_grad():
+        torch._foreach_mul_([params[name] for name in masks], list(masks.values()))
+    return masks
 
 
 def _torch_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -68,9 +81,7 @@ class EagerStep:
         self.forward, self.params, self.buffers = forward, params, buffers
         for p in params.values():
             p.requires_grad_(True)
-        self.masked = [(params[name], masks[name].to(params[name].dtype)) for name in masks]
-        with torch.no_grad():
-            torch._foreach_mul_([p for p, _ in self.masked], [m for _, m in self.masked])
+        self.masked = [(params[name], m) for name, m in apply_masks(params, masks).items()]
         self.targets = [(params[name], targets[name]) for name in targets]
         self.optimizer = _torch_optimizer(list(params.values()), cfg)
 
@@ -140,20 +151,22 @@ def _optimizer_state(params: State, cfg: TrainConfig) -> State:
 _compiled: dict[tuple, Callable] = {}
 
 
-def compiled_forward_fn(model: PrunableModel, purpose: str, build: Callable[[Forward], Callable]) -> Callable:
-    """``torch.compile(build(forward))`` for the architecture of ``model``, made once per process and
-    reused by every stack and round, so that no round recompiles, whatever a torch version's
-    guards make of fresh closures and models. ``purpose`` is
-    ``"train:..."`` or ``"eval:..."``: the forward runs a private template in that mode. A model
-    not built by :func:`lt_utils.models.build_model` is its own key, and a copy its template."""
+def compiled_forward_fn(model: PrunableModel, training: bool, build: Callable[[Forward], Callable],
+                        variant: tuple = ()) -> Callable:
+    """``torch.compile(build(forward))`` for the architecture of ``model``, made once per process
+    (per ``variant`` of ``build``) and reused by every stack and round, so that no round
+    recompiles, whatever a torch version's guards make of fresh closures and models. The
+    forward runs a private template in training mode (a batch per network) or in evaluation
+    mode (one batch shared by all). A model not built by :func:`lt_utils.models.build_model`
+    is its own key, and a copy its template."""
     registered = model.spec[0] in MODELS
-    key = (model.spec if registered else model, purpose)
+    key = (model.spec if registered else model, training, variant)
     if key not in _compiled:
         template = build_model(*model.spec) if registered else copy.deepcopy(model)
-        template.train(purpose.startswith("train"))
-        shared_input = not purpose.startswith("train")
+        template.train(training)
         has_buffers = bool(dict(template.named_buffers()))
-        _compiled[key] = torch.compile(build(make_forward(template, has_buffers, shared_input)), dynamic=False)
+        forward = make_forward(template, has_buffers, shared_input=not training)
+        _compiled[key] = torch.compile(build(forward), dynamic=False)
     return _compiled[key]
 
 
@@ -165,10 +178,7 @@ class FunctionalStep:
                  cfg: TrainConfig, targets: State):
         device = next(iter(params.values())).device
         self.params, self.buffers, self.targets = params, buffers, targets
-        self.masks = {name: m.to(params[name].dtype) for name, m in masks.items()}
-        with torch.no_grad():
-            for name, m in self.masks.items():
-                params[name].mul_(m)
+        self.masks = apply_masks(params, masks)
         self.state = _optimizer_state(params, cfg)
         self.lr = torch.zeros((), device=device)
         self.coefficient = torch.zeros((), device=device)
@@ -182,6 +192,9 @@ class FunctionalStep:
     def __call__(self, x: torch.Tensor, y: torch.Tensor, lr: float, coefficient: float) -> None:
         self.lr.fill_(lr)
         self.coefficient.fill_(coefficient)
+        self._advance(x, y)
+
+    def _advance(self, x: torch.Tensor, y: torch.Tensor) -> None:
         self._run(x, y)
 
 
@@ -189,10 +202,7 @@ class GraphStep(FunctionalStep):
     """The compiled step captured in a CUDA graph on its first call and replayed after that."""
 
     _warmup_steps = 3
-
-    def __init__(self, *args: object):
-        super().__init__(*args)
-        self.graph: torch.cuda.CUDAGraph | None = None
+    graph: torch.cuda.CUDAGraph | None = None
 
     def _capture(self, x: torch.Tensor, y: torch.Tensor) -> None:
         self.x, self.y = x.clone(), y.clone()
@@ -216,9 +226,7 @@ class GraphStep(FunctionalStep):
             with torch.no_grad():  # undo the warm-up steps
                 torch._foreach_copy_(live, saved)
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor, lr: float, coefficient: float) -> None:
-        self.lr.fill_(lr)
-        self.coefficient.fill_(coefficient)
+    def _advance(self, x: torch.Tensor, y: torch.Tensor) -> None:
         if self.graph is None:
             self._capture(x, y)
         self.x.copy_(x)
@@ -233,6 +241,6 @@ def make_train_step(mode: str, model: PrunableModel, params: State, buffers: Sta
     if mode == "eager":
         return EagerStep(make_forward(model, bool(buffers), shared_input=False), params, buffers, masks, cfg,
                          targets or {})
-    purpose = f"train:{cfg.optimizer}:{cfg.momentum}:{cfg.weight_decay}"
-    update = compiled_forward_fn(model, purpose, lambda forward: functional_update(cfg, forward))
+    update = compiled_forward_fn(model, True, lambda forward: functional_update(cfg, forward),
+                                 variant=(cfg.optimizer, cfg.momentum, cfg.weight_decay))
     return (GraphStep if mode == "graph" else FunctionalStep)(update, params, buffers, masks, cfg, targets or {})

@@ -91,7 +91,7 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     if mode == "eager":
         score = make_scorer(make_forward(model, bool(buffers), shared_input=True))
     else:
-        score = compiled_forward_fn(model, "eval", make_scorer)
+        score = compiled_forward_fn(model, False, make_scorer)
     generators = [torch.Generator(device=device).manual_seed(s) for s in data_seeds]
     steps_per_epoch = len(data.train) // cfg.batch_size
     eval_iterations = cfg.eval_iterations
