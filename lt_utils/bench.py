@@ -7,7 +7,8 @@ The reference trains one network at a time: a ``DataLoader`` over a torchvision-
 with per-sample transforms, the mask applied in Python after every step, and a ``.item()`` per
 step. The engine trains all the networks of an experiment round together (Lenet: 5 trials,
 15 random reinitializations, 5 random sparse and 5 one-shot networks), data resident on the
-device, once with each step form (``lt_utils.step``: eager, compiled, CUDA graph); compile
+device, once with each step form (``lt_utils.step``: eager, compiled, CUDA graph), and for the
+batch-norm networks (``--bf16``, default VGG-19) with each form in bf16 autocast as well; compile
 time is reported apart from the rate. Both evaluate validation and test sets every 100
 iterations, as the protocol does. Throughput is in network-iterations per second; the
 projection multiplies the fastest form's rate out to each figure's paper-scale work.
@@ -132,9 +133,10 @@ def _synchronize(device: torch.device) -> None:
 
 
 def engine_throughput(cfg: ExperimentConfig, data: Dataset, iterations: int, networks: int,
-                      device: torch.device, step: str = "eager") -> tuple[float, float]:
+                      device: torch.device, step: str = "eager", precision: str = "fp32") -> tuple[float, float]:
     """Network-iterations per second of ``train_stack`` on ``networks`` pruned networks at once with
-    the ``step`` form, and the seconds spent compiling first (0 for ``"eager"``; not in the rate)."""
+    the ``step`` form at ``precision``, and the seconds spent compiling first (0 for ``"eager"``;
+    not in the rate)."""
     seeds = list(range(networks))
     model, params, buffers = init_states(cfg.model, seeds, cfg.dropout, device)
     masks = prune_to_round(params, dense_masks(params, model.layer_kinds), model.layer_kinds, cfg.prune, 1)
@@ -142,11 +144,12 @@ def engine_throughput(cfg: ExperimentConfig, data: Dataset, iterations: int, net
     if step != "eager":  # compile the step and the evaluation for these shapes before timing
         start = time.perf_counter()
         train_stack(model, params, buffers, masks, data, replace(cfg.train, iterations=cfg.train.eval_every), seeds,
-                    step=step)
+                    step=step, precision=precision)
         _synchronize(device)
         compile_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    train_stack(model, params, buffers, masks, data, replace(cfg.train, iterations=iterations), seeds, step=step)
+    train_stack(model, params, buffers, masks, data, replace(cfg.train, iterations=iterations), seeds, step=step,
+                precision=precision)
     _synchronize(device)
     return networks * iterations / (time.perf_counter() - start), compile_seconds
 
@@ -156,9 +159,19 @@ def default_steps(device: torch.device) -> list[str]:
     return ["eager", "graph" if device.type == "cuda" else "compile"]
 
 
+def engine_forms(name: str, steps: list[str], bf16_models: list[str]) -> dict[str, tuple[str, str]]:
+    """The engine forms timed for model ``name``: ``{label: (step, precision)}``."""
+    forms = {step: (step, "fp32") for step in steps}
+    if name in bf16_models:
+        forms |= {f"{step}, bf16": (step, "bf16") for step in steps}
+    return forms
+
+
 def benchmark(models: list[str], device: torch.device, data_dir: str | None, iterations: int,
-              reference_iterations: int, steps: list[str] | None = None) -> dict[str, Any]:
-    """Measure every model with each step form in ``steps``; return the JSON-ready report."""
+              reference_iterations: int, steps: list[str] | None = None,
+              bf16_models: list[str] = ("vgg19",)) -> dict[str, Any]:
+    """Measure every model with each step form in ``steps`` (and in bf16 for ``bf16_models``);
+    return the JSON-ready report."""
     steps = steps or default_steps(device)
     cpu = f"CPU ({platform.processor() or platform.machine()})"
     report: dict[str, Any] = {
@@ -175,9 +188,9 @@ def benchmark(models: list[str], device: torch.device, data_dir: str | None, ite
         stack = 1 if name == "vgg19" else networks_per_round(cfg)
         reference = reference_throughput(cfg, data, reference_iterations, device)
         engines = {}
-        for step in steps:
-            rate, compile_seconds = engine_throughput(cfg, data, iterations, stack, device, step)
-            engines[step] = {"network_iterations_per_s": round(rate, 2), "ratio": round(rate / reference, 2),
+        for label, (step, precision) in engine_forms(name, steps, list(bf16_models)).items():
+            rate, compile_seconds = engine_throughput(cfg, data, iterations, stack, device, step, precision)
+            engines[label] = {"network_iterations_per_s": round(rate, 2), "ratio": round(rate / reference, 2),
                              "compile_seconds": round(compile_seconds, 1)}
         fastest = max(engines, key=lambda step: engines[step]["network_iterations_per_s"])
         engine = engines[fastest]["network_iterations_per_s"]
@@ -201,19 +214,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reference-iterations", type=int, default=300, help="reference iterations timed")
     parser.add_argument("--steps", default=None,
                         help="step forms to time, comma-separated (default: eager plus graph on CUDA, compile on CPU)")
+    parser.add_argument("--bf16", default="vgg19", help="models also timed in bf16 autocast, comma-separated")
     parser.add_argument("--out", default=None, help="write the report here (JSON)")
     args = parser.parse_args(argv)
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    bad = [m for m in models if m not in FIGURES]
-    if bad:
-        raise ConfigError(f"unknown model(s) {bad} for --models; choose from {sorted(FIGURES)}")
+    models, bf16_models = ([m.strip() for m in text.split(",") if m.strip()] for text in (args.models, args.bf16))
+    for flag, names in (("--models", models), ("--bf16", bf16_models)):
+        bad = [m for m in names if m not in FIGURES]
+        if bad:
+            raise ConfigError(f"unknown model(s) {bad} for {flag}; choose from {sorted(FIGURES)}")
     from lt_utils.experiments import RunOptions
 
     device = RunOptions(device=args.device).torch_device()
     steps = [s.strip() for s in args.steps.split(",")] if args.steps else None
     for step in steps or []:
         resolve_step_mode(step, device)  # a bad or impossible form fails before any timing
-    report = benchmark(models, device, args.data_dir, args.iterations, args.reference_iterations, steps)
+    report = benchmark(models, device, args.data_dir, args.iterations, args.reference_iterations, steps, bf16_models)
     print(json.dumps(report, indent=2))
     if args.out:
         atomic_write_json(report, Path(args.out))

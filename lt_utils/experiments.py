@@ -26,7 +26,7 @@ from lt_utils.errors import ConfigError
 from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_round, random_masks_like
 from lt_utils.results import atomic_save_torch, atomic_write_json, atomic_write_table, curves_to_table
 from lt_utils.seeding import derive_seed
-from lt_utils.stack import State, concat, init_states, select
+from lt_utils.stack import State, check_precision, concat, init_states, select
 from lt_utils.step import check_step_mode, resolve_step_mode
 from lt_utils.training import train_stack
 
@@ -42,9 +42,11 @@ class RunOptions:
     eval_batch: int = 2_000
     progress: bool = True
     step: str = "auto"  # the training step: "auto" ("graph" on CUDA, "eager" on CPU), "eager", "compile", "graph"
+    precision: str = "fp32"  # "fp32" (the paper's) or "bf16" (autocast: faster, not the paper's numbers)
 
     def __post_init__(self) -> None:
         check_step_mode(self.step)
+        check_precision(self.precision)
 
     def torch_device(self) -> torch.device:
         if self.device == "auto":
@@ -179,7 +181,7 @@ class _Runner:
             result = train_stack(self.model, _stack([n.init for n in chunk]), _stack([n.buffers for n in chunk]),
                                  masks, self.data, self.cfg.train, [n.data_seed for n in chunk],
                                  snapshot_at=snapshot_at, eval_batch=self.options.eval_batch, step=self.options.step,
-                                 progress=label if self.options.progress else False)
+                                 precision=self.options.precision, progress=label if self.options.progress else False)
             p_m = percent_remaining(masks).tolist()
             labels = [{"variant": n.variant, "trial": n.trial, "replicate": n.replicate, "round": r, "p_m": p}
                       for n, p in zip(chunk, p_m, strict=True)]
@@ -224,7 +226,7 @@ class _Runner:
             atomic_save_torch(state, self.path / "state" / f"round_{r:02d}.pt")
             ticket = {"masks": masks} | ({"init": rewind[0], "buffers": rewind[1]} if r == 0 else {})
             atomic_save_torch(ticket, self.path / "tickets" / f"round_{r:02d}.pt")
-            atomic_write_json(_run_info(self.device, self.options.step, time.perf_counter() - started, len(nets)),
+            atomic_write_json(_run_info(self.device, self.options, time.perf_counter() - started, len(nets)),
                               self.path / "rounds" / f"round_{r:02d}.json")
             atomic_write_table(table, _round_file(self.path, r))
             if r < cfg.rounds:
@@ -232,9 +234,10 @@ class _Runner:
         return ExperimentResult(cfg, self.path, load_table(cfg, self.options.results_dir))
 
 
-def _run_info(device: torch.device, step: str, seconds: float, networks: int) -> dict[str, Any]:
+def _run_info(device: torch.device, options: RunOptions, seconds: float, networks: int) -> dict[str, Any]:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    return {"device": str(device), "device_name": name, "step": resolve_step_mode(step, device),
+    return {"device": str(device), "device_name": name, "step": resolve_step_mode(options.step, device),
+            "precision": options.precision,
             "wall_seconds": round(seconds, 2), "networks": networks,
             "torch": torch.__version__, "python": platform.python_version(),
             "finished": datetime.now(UTC).isoformat(timespec="seconds")}

@@ -168,7 +168,7 @@ def _comparison(lcfg: LandscapeConfig, options: RunOptions, data: Dataset) -> pd
     seeds = [derive_seed(cfg.seed, "data", variant, t) for variant in ("finetune", "random_sparse_reinit")
              for t in range(cfg.trials)]
     result = train_stack(model, params, buffers, masks, data, cfg.train, seeds, eval_batch=options.eval_batch,
-                         step=options.step,
+                         step=options.step, precision=options.precision,
                          progress="fine-tuning and random sparse (random init)" if options.progress else False)
     p_m = float(percent_remaining(last["masks"])[0])
     labels = [{"variant": variant, "trial": t, "replicate": 0, "round": cfg.rounds, "p_m": p_m}

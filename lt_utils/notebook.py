@@ -59,6 +59,7 @@ def run_record(cfg: ExperimentConfig, results_dir: str) -> dict[str, Any]:
         "key": cfg.key,
         "device": sorted({r["device_name"] for r in rounds}),
         "step": sorted({r.get("step", "eager") for r in rounds}),  # records before the step forms: eager
+        "precision": sorted({r.get("precision", "fp32") for r in rounds}),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rounds), 1),
         "networks_trained": sum(r["networks"] for r in rounds),
         "torch": sorted({r["torch"] for r in rounds}),
@@ -165,6 +166,12 @@ def scale_notes(configs: dict[str, ExperimentConfig], smoke: bool) -> str:
 
 
 def device_note(configs: list[ExperimentConfig], results_dir: str) -> str:
-    """The devices the finished rounds of ``configs`` ran on, for captions: ``"device: ..."``."""
-    names = sorted({r["device_name"] for cfg in configs for r in run_info(cfg, results_dir)})
-    return f"device: {', '.join(names) or 'none recorded'}"
+    """The devices the finished rounds of ``configs`` ran on, for captions: ``"device: ..."``, and
+    the precision where any round trained at another than the paper's fp32."""
+    rounds = [r for cfg in configs for r in run_info(cfg, results_dir)]
+    names = sorted({r["device_name"] for r in rounds})
+    note = f"device: {', '.join(names) or 'none recorded'}"
+    precisions = sorted({r.get("precision", "fp32") for r in rounds})
+    if precisions not in ([], ["fp32"]):
+        note += f"; precision: {', '.join(precisions)} (the paper: fp32)"
+    return note

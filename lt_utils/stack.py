@@ -3,6 +3,10 @@
 Networks without buffers run through ``torch.func.vmap`` over ``functional_call`` (batched
 matmuls and grouped convolutions); networks with batch-norm buffers run one after another
 inside the same step, each updating its own slice of the stacked running statistics.
+
+A forward runs at one of ``PRECISIONS``: ``"fp32"`` as the paper trained, or ``"bf16"``: under
+bf16 autocast, with the images of the batch-norm networks in channels_last (the tensor-core
+path of cuDNN's convolutions). Parameters, optimizer state and the loss stay in fp32.
 """
 
 from __future__ import annotations
@@ -12,10 +16,18 @@ from collections.abc import Callable
 import torch
 from torch.func import functional_call, vmap
 
+from lt_utils.errors import ConfigError
 from lt_utils.models import PrunableModel, build_model
 
 State = dict[str, torch.Tensor]
 Forward = Callable[[State, State, torch.Tensor], torch.Tensor]
+PRECISIONS = ("fp32", "bf16")
+
+
+def check_precision(precision: str) -> None:
+    """A clear error unless ``precision`` is one of ``PRECISIONS``."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"invalid precision={precision!r}: choose one of {PRECISIONS}")
 
 
 def init_states(model_name: str, seeds: list[int], dropout: float = 0.0,
@@ -43,24 +55,41 @@ def concat(states: list[State]) -> State:
     return {name: torch.cat([s[name] for s in states]) for name in states[0]}
 
 
-def make_forward(model: PrunableModel, has_buffers: bool, shared_input: bool) -> Forward:
-    """``forward(params, buffers, x) -> logits N x B x classes``.
+def make_forward(model: PrunableModel, has_buffers: bool, shared_input: bool, precision: str = "fp32") -> Forward:
+    """``forward(params, buffers, x) -> logits N x B x classes`` at ``precision``.
 
     ``x`` is ``N x B x ...`` (each network its own batch) or, with ``shared_input``, ``B x ...``.
     """
+    check_precision(precision)
+    channels_last = precision == "bf16"
 
     def single(params: State, buffers: State, x: torch.Tensor) -> torch.Tensor:
         return functional_call(model, (params, buffers), (x,))
 
     if not has_buffers:
-        return vmap(single, in_dims=(0, 0, None if shared_input else 0), randomness="different")
+        forward = vmap(single, in_dims=(0, 0, None if shared_input else 0), randomness="different")
+    else:
+        def forward(params: State, buffers: State, x: torch.Tensor) -> torch.Tensor:
+            n = next(iter(params.values())).shape[0]
+            if channels_last and x.dim() in (4, 5):
+                x = _channels_last(x)
+            outs = []
+            for i in range(n):
+                xi = x if shared_input else x[i]
+                outs.append(single({k: v[i] for k, v in params.items()}, {k: v[i] for k, v in buffers.items()}, xi))
+            return torch.stack(outs)
 
-    def looped(params: State, buffers: State, x: torch.Tensor) -> torch.Tensor:
-        n = next(iter(params.values())).shape[0]
-        outs = []
-        for i in range(n):
-            xi = x if shared_input else x[i]
-            outs.append(single({k: v[i] for k, v in params.items()}, {k: v[i] for k, v in buffers.items()}, xi))
-        return torch.stack(outs)
+    return _autocast_bf16(forward) if precision == "bf16" else forward
 
-    return looped
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``x`` (``B x C x H x W``, or ``N x`` that) laid out so that each image is channels_last."""
+    return x.movedim(-3, -1).contiguous().movedim(-1, -3)
+
+
+def _autocast_bf16(forward: Forward) -> Forward:
+    def autocast_forward(params: State, buffers: State, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            return forward(params, buffers, x)
+
+    return autocast_forward

@@ -152,20 +152,20 @@ _compiled: dict[tuple, Callable] = {}
 
 
 def compiled_forward_fn(model: PrunableModel, training: bool, build: Callable[[Forward], Callable],
-                        variant: tuple = ()) -> Callable:
-    """``torch.compile(build(forward))`` for the architecture of ``model``, made once per process
-    (per ``variant`` of ``build``) and reused by every stack and round, so that no round
+                        variant: tuple = (), precision: str = "fp32") -> Callable:
+    """``torch.compile(build(forward))`` for the architecture of ``model`` at ``precision``, made once
+    per process (per ``variant`` of ``build``) and reused by every stack and round, so that no round
     recompiles, whatever a torch version's guards make of fresh closures and models. The
     forward runs a private template in training mode (a batch per network) or in evaluation
     mode (one batch shared by all). A model not built by :func:`lt_utils.models.build_model`
     is its own key, and a copy its template."""
     registered = model.spec[0] in MODELS
-    key = (model.spec if registered else model, training, variant)
+    key = (model.spec if registered else model, training, variant, precision)
     if key not in _compiled:
         template = build_model(*model.spec) if registered else copy.deepcopy(model)
         template.train(training)
         has_buffers = bool(dict(template.named_buffers()))
-        forward = make_forward(template, has_buffers, shared_input=not training)
+        forward = make_forward(template, has_buffers, shared_input=not training, precision=precision)
         _compiled[key] = torch.compile(build(forward), dynamic=False)
     return _compiled[key]
 
@@ -235,12 +235,13 @@ class GraphStep(FunctionalStep):
 
 
 def make_train_step(mode: str, model: PrunableModel, params: State, buffers: State, masks: State,
-                    cfg: TrainConfig, targets: State | None = None) -> TrainStep:
-    """A step of ``mode`` (see ``STEP_MODES``) that trains ``params`` and ``buffers`` in place."""
+                    cfg: TrainConfig, targets: State | None = None, precision: str = "fp32") -> TrainStep:
+    """A step of ``mode`` (see ``STEP_MODES``) that trains ``params`` and ``buffers`` in place, its
+    forward at ``precision`` (see :data:`lt_utils.stack.PRECISIONS`)."""
     mode = resolve_step_mode(mode, next(iter(params.values())).device)
     if mode == "eager":
-        return EagerStep(make_forward(model, bool(buffers), shared_input=False), params, buffers, masks, cfg,
-                         targets or {})
+        return EagerStep(make_forward(model, bool(buffers), shared_input=False, precision=precision), params,
+                         buffers, masks, cfg, targets or {})
     update = compiled_forward_fn(model, True, lambda forward: functional_update(cfg, forward),
-                                 variant=(cfg.optimizer, cfg.momentum, cfg.weight_decay))
+                                 variant=(cfg.optimizer, cfg.momentum, cfg.weight_decay), precision=precision)
     return (GraphStep if mode == "graph" else FunctionalStep)(update, params, buffers, masks, cfg, targets or {})

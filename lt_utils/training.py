@@ -17,7 +17,7 @@ from tqdm import tqdm
 from lt_utils.config import TrainConfig
 from lt_utils.data import Dataset, Split, augment, epoch_batches
 from lt_utils.models import PrunableModel
-from lt_utils.stack import Forward, State, make_forward
+from lt_utils.stack import Forward, State, check_precision, make_forward
 from lt_utils.step import compiled_forward_fn, make_train_step, resolve_step_mode
 
 METRICS = ("val_loss", "val_acc", "test_loss", "test_acc", "train_loss", "train_acc")
@@ -73,7 +73,8 @@ OnEval = Callable[[int, torch.Tensor, State], bool]
 def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict[str, torch.Tensor],
                 data: Dataset, cfg: TrainConfig, data_seeds: list[int], *, snapshot_at: int | None = None,
                 penalty: Penalty | None = None, on_eval: OnEval | None = None,
-                eval_batch: int = 2_000, progress: bool | str = False, step: str = "auto") -> TrainResult:
+                eval_batch: int = 2_000, progress: bool | str = False, step: str = "auto",
+                precision: str = "fp32") -> TrainResult:
     """Train ``N`` networks at once from ``params`` (not modified), each with its own mask and
     data order (``data_seeds``). Pruned weights are zero before training and stay exactly zero.
 
@@ -81,17 +82,20 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     (an L2 penalty on the target weights only). ``on_eval(iteration, metrics N x METRICS, params)``
     runs after each evaluation (it reads the metrics, so it syncs) and stops training by
     returning True; the curves then end at that evaluation. ``step`` is one of
-    :data:`lt_utils.step.STEP_MODES` (the same update, computed eagerly, compiled or as a CUDA graph)."""
+    :data:`lt_utils.step.STEP_MODES` (the same update, computed eagerly, compiled or as a CUDA graph);
+    ``precision`` one of :data:`lt_utils.stack.PRECISIONS` (``"bf16"``: autocast, not the paper's fp32)."""
+    check_precision(precision)
     device = data.train.y.device
     n = len(data_seeds)
     mode = resolve_step_mode(step, device)
     params = {k: v.detach().clone() for k, v in params.items()}
     buffers = {k: v.clone() for k, v in buffers.items()}
-    train_step = make_train_step(mode, model, params, buffers, masks, cfg, penalty[0] if penalty else None)
+    train_step = make_train_step(mode, model, params, buffers, masks, cfg, penalty[0] if penalty else None,
+                                 precision)
     if mode == "eager":
-        score = make_scorer(make_forward(model, bool(buffers), shared_input=True))
+        score = make_scorer(make_forward(model, bool(buffers), shared_input=True, precision=precision))
     else:
-        score = compiled_forward_fn(model, False, make_scorer)
+        score = compiled_forward_fn(model, False, make_scorer, precision=precision)
     generators = [torch.Generator(device=device).manual_seed(s) for s in data_seeds]
     steps_per_epoch = len(data.train) // cfg.batch_size
     eval_iterations = cfg.eval_iterations

@@ -150,6 +150,7 @@ class _DualRunner:
         seeds = [derive_seed(self.cfg.seed, "data", tag, i) for i in range(n)]
         return train_stack(self.model, params, buffers, masks, self.data, train, seeds,
                            eval_batch=self.options.eval_batch, step=self.options.step,
+                           precision=self.options.precision,
                            progress=tag if self.options.progress else False, **kwargs)
 
     def pretrained(self) -> tuple[State, list[int]]:

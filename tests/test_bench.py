@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lt_utils.bench import benchmark, figure_network_iterations, main, networks_per_round
+from lt_utils.bench import benchmark, engine_forms, figure_network_iterations, main, networks_per_round
 from lt_utils.book import benchmark_table
 from lt_utils.errors import ConfigError
 from lt_utils.presets import preset
@@ -17,10 +17,11 @@ def test_figure_work_counts_every_network_of_the_paper_protocol():
 
 def test_benchmark_report_runs_both_loops(data_dir, tmp_path):
     report = benchmark(["lenet"], torch.device("cpu"), str(data_dir), iterations=3, reference_iterations=3,
-                       steps=["eager"])
+                       steps=["eager"], bf16_models=["lenet"])
     lenet = report["models"]["lenet"]
+    assert set(lenet["engine"]) == {"eager", "eager, bf16"}
     assert lenet["networks_at_once"] == 30 and lenet["engine_network_iterations_per_s"] > 0
-    assert lenet["fastest_step"] == "eager" and lenet["engine"]["eager"]["compile_seconds"] == 0
+    assert lenet["fastest_step"] in lenet["engine"] and lenet["engine"]["eager"]["compile_seconds"] == 0
     ratio = lenet["engine_network_iterations_per_s"] / lenet["reference_iterations_per_s"]
     assert abs(lenet["ratio"] - ratio) <= 0.01 * ratio + 0.01
     (tmp_path / "cpu.json").write_text(__import__("json").dumps(report))
@@ -31,3 +32,12 @@ def test_benchmark_report_runs_both_loops(data_dir, tmp_path):
 def test_benchmark_rejects_unknown_step_forms():
     with pytest.raises(ConfigError, match=r"step='fastest'.*choose one of"):
         main(["--models", "lenet", "--steps", "eager,fastest", "--device", "cpu"])
+
+
+def test_bf16_forms_are_timed_only_for_the_models_asked():
+    assert engine_forms("vgg19", ["eager", "graph"], ["vgg19"]) == {
+        "eager": ("eager", "fp32"), "graph": ("graph", "fp32"),
+        "eager, bf16": ("eager", "bf16"), "graph, bf16": ("graph", "bf16")}
+    assert engine_forms("lenet", ["eager"], ["vgg19"]) == {"eager": ("eager", "fp32")}
+    with pytest.raises(ConfigError, match=r"\['vgg16'\] for --bf16"):
+        main(["--models", "lenet", "--bf16", "vgg16", "--device", "cpu"])
