@@ -119,7 +119,7 @@ def benchmark_table(bench_dir: Path) -> str:
                   f"{report['iterations']} iterations, reference over {report['reference_iterations']}. "
                   "Each step form: network-iterations per second, its ratio to the reference, and the "
                   "compile time spent before timing.", "",
-                  "| model | networks at once | reference (it/s) | engine, by step form | fastest "
+                  "| model | networks at once | reference (it/s) | engine, by step form | fastest in fp32 "
                   "| projected figure (h) | one run (min) |", "|---|---|---|---|---|---|---|"]
         for name, m in report["models"].items():
             forms = "; ".join(f"{step}: {e['network_iterations_per_s']:.1f} ({e['ratio']:.1f}x"
