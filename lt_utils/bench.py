@@ -21,6 +21,7 @@ import argparse
 import json
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,7 +161,7 @@ def default_steps(device: torch.device) -> list[str]:
     return ["eager", "graph" if device.type == "cuda" else "compile"]
 
 
-def engine_forms(name: str, steps: list[str], bf16_models: list[str]) -> dict[str, tuple[str, str]]:
+def engine_forms(name: str, steps: list[str], bf16_models: Sequence[str]) -> dict[str, tuple[str, str]]:
     """The engine forms timed for model ``name``: ``{label: (step, precision)}``."""
     forms = {step: (step, "fp32") for step in steps}
     if name in bf16_models:
@@ -170,7 +171,7 @@ def engine_forms(name: str, steps: list[str], bf16_models: list[str]) -> dict[st
 
 def benchmark(models: list[str], device: torch.device, data_dir: str | None, iterations: int,
               reference_iterations: int, steps: list[str] | None = None,
-              bf16_models: list[str] = ("vgg19",)) -> dict[str, Any]:
+              bf16_models: Sequence[str] = ("vgg19",)) -> dict[str, Any]:
     """Measure every model with each step form in ``steps`` (and in bf16 for ``bf16_models``);
     return the JSON-ready report."""
     steps = steps or default_steps(device)
@@ -188,7 +189,7 @@ def benchmark(models: list[str], device: torch.device, data_dir: str | None, ite
                             synthetic_size=55_000 if cfg.dataset.startswith("synthetic") else 1_200)
         stack = 1 if name == "vgg19" else networks_per_round(cfg)
         reference = reference_throughput(cfg, data, reference_iterations, device)
-        engines, forms = {}, engine_forms(name, steps, list(bf16_models))
+        engines, forms = {}, engine_forms(name, steps, bf16_models)
         for label, (step, precision) in forms.items():
             rate, compile_seconds = engine_throughput(cfg, data, iterations, stack, device, step, precision)
             engines[label] = {"network_iterations_per_s": round(rate, 2), "ratio": round(rate / reference, 2),
