@@ -8,7 +8,7 @@ with per-sample transforms, the mask applied in Python after every step, and a `
 step. The engine trains all the networks of an experiment round together (Lenet: 5 trials,
 15 random reinitializations, 5 random sparse and 5 one-shot networks), data resident on the
 device, once with each step form (``lt_utils.step``: eager, compiled, CUDA graph), and for the
-batch-norm networks (``--bf16``, default VGG-19) with each form in bf16 autocast as well; compile
+models named by ``--bf16`` (default VGG-19) with each form in bf16 autocast as well; compile
 time is reported apart from the rate. Both evaluate validation and test sets every 100
 iterations, as the protocol does. Throughput is in network-iterations per second; the
 projection multiplies the fastest fp32 form's rate (the paper's precision) out to each figure's
