@@ -8,7 +8,7 @@ NB ?= all
 PARAMS ?=
 BIN := $(VENV)/bin
 
-.PHONY: book test figure gpu-data clean
+.PHONY: book test figure rerender gpu-data clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: $(VENV)/.installed
 # make figure NB=lenet_imp PARAMS="-p trials 2 -p device cuda"
 figure: $(VENV)/.installed
 	$(BIN)/python -m lt_utils.book run $(NB) $(PARAMS)
+
+# re-render every committed page from the book's stored tables (no training, no data set)
+rerender: $(VENV)/.installed
+	$(BIN)/python -m lt_utils.book rerender all
 
 # MNIST gzipped into .gpu-data/ (about 11 MB), to carry to a GPU machine with no network; there:
 #   bash scripts/gpu-check.sh   (CUDA tests, benchmark, CIFAR-10 search)

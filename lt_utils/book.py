@@ -2,11 +2,12 @@
 
     python -m lt_utils.book run lenet_imp -p trials 2 -p device cuda   # one figure, into book/figures
     python -m lt_utils.book run all                                    # every figure, paper scale
+    python -m lt_utils.book rerender lenet_imp                         # re-render from committed tables
     python -m lt_utils.book smoke --data-dir ../shared/data --out DIR  # CI: tiny runs + book build in DIR
     python -m lt_utils.book build                                      # build the book (warnings as errors)
 
-Finished rounds are reused (the engine resumes), so re-running a figure re-renders it without
-retraining.
+Finished rounds are reused (the engine resumes), and a configuration whose table the book
+commits (``book/results``) is read from it: re-running a figure re-renders it without retraining.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lt_utils.errors import ConfigError
+from lt_utils.results import atomic_write_json
 
 NOTEBOOKS = ("lenet_imp", "conv_dropout", "vgg19_warmup", "imp_landscape", "dual_tickets")
 SMOKE_PARAMETERS: dict[str, dict[str, Any]] = {
@@ -64,7 +67,26 @@ def execute(name: str, parameters: dict[str, Any], output: Path, root: Path) -> 
     output.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(notebook, str(output), parameters=parameters, cwd=str(root), kernel_name="python3",
                                progress_bar=False, log_output=False)
+    tidy_executed(output, root)
     return output
+
+
+def tidy_executed(path: Path, root: Path) -> None:
+    """Tag papermill's injected-parameters cell ``remove-cell`` (the page shows the run's
+    parameters once, in its scale note, not as code) and make papermill's recorded paths
+    relative to ``root``: no committed notebook names a machine's folders."""
+    import nbformat
+
+    notebook = nbformat.read(str(path), as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    papermill = notebook.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if isinstance(papermill.get(key), str) and Path(papermill[key]).is_absolute():
+            papermill[key] = relative(papermill[key], root)
+    nbformat.write(notebook, str(path))
 
 
 def declared_parameters(notebook: Any) -> dict[str, Any]:
@@ -133,21 +155,70 @@ def benchmark_table(bench_dir: Path) -> str:
 
 
 def write_pages(book_dir: Path) -> None:
-    """Regenerate the pages computed from records: reproducibility and the benchmark table."""
+    """Regenerate the pages computed from records and stored results: reproducibility, the
+    benchmark table, the front page's scoreboard and the pages of figures not run yet."""
+    from lt_utils.pages import write_generated_pages
+
     (book_dir / "reproducibility.md").write_text(reproducibility_page(book_dir / "runs"))
     (book_dir / "bench").mkdir(exist_ok=True)
     (book_dir / "bench" / "table.md").write_text(benchmark_table(book_dir / "bench"))
+    write_generated_pages(book_dir.parent, book_dir)
+
+
+PATH_PARAMETERS = ("record_dir", "results_dir", "stored_dir", "data_dir")
+
+
+def relative(path: Path | str, root: Path) -> str:
+    """``path`` relative to ``root`` (``..`` where needed): no executed notebook names a machine's folders."""
+    return os.path.relpath(Path(path).resolve(), root.resolve())
 
 
 def run_figure(name: str, parameters: dict[str, Any], root: Path, book_dir: Path) -> Path:
-    """Execute one figure notebook into the book, replacing its not-yet-run placeholder."""
-    parameters = {"record_dir": str(book_dir / "runs"), **parameters}
+    """Execute one figure notebook into the book, replacing its not-yet-run placeholder.
+
+    Paths are handed to the notebook relative to ``root``; the book's committed tables are its
+    stored results, so a configuration the book already holds is re-rendered, not retrained."""
+    parameters = {"record_dir": book_dir / "runs", "stored_dir": book_dir / "results", **parameters}
+    parameters = {k: relative(v, root) if k in PATH_PARAMETERS and v is not None else v
+                  for k, v in parameters.items()}
     out = execute(name, parameters, book_dir / "figures" / f"{name}.ipynb", root)
     (book_dir / "figures" / f"{name}.md").unlink(missing_ok=True)
-    export_tables(book_dir / "runs" / f"{name}.json", Path(root, parameters.get("results_dir", "results")),
-                  book_dir / "results")
+    record = book_dir / "runs" / f"{name}.json"
+    data = json.loads(record.read_text())
+    data["parameters"] = {k: v for k, v in parameters.items() if k not in PATH_PARAMETERS}
+    atomic_write_json(data, record)
+    export_tables(record, Path(root, parameters.get("results_dir", "results")), book_dir / "results")
     write_pages(book_dir)
     return out
+
+
+def recorded_parameters(name: str, book_dir: Path) -> dict[str, Any]:
+    """The parameters a committed page was run with: from its run record, else from the
+    executed notebook's papermill metadata (records written before they held them)."""
+    import nbformat
+
+    record = book_dir / "runs" / f"{name}.json"
+    if not record.exists():
+        raise ConfigError(f"{name} has no run record ({record}): run it with 'python -m lt_utils.book run {name}'")
+    parameters = json.loads(record.read_text()).get("parameters")
+    if parameters is None:
+        notebook = nbformat.read(str(book_dir / "figures" / f"{name}.ipynb"), as_version=4)
+        parameters = dict(notebook.metadata.get("papermill", {}).get("parameters", {}))
+    return {k: v for k, v in parameters.items() if k not in PATH_PARAMETERS}
+
+
+def rerender(name: str, root: Path, book_dir: Path) -> Path:
+    """Re-execute a committed page with its recorded parameters, reading every result from the
+    book's committed tables (verified first): nothing is trained, no data set is needed."""
+    from lt_utils.config import ExperimentConfig
+    from lt_utils.stored import StoredTableError, stored_table
+
+    for run in json.loads((book_dir / "runs" / f"{name}.json").read_text())["runs"]:
+        cfg = ExperimentConfig.from_dict(run["config"])
+        if stored_table(cfg, book_dir / "results") is None:
+            raise StoredTableError(f"{name}: the book holds no table for {cfg.key} in {book_dir / 'results'}; "
+                                   f"run it with 'python -m lt_utils.book run {name}'")
+    return run_figure(name, {**recorded_parameters(name, book_dir), "device": "cpu"}, root, book_dir)
 
 
 def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
@@ -160,7 +231,10 @@ def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
 
     for run in json.loads(record.read_text())["runs"]:
         cfg = ExperimentConfig.from_dict(run["config"])
-        atomic_write_table(load_table(cfg, results_dir), out_dir / f"{run['key']}.csv.gz")
+        table = load_table(cfg, results_dir)
+        if table.empty:  # re-rendered from the book's own tables: nothing new to export
+            continue
+        atomic_write_table(table, out_dir / f"{run['key']}.csv.gz")
         for folder in [run["key"], *run.get("exports", [])]:
             for table in sorted((results_dir / folder).rglob("*.csv.gz")):
                 relative = table.relative_to(results_dir / folder)
@@ -204,6 +278,8 @@ def main(argv: list[str] | None = None) -> None:
     smoke_cmd = sub.add_parser("smoke", help="tiny runs of every notebook and a book build, in a scratch folder")
     smoke_cmd.add_argument("--out", default=".ci-out")
     smoke_cmd.add_argument("--data-dir", default=None)
+    again = sub.add_parser("rerender", help="re-render committed page(s) from the book's tables, without training")
+    again.add_argument("notebook", choices=[*NOTEBOOKS, "all"])
     sub.add_parser("build", help="build the book from the executed notebooks in book/")
     args = parser.parse_args(argv)
     root = repo_root()
@@ -211,6 +287,11 @@ def main(argv: list[str] | None = None) -> None:
         params = {k: parse_value(v) for k, v in args.parameter}
         for name in NOTEBOOKS if args.notebook == "all" else [args.notebook]:
             print(run_figure(name, params, root, root / "book"))
+    elif args.command == "rerender":
+        names = [n for n in NOTEBOOKS if (root / "book" / "runs" / f"{n}.json").exists()] \
+            if args.notebook == "all" else [args.notebook]
+        for name in names:
+            print(rerender(name, root, root / "book"))
     elif args.command == "smoke":
         smoke(root, Path(args.out).resolve(), args.data_dir)
     else:

@@ -16,6 +16,7 @@ from lt_utils import reference as ref
 from lt_utils.results import early_stopping
 
 REPRODUCED, NOT_REPRODUCED, NOT_RUN = "reproduced", "not reproduced", "not run at this scale"
+MEASURED = "measured (the paper states no number)"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,69 @@ def _mean_at(per_net: pd.DataFrame, variant: str, pm: float, column: str, tol: f
     return float(rows[rows["p_m"] == nearest][column].mean())
 
 
+def _conv_texts() -> dict[str, tuple[str, str, str]]:
+    texts = {}
+    for model, (factor, at) in ref.CONV_ES_SPEEDUP.items():
+        gain_pp, gain_at = ref.CONV_ACC_GAIN_PP[model]
+        texts |= {
+            f"{model}_es": (f"{model}: early stopping faster than unpruned at P_m {at}%", f"{factor}x faster", "x"),
+            f"{model}_acc": (f"{model}: test accuracy gain over unpruned at P_m {gain_at}%", f"+{gain_pp} pp", "pp"),
+            f"{model}_unpruned": (f"{model}: unpruned validation accuracy (appendix H)",
+                                  f"{100 * ref.CONV_UNPRUNED_VAL_ACC[model]:.1f}%", "%"),
+            f"{model}_dropout_gain": (f"{model}: dropout's gain in unpruned test accuracy",
+                                      f"+{ref.CONV_DROPOUT_GAIN_PP[model]} pp", "pp")}
+    return texts
+
+
+CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
+    "lenet_imp": {
+        "es_speedup_21": ("At P_m 21.1% the early-stopping iteration is earlier than the unpruned network's",
+                          "38% earlier", "% earlier"),
+        "acc_gain_13_5": ("Test accuracy at P_m 13.5% is higher than the original's", "> 0.3 pp higher", "pp"),
+        "acc_back_3_6": ("At P_m 3.6% accuracy is back to about the original's", "about 0 pp", "pp"),
+        "reinit_es_ratio_21": ("At P_m 21.1% the winning ticket reaches minimum validation loss faster than its "
+                               "random reinitializations", "2.51x faster", "x"),
+        "reinit_acc_gap_21": ("At P_m 21.1% the winning ticket is more accurate than its random reinitializations",
+                              "about 0.5 pp", "pp"),
+        "oneshot_acc": ("One-shot tickets beat the original's test accuracy for 95.0% >= P_m >= 5.17%",
+                        "all of that range", "% of the run's P_m in range"),
+        "unpruned_acc": ("Unpruned Lenet test accuracy (paper: read off a figure, unverified)", "about 98%", "%"),
+    },
+    "conv_dropout": _conv_texts(),
+    "vgg19_warmup": {
+        "warmup_min_pm": ("With warmup, winning tickets (matching the unpruned accuracy) exist down to P_m",
+                          f"{ref.VGG19_WARMUP_MIN_PM}%", "% smallest matching P_m"),
+        "lr01_no_tickets": ("At lr 0.1 without warmup, pruned networks do no better than random reinitialization "
+                            "(at the run's sparsest P_m)", "no better", "pp ticket minus reinit"),
+    },
+    "imp_landscape": {
+        "imp_best_last_level": ("At the last level's sparsity, IMP with rewinding is more accurate than one-shot "
+                                "pruning, fine-tuning, a random initialization and random masks",
+                                "compared (Saleem et al.; no number in PAPER.md)", "pp IMP minus the best other"),
+        "no_barrier": ("The training loss along the line between consecutive levels' minima shows no barrier",
+                       "measured (no number in PAPER.md)", "largest barrier (training loss)"),
+        "wider_minima": ("Later levels' minima are wider: a smaller top Hessian eigenvalue",
+                         "measured (no number in PAPER.md)", "x top eigenvalue, last level over first"),
+    },
+    "dual_tickets": {
+        "transform_vs_imp": ("At the sparsest target, a transformed random sparse network (RST, UniDLTH) is as "
+                             "accurate as IMP's winning ticket", "DLTH's claim (no number in PAPER.md)",
+                             "pp best transformed minus IMP"),
+    },
+}
+"""Every claim the book checks, by page: key -> (the paper's statement, its value, this book's unit)."""
+
+
+def _claim(page: str, key: str, value: float | None, verdict: str) -> Claim:
+    text, paper, unit = CATALOG[page][key]
+    return Claim(key, text, paper, value, unit, verdict)
+
+
+def page_catalog(page: str) -> list[Claim]:
+    """The claims a page checks, with no value: for a page not run yet."""
+    return [_claim(page, key, None, NOT_RUN) for key in CATALOG[page]]
+
+
 def _verdict(value: float | None, passes: bool) -> str:
     return NOT_RUN if value is None else (REPRODUCED if passes else NOT_REPRODUCED)
 
@@ -50,48 +114,40 @@ def lenet_claims(table: pd.DataFrame) -> list[Claim]:
     dense_es, dense_acc = float(dense["es_iteration"].mean()), float(dense["es_test_acc"].mean())
     claims = []
 
+    def add(key: str, value: float | None, passes: bool) -> None:
+        claims.append(_claim("lenet_imp", key, value, _verdict(value, passes)))
+
     es21 = _mean_at(per_net, "iterative", 21.1, "es_iteration")
     speedup = None if es21 is None else 1 - es21 / dense_es
-    claims.append(Claim("es_speedup_21", "At P_m 21.1% the early-stopping iteration is earlier than the unpruned "
-                        "network's", "38% earlier", None if speedup is None else 100 * speedup, "% earlier",
-                        _verdict(speedup, speedup is not None and speedup >= ref.LENET_CLAIMS["es_speedup_21"] / 2)))
+    add("es_speedup_21", None if speedup is None else 100 * speedup,
+        speedup is not None and speedup >= ref.LENET_CLAIMS["es_speedup_21"] / 2)
 
     acc13 = _mean_at(per_net, "iterative", 13.5, "es_test_acc")
     gain = None if acc13 is None else 100 * (acc13 - dense_acc)
-    claims.append(Claim("acc_gain_13_5", "Test accuracy at P_m 13.5% is higher than the original's",
-                        "> 0.3 pp higher", gain, "pp", _verdict(gain, gain is not None and gain > 0.3)))
+    add("acc_gain_13_5", gain, gain is not None and gain > 0.3)
 
     acc36 = _mean_at(per_net, "iterative", 3.6, "es_test_acc")
     drop = None if acc36 is None else 100 * (acc36 - dense_acc)
-    claims.append(Claim("acc_back_3_6", "At P_m 3.6% accuracy is back to about the original's",
-                        "about 0 pp", drop, "pp", _verdict(drop, drop is not None and abs(drop) <= 0.3)))
+    add("acc_back_3_6", drop, drop is not None and abs(drop) <= 0.3)
 
     ticket_es = _mean_at(per_net, "iterative", 21.1, "es_iteration")
     reinit_es = _mean_at(per_net, "reinit", 21.1, "es_iteration")
     ratio = None if ticket_es is None or reinit_es is None else reinit_es / ticket_es
     half_ratio = 1 + (ref.LENET_CLAIMS["reinit_es_ratio_21"] - 1) / 2
-    claims.append(Claim("reinit_es_ratio_21", "At P_m 21.1% the winning ticket reaches minimum validation loss "
-                        "faster than its random reinitializations", "2.51x faster", ratio, "x",
-                        _verdict(ratio, ratio is not None and ratio >= half_ratio)))
+    add("reinit_es_ratio_21", ratio, ratio is not None and ratio >= half_ratio)
 
     ticket_acc = _mean_at(per_net, "iterative", 21.1, "es_test_acc")
     reinit_acc = _mean_at(per_net, "reinit", 21.1, "es_test_acc")
     gap = None if ticket_acc is None or reinit_acc is None else 100 * (ticket_acc - reinit_acc)
-    claims.append(Claim("reinit_acc_gap_21", "At P_m 21.1% the winning ticket is more accurate than its random "
-                        "reinitializations", "about 0.5 pp", gap, "pp",
-                        _verdict(gap, gap is not None and gap >= ref.LENET_CLAIMS["reinit_acc_gap_21_pp"] / 2)))
+    add("reinit_acc_gap_21", gap, gap is not None and gap >= ref.LENET_CLAIMS["reinit_acc_gap_21_pp"] / 2)
 
     oneshot = per_net[(per_net["variant"] == "oneshot")]
     high, low = ref.LENET_CLAIMS["oneshot_acc_range"]
     in_range = oneshot[(oneshot["p_m"] <= high) & (oneshot["p_m"] >= low)].groupby("p_m")["es_test_acc"].mean()
     share = None if in_range.empty else float((in_range > dense_acc).mean()) * 100
-    claims.append(Claim("oneshot_acc", "One-shot tickets beat the original's test accuracy for 95.0% >= P_m >= 5.17%",
-                        "all of that range", share, "% of the run's P_m in range",
-                        _verdict(share, share is not None and share == 100)))
+    add("oneshot_acc", share, share is not None and share == 100)
 
-    claims.append(Claim("unpruned_acc", "Unpruned Lenet test accuracy (paper: read off a figure, unverified)",
-                        "about 98%", 100 * dense_acc, "%",
-                        _verdict(dense_acc, abs(dense_acc - ref.LENET_UNPRUNED_TEST_ACC) <= 0.005)))
+    add("unpruned_acc", 100 * dense_acc, abs(dense_acc - ref.LENET_UNPRUNED_TEST_ACC) <= 0.005)
     return claims
 
 
@@ -108,24 +164,23 @@ def claims_table(claims: list[Claim]) -> pd.DataFrame:
 def conv_claims(plain: dict[str, pd.DataFrame], dropout: dict[str, pd.DataFrame]) -> list[Claim]:
     """Section 3's claims for each Conv net run (``plain``: no dropout; ``dropout``: Figure 6)."""
     claims = []
+
+    def add(key: str, value: float | None, passes: bool) -> None:
+        claims.append(_claim("conv_dropout", key, value, _verdict(value, passes)))
+
     for model, table in plain.items():
         per_net = early_stopping(table)
         dense = per_net[per_net["round"] == 0]
         factor, at = ref.CONV_ES_SPEEDUP[model]
         es = _mean_at(per_net, "iterative", at, "es_iteration", tol=0.3)
         speed = None if es is None else float(dense["es_iteration"].mean()) / es
-        passes = speed is not None and speed >= 1 + (factor - 1) / 2
-        claims.append(Claim(f"{model}_es", f"{model}: early stopping faster than unpruned at P_m {at}%",
-                            f"{factor}x faster", speed, "x", _verdict(speed, passes)))
+        add(f"{model}_es", speed, speed is not None and speed >= 1 + (factor - 1) / 2)
         gain_pp, at = ref.CONV_ACC_GAIN_PP[model]
         acc = _mean_at(per_net, "iterative", at, "es_test_acc", tol=0.3)
         gain = None if acc is None else 100 * (acc - float(dense["es_test_acc"].mean()))
-        claims.append(Claim(f"{model}_acc", f"{model}: test accuracy gain over unpruned at P_m {at}%",
-                            f"+{gain_pp} pp", gain, "pp", _verdict(gain, gain is not None and gain >= gain_pp / 2)))
+        add(f"{model}_acc", gain, gain is not None and gain >= gain_pp / 2)
         val = float(dense["es_val_acc"].mean())
-        paper = ref.CONV_UNPRUNED_VAL_ACC[model]
-        claims.append(Claim(f"{model}_unpruned", f"{model}: unpruned validation accuracy (appendix H)",
-                            f"{100 * paper:.1f}%", 100 * val, "%", _verdict(val, abs(val - paper) <= 0.02)))
+        add(f"{model}_unpruned", 100 * val, abs(val - ref.CONV_UNPRUNED_VAL_ACC[model]) <= 0.02)
     for model, table in dropout.items():
         if model not in plain:
             continue
@@ -133,9 +188,7 @@ def conv_claims(plain: dict[str, pd.DataFrame], dropout: dict[str, pd.DataFrame]
         without = early_stopping(plain[model])
         gain = 100 * (with_dropout[with_dropout["round"] == 0]["es_test_acc"].mean()
                       - without[without["round"] == 0]["es_test_acc"].mean())
-        paper = ref.CONV_DROPOUT_GAIN_PP[model]
-        claims.append(Claim(f"{model}_dropout_gain", f"{model}: dropout's gain in unpruned test accuracy",
-                            f"+{paper} pp", float(gain), "pp", _verdict(gain, gain >= paper / 2)))
+        add(f"{model}_dropout_gain", float(gain), gain >= ref.CONV_DROPOUT_GAIN_PP[model] / 2)
     return claims
 
 
@@ -150,10 +203,8 @@ def vgg_claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
         matching = tickets[tickets >= dense]
         smallest = float(matching.index.min()) if not matching.empty else None
         reached = per_net["p_m"].min() <= ref.VGG19_WARMUP_MIN_PM + 0.2
-        claims.append(Claim("warmup_min_pm", "With warmup, winning tickets (matching the unpruned accuracy) exist "
-                            "down to P_m", f"{ref.VGG19_WARMUP_MIN_PM}%", smallest, "% smallest matching P_m",
-                            NOT_RUN if not reached else _verdict(smallest, smallest is not None
-                                                                  and smallest <= 2 * ref.VGG19_WARMUP_MIN_PM)))
+        claims.append(_claim("vgg19_warmup", "warmup_min_pm", smallest, NOT_RUN if not reached else _verdict(
+            smallest, smallest is not None and smallest <= 2 * ref.VGG19_WARMUP_MIN_PM)))
     cold = tables.get("lr 0.1")
     if cold is not None:
         per_net = early_stopping(cold)
@@ -161,10 +212,33 @@ def vgg_claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
         gap = 100 * (deepest[deepest["variant"] == "iterative"]["final_test_acc"].mean()
                      - deepest[deepest["variant"] == "reinit"]["final_test_acc"].mean())
         has_reinit = (deepest["variant"] == "reinit").any() and deepest["round"].max() > 0
-        claims.append(Claim("lr01_no_tickets", "At lr 0.1 without warmup, pruned networks do no better than random "
-                            "reinitialization (at the run's sparsest P_m)", "no better", float(gap) if has_reinit
-                            else None, "pp ticket minus reinit", _verdict(gap if has_reinit else None, gap <= 1.0)))
+        value = float(gap) if has_reinit else None
+        claims.append(_claim("vgg19_warmup", "lr01_no_tickets", value, _verdict(value, gap <= 1.0)))
     return claims
+
+
+def landscape_claims(table: pd.DataFrame, interpolation: pd.DataFrame, hessian: pd.DataFrame) -> list[Claim]:
+    """What the IMP-landscape chapter measures, as rows of the scoreboard (no paper number to judge by)."""
+    from lt_utils.landscape import barriers, spectrum_summary
+
+    last = early_stopping(table[table["round"] == table["round"].max()])
+    accuracy = last.groupby("variant")["final_test_acc"].mean()
+    others = accuracy.drop("iterative", errors="ignore")
+    margin = None if "iterative" not in accuracy or others.empty else 100 * (accuracy["iterative"] - others.max())
+    tops = spectrum_summary(hessian).groupby("level")["top"].mean()
+    return [_claim("imp_landscape", "imp_best_last_level", margin, MEASURED),
+            _claim("imp_landscape", "no_barrier", float(barriers(interpolation)["barrier"].max()), MEASURED),
+            _claim("imp_landscape", "wider_minima", float(tops.iloc[-1] / tops.iloc[0]), MEASURED)]
+
+
+def dual_claims(per_net: pd.DataFrame, methods: tuple[str, ...] = ("rst", "unidlth")) -> list[Claim]:
+    """What the finding-vs-transforming chapter measures, as a scoreboard row (``per_net``:
+    ``transform.dual_summary``)."""
+    sparsest = per_net[per_net["round"] == per_net["round"].max()].groupby("variant")["es_test_acc"].mean()
+    transformed = sparsest.reindex(list(methods)).dropna()
+    gap = None if transformed.empty or "iterative" not in sparsest else \
+        100 * float(transformed.max() - sparsest["iterative"])
+    return [_claim("dual_tickets", "transform_vs_imp", gap, MEASURED)]
 
 
 def run_diagnostics(table: pd.DataFrame, iterations: int) -> dict[str, float]:

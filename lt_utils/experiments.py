@@ -28,6 +28,7 @@ from lt_utils.results import atomic_save_torch, atomic_write_json, atomic_write_
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State, check_precision, concat, init_states, select
 from lt_utils.step import check_step_mode, resolve_step_mode
+from lt_utils.stored import stored_table
 from lt_utils.training import train_stack
 
 
@@ -43,6 +44,7 @@ class RunOptions:
     progress: bool = True
     step: str = "auto"  # the training step: "auto" ("graph" on CUDA, "eager" on CPU), "eager", "compile", "graph"
     precision: str = "fp32"  # "fp32" (the paper's) or "bf16" (autocast: faster, not the paper's numbers)
+    stored_dir: str | None = None  # committed tables (the book's book/results): a complete one is read, not retrained
 
     def __post_init__(self) -> None:
         check_step_mode(self.step)
@@ -252,6 +254,10 @@ def run_experiment(cfg: ExperimentConfig, options: RunOptions | None = None,
         if unknown:
             raise ConfigError(f"unknown run option(s) {sorted(unknown)}; valid options are {sorted(valid)}")
         options = RunOptions(**option_values)
+    if len(finished_rounds(cfg, options.results_dir)) <= cfg.rounds:
+        stored = stored_table(cfg, options.stored_dir)
+        if stored is not None:
+            return ExperimentResult(cfg, experiment_path(cfg, options.results_dir), stored)
     return _Runner(cfg, options).run()
 
 

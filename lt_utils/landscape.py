@@ -28,6 +28,7 @@ from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_rou
 from lt_utils.results import cached_table, curves_to_table
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State, init_states, make_forward
+from lt_utils.stored import stored_copy
 from lt_utils.training import evaluate_stack, make_scorer, train_stack
 
 
@@ -190,12 +191,22 @@ def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **op
     cfg, device = lcfg.experiment, options.torch_device()
     table = run_experiment(cfg, options).table
     folder = experiment_path(cfg, options.results_dir) / "landscape"
-    data = load_dataset(cfg.dataset, options.data_dir, device, cfg.train.train_eval_size)
-    comparison = cached_table(folder / "comparison.csv.gz", lambda: _comparison(lcfg, options, data))
-    distances = cached_table(folder / "distances.csv.gz", lambda: level_distances(cfg, options.results_dir, device))
+    loaded: list[Dataset] = []
+
+    def data_set() -> Dataset:  # loaded on first need: a re-render from stored tables needs none
+        if not loaded:
+            loaded.append(load_dataset(cfg.dataset, options.data_dir, device, cfg.train.train_eval_size))
+        return loaded[0]
+
+    def cached(name: str, compute: Any) -> pd.DataFrame:
+        return cached_table(folder / name, compute, stored_copy(options.stored_dir, f"{cfg.key}/landscape/{name}"))
+
+    comparison = cached("comparison.csv.gz", lambda: _comparison(lcfg, options, data_set()))
+    distances = cached("distances.csv.gz", lambda: level_distances(cfg, options.results_dir, device))
     model = init_states(cfg.model, [0], cfg.dropout, device)[0]
 
     def interpolation() -> pd.DataFrame:
+        data = data_set()
         parts, previous = [], load_trained(cfg, options.results_dir, 0, device)
         for level in tqdm(range(1, cfg.rounds + 1), desc="interpolation", disable=not options.progress):
             current = load_trained(cfg, options.results_dir, level, device)
@@ -211,6 +222,7 @@ def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **op
         return pd.concat(parts, ignore_index=True)
 
     def hessian() -> pd.DataFrame:
+        data = data_set()
         x, y = data.train.x[: lcfg.hessian_examples], data.train.y[: lcfg.hessian_examples]
         rows = []
         for level in tqdm(range(0, cfg.rounds + 1), desc="Hessian", disable=not options.progress):
@@ -224,9 +236,8 @@ def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **op
         return pd.DataFrame(rows)
 
     points = lcfg.interpolation_points
-    interp = cached_table(folder / f"interpolation_{points}.csv.gz", interpolation)
-    name = f"hessian_k{lcfg.hessian_k}_n{lcfg.hessian_examples}_t{lcfg.hessian_trials}.csv.gz"
-    spectra = cached_table(folder / name, hessian)
+    interp = cached(f"interpolation_{points}.csv.gz", interpolation)
+    spectra = cached(f"hessian_k{lcfg.hessian_k}_n{lcfg.hessian_examples}_t{lcfg.hessian_trials}.csv.gz", hessian)
     return LandscapeResult(pd.concat([table, comparison], ignore_index=True), distances, interp, spectra)
 
 

@@ -51,9 +51,28 @@ def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool
     return f"{'Reduced scale' if reduced else 'Settings changed'}: {changed}"
 
 
-def run_record(cfg: ExperimentConfig, results_dir: str) -> dict[str, Any]:
-    """Parameters, device, wall time and versions of a finished run, for the reproducibility page."""
+def committed_record(record_dir: str | None, notebook: str, key: str) -> dict[str, Any] | None:
+    """The run of ``key`` in the committed run record ``<record_dir>/<notebook>.json``, if any."""
+    import json
+    from pathlib import Path
+
+    path = Path(record_dir or "", f"{notebook}.json")
+    if not record_dir or not path.exists():
+        return None
+    return next((run for run in json.loads(path.read_text())["runs"] if run["key"] == key), None)
+
+
+def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None = None,
+               notebook: str = "") -> dict[str, Any]:
+    """Parameters, device, wall time and versions of a finished run, for the reproducibility page.
+
+    A run re-rendered from the book's committed tables (nothing in ``results_dir``) keeps the
+    record it was committed with."""
     rounds = run_info(cfg, results_dir)
+    if not rounds:
+        previous = committed_record(record_dir, notebook, cfg.key)
+        if previous is not None:
+            return previous
     return {
         "config": cfg.to_dict(),
         "key": cfg.key,
@@ -138,10 +157,10 @@ def parse_choices(field_name: str, text: str, valid: dict[str, Any]) -> list[Any
 
 
 def run_presets(presets: list[str], overrides: dict[str, Any], smoke: bool, notebook: str, record_dir: str | None,
-                **options: Any) -> dict[str, tuple[ExperimentConfig, Any]]:
+                **options: Any) -> tuple[dict[str, tuple[ExperimentConfig, Any]], list[dict[str, Any]]]:
     """Run (or resume) each preset with the notebook's overrides; save the run record.
 
-    Returns ``{preset: (config, table)}``. With ``smoke``, each configuration is replaced by its
+    Returns ``{preset: (config, table)}`` and the run records. With ``smoke``, each configuration is replaced by its
     tiny synthetic-data version (CI only).
     """
     from lt_utils.experiments import run_experiment
@@ -152,9 +171,9 @@ def run_presets(presets: list[str], overrides: dict[str, Any], smoke: bool, note
         if smoke:
             cfg = smoke_config(cfg)
         out[name] = (cfg, run_experiment(cfg, **options).table)
-        records.append(run_record(cfg, options.get("results_dir", "results")))
+        records.append(run_record(cfg, options.get("results_dir", "results"), record_dir, notebook))
     save_run_record(notebook, records, record_dir)
-    return out
+    return out, records
 
 
 def scale_notes(configs: dict[str, ExperimentConfig], smoke: bool) -> str:
@@ -165,13 +184,12 @@ def scale_notes(configs: dict[str, ExperimentConfig], smoke: bool) -> str:
     return "; ".join(f"{name}: {note}" for name, note in notes.items())
 
 
-def device_note(configs: list[ExperimentConfig], results_dir: str) -> str:
-    """The devices the finished rounds of ``configs`` ran on, for captions: ``"device: ..."``, and
-    the precision where any round trained at another than the paper's fp32."""
-    rounds = [r for cfg in configs for r in run_info(cfg, results_dir)]
-    names = sorted({r["device_name"] for r in rounds})
+def device_note(records: list[dict[str, Any]]) -> str:
+    """The devices the runs of ``records`` (see :func:`run_record`) trained on, for captions:
+    ``"device: ..."``, and the precision where any round trained at another than the paper's fp32."""
+    names = sorted({name for record in records for name in record["device"]})
     note = f"device: {', '.join(names) or 'none recorded'}"
-    precisions = sorted({r.get("precision", "fp32") for r in rounds})
+    precisions = sorted({p for record in records for p in record.get("precision", ["fp32"])})
     if precisions not in ([], ["fp32"]):
         note += f"; precision: {', '.join(precisions)} (the paper: fp32)"
     return note

@@ -20,6 +20,7 @@ LENET_CLAIMS = {
     "reinit_acc_gap_21_pp": 0.5,  # ticket about 0.5 pp more accurate than reinit, at 21%
     "oneshot_acc_range": (95.0, 5.17),  # one-shot beats the original for 95.0% >= P_m >= 5.17%
 }
+LENET_ONESHOT_ES_RANGE = (67.5, 17.6)  # one-shot stops earlier than the original for 67.5% >= P_m >= 17.6%
 
 # Conv nets (section 3 and appendix H).
 CONV_ES_SPEEDUP = {"conv2": (3.5, 8.8), "conv4": (3.5, 9.2), "conv6": (2.5, 15.1)}  # (factor, at P_m)

@@ -55,9 +55,12 @@ def atomic_write_table(table: pd.DataFrame, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def cached_table(path: Path, compute: Any) -> pd.DataFrame:
+def cached_table(path: Path, compute: Any, stored: Path | None = None) -> pd.DataFrame:
     """The table stored at ``path``; ``compute()`` makes and stores it (atomically) when missing.
-    Always read back from disk, so a first run and a resumed one return the same values."""
+    Always read back from disk, so a first run and a resumed one return the same values.
+    ``stored``: a committed copy, read instead of computing when ``path`` is missing."""
+    if not path.exists() and stored is not None:
+        return pd.read_csv(stored)
     if not path.exists():
         atomic_write_table(compute(), path)
     return pd.read_csv(path)

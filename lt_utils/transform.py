@@ -33,6 +33,7 @@ from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_rou
 from lt_utils.results import atomic_save_torch, cached_table, curves_to_table
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State
+from lt_utils.stored import stored_copy
 from lt_utils.training import METRICS, train_stack
 
 METHODS = ("rst", "unilth", "unidlth")
@@ -233,7 +234,8 @@ class _DualRunner:
 
     def run(self) -> pd.DataFrame:
         self.folder.mkdir(parents=True, exist_ok=True)
-        parts = [cached_table(self.folder / f"{method}.csv.gz", lambda m=method: self._with_data(self.method, m))
+        parts = [cached_table(self.folder / f"{method}.csv.gz", lambda m=method: self._with_data(self.method, m),
+                              stored_copy(self.options.stored_dir, f"{self.dcfg.key}/{method}.csv.gz"))
                  for method in self.dcfg.methods]
         return pd.concat(parts, ignore_index=True)
 

@@ -83,4 +83,4 @@ def test_precision_is_validated_recorded_and_shown(tmp_path, data_dir):
     run_experiment(cfg, results_dir=str(tmp_path), data_dir=str(data_dir), device="cpu", precision="bf16",
                    progress=False)
     assert run_record(cfg, str(tmp_path))["precision"] == ["bf16"]
-    assert "precision: bf16 (the paper: fp32)" in device_note([cfg], str(tmp_path))
+    assert "precision: bf16 (the paper: fp32)" in device_note([run_record(cfg, str(tmp_path))])
