@@ -62,6 +62,12 @@ def stored_runs(book_dir: Path, notebook: str) -> list[tuple[ExperimentConfig, p
     return runs
 
 
+def run_devices(book_dir: Path, notebook: str) -> list[str]:
+    """The devices a page's committed runs trained on (from its run record)."""
+    runs = json.loads((book_dir / "runs" / f"{notebook}.json").read_text())["runs"]
+    return sorted({name for run in runs for name in run["device"]})
+
+
 def scale_summary(cfg: ExperimentConfig, full: ExperimentConfig | None) -> str:
     """``trials, iterations`` of a run, against the paper's where there is a full-scale preset."""
     parts = []
@@ -113,11 +119,11 @@ def scoreboard(book_dir: Path) -> pd.DataFrame:
     rows = []
     for page in PAGES:
         runs = stored_runs(book_dir, page.notebook)
-        scale = "; ".join(sorted({scale_summary(cfg, _full_scale(cfg)) for cfg, _ in runs})) if runs else \
-            f"`python -m lt_utils.book run {page.notebook}`"
+        scale = f"run at {'; '.join(sorted({scale_summary(cfg, _full_scale(cfg)) for cfg, _ in runs}))}, " \
+            f"on {', '.join(run_devices(book_dir, page.notebook))}" if runs else \
+            f"not run yet; `python -m lt_utils.book run {page.notebook}` runs it"
         for claim in page_claims(page, runs, book_dir):
-            rows.append({"page": f"{{doc}}`{page.title} <figures/{page.notebook}>`", "claim": claim.claim,
-                         "paper": claim.paper,
+            rows.append({"page": page.notebook, "title": page.title, "claim": claim.claim, "paper": claim.paper,
                          "this book": "—" if claim.this_run is None else f"{claim.this_run:.2f} {claim.unit}",
                          "verdict": NOT_RUN_YET if runs is None else claim.verdict, "run at": scale})
     return pd.DataFrame(rows)
@@ -134,14 +140,18 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def scoreboard_page(book_dir: Path) -> str:
-    """The front page's scoreboard, as Markdown to include."""
+    """The front page's scoreboard, as Markdown to include: a count of the verdicts, then each
+    page's claims under a line that links the page and says at what scale it was run."""
     board = scoreboard(book_dir)
     counts = board["verdict"].value_counts()
     summary = ", ".join(f"{counts[v]} {v}" for v in (claim_lib.REPRODUCED, claim_lib.NOT_REPRODUCED,
                                                      claim_lib.NOT_RUN, claim_lib.MEASURED, NOT_RUN_YET)
                         if v in counts)
-    return "\n".join([f"Of the {len(board)} claims the book checks: {summary}.", "",
-                      markdown_table(board), ""])
+    lines = [f"Of the {len(board)} claims the book checks: {summary}.", ""]
+    for (page, title, scale), rows in board.groupby(["page", "title", "run at"], sort=False):
+        lines += [f"**{{doc}}`{title} <figures/{page}>`**: {scale}.", "",
+                  markdown_table(rows[["claim", "paper", "this book", "verdict"]]), ""]
+    return "\n".join(lines)
 
 
 def headline_figure(book_dir: Path) -> Any:
