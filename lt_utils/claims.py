@@ -20,6 +20,8 @@ REPRODUCED, NOT_REPRODUCED, NOT_RUN = "reproduced", "not reproduced", "not run a
 
 @dataclass(frozen=True)
 class Claim:
+    """One of the paper's claims beside this run's number, with its verdict."""
+
     key: str
     claim: str  # the paper's statement
     paper: str  # the paper's number, as it states it
