@@ -21,6 +21,8 @@ MEASURED = "measured (the paper states no number)"
 
 @dataclass(frozen=True)
 class Claim:
+    """One of the paper's claims beside this run's number, with its verdict."""
+
     key: str
     claim: str  # the paper's statement
     paper: str  # the paper's number, as it states it

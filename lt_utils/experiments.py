@@ -64,6 +64,8 @@ class RunOptions:
 
 @dataclass
 class ExperimentResult:
+    """What ``run_experiment`` returns: the configuration, its results folder and its tidy table."""
+
     config: ExperimentConfig
     path: Path
     table: pd.DataFrame
@@ -106,6 +108,7 @@ def finished_rounds(cfg: ExperimentConfig, results_dir: str | Path) -> list[int]
 
 
 def load_table(cfg: ExperimentConfig, results_dir: str | Path) -> pd.DataFrame:
+    """The tidy table of every finished round of ``cfg`` (empty when no round has finished)."""
     path = experiment_path(cfg, results_dir)
     parts = [pd.read_csv(_round_file(path, r)) for r in finished_rounds(cfg, results_dir)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

@@ -179,6 +179,8 @@ def _comparison(lcfg: LandscapeConfig, options: RunOptions, data: Dataset) -> pd
 
 @dataclass
 class LandscapeResult:
+    """What ``run_landscape`` returns: the experiment's table and one table per analysis."""
+
     table: pd.DataFrame  # the IMP experiment's tidy table plus the comparison runs
     distances: pd.DataFrame
     interpolation: pd.DataFrame  # level, trial, alpha, losses and accuracies
