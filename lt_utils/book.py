@@ -154,7 +154,7 @@ def benchmark_table(bench_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def write_pages(book_dir: Path) -> None:
+def write_pages(book_dir: Path, root: Path) -> None:
     """Regenerate the pages computed from records and stored results: reproducibility, the
     benchmark table, the front page's scoreboard and the pages of figures not run yet."""
     from lt_utils.pages import write_generated_pages
@@ -162,7 +162,7 @@ def write_pages(book_dir: Path) -> None:
     (book_dir / "reproducibility.md").write_text(reproducibility_page(book_dir / "runs"))
     (book_dir / "bench").mkdir(exist_ok=True)
     (book_dir / "bench" / "table.md").write_text(benchmark_table(book_dir / "bench"))
-    write_generated_pages(book_dir.parent, book_dir)
+    write_generated_pages(root, book_dir)
 
 
 PATH_PARAMETERS = ("record_dir", "results_dir", "stored_dir", "data_dir")
@@ -182,13 +182,14 @@ def run_figure(name: str, parameters: dict[str, Any], root: Path, book_dir: Path
     parameters = {k: relative(v, root) if k in PATH_PARAMETERS and v is not None else v
                   for k, v in parameters.items()}
     out = execute(name, parameters, book_dir / "figures" / f"{name}.ipynb", root)
-    (book_dir / "figures" / f"{name}.md").unlink(missing_ok=True)
+    (book_dir / "figures" / f"{name}.md").unlink(missing_ok=True)  # the not-yet-run page and its figure
+    (book_dir / "figures" / f"{name}_paper.png").unlink(missing_ok=True)
     record = book_dir / "runs" / f"{name}.json"
     data = json.loads(record.read_text())
     data["parameters"] = {k: v for k, v in parameters.items() if k not in PATH_PARAMETERS}
     atomic_write_json(data, record)
     export_tables(record, Path(root, parameters.get("results_dir", "results")), book_dir / "results")
-    write_pages(book_dir)
+    write_pages(book_dir, root)
     return out
 
 
@@ -295,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "smoke":
         smoke(root, Path(args.out).resolve(), args.data_dir)
     else:
-        write_pages(root / "book")
+        write_pages(root / "book", root)
         build(root)
 
 
