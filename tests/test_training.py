@@ -51,8 +51,10 @@ def test_batched_training_equals_separate_training(mnist):
 
 def test_sgd_schedule_warmup_and_drops():
     cfg = TrainConfig(optimizer="sgd", lr=0.1, iterations=100, lr_drops=(50, 80), warmup_iterations=10)
-    assert cfg.lr_at(0) == pytest.approx(0.01)
-    assert cfg.lr_at(9) == pytest.approx(0.1)
+    assert cfg.lr_at(0) == 0.0  # warmup starts from 0: lr * it / k, as open_lth
+    assert cfg.lr_at(5) == pytest.approx(0.05)
+    assert cfg.lr_at(9) == pytest.approx(0.09)
+    assert cfg.lr_at(10) == pytest.approx(0.1)
     assert cfg.lr_at(49) == pytest.approx(0.1)
     assert cfg.lr_at(50) == pytest.approx(0.01)
     assert cfg.lr_at(80) == pytest.approx(0.001)
