@@ -144,12 +144,22 @@ def skip_augment(n: int, generator: torch.Generator, device: torch.device) -> No
     _augment_draws(n, generator, device)
 
 
-def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random horizontal flip and 4-pixel zero pad-and-crop for a whole batch, on its device."""
-    n, _, h, w = x.shape
+def black(stats_name: str = "cifar10") -> tuple[float, ...]:
+    """The normalized value of a zero (black) pixel, per channel."""
+    mean, std = _STATS[stats_name]
+    return tuple(-m / s for m, s in zip(mean, std, strict=True))
+
+
+def augment(x: torch.Tensor, generator: torch.Generator, fill: tuple[float, ...] | None = None) -> torch.Tensor:
+    """Random horizontal flip and 4-pixel pad-and-crop for a whole batch of normalized CIFAR-10
+    images, on its device. The border is black (``fill``, per channel; default: CIFAR-10's
+    normalized zero pixel), as torchvision's ``RandomCrop(32, padding=4)`` before normalization."""
+    n, c, h, w = x.shape
     flip, dy, dx = _augment_draws(n, generator, x.device)
     x = torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
-    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    fill_value = torch.tensor(black() if fill is None else fill, dtype=x.dtype, device=x.device)
+    padded = fill_value.view(1, c, 1, 1).repeat(n, 1, h + 8, w + 8)
+    padded[:, :, 4 : 4 + h, 4 : 4 + w] = x
     rows = (dy.view(n, 1) + torch.arange(h, device=x.device)).view(n, 1, h, 1)
     cols = (dx.view(n, 1) + torch.arange(w, device=x.device)).view(n, 1, 1, w)
     batch = torch.arange(n, device=x.device).view(n, 1, 1, 1)
