@@ -72,7 +72,7 @@ def evaluate_stack(score: Scorer, params: State, buffers: State, split: Split,
 
 
 Penalty = tuple[dict[str, torch.Tensor], Callable[[int], float]]
-OnEval = Callable[[int, torch.Tensor, State], bool]
+OnEval = Callable[[int, torch.Tensor, State, State], bool]
 
 
 def eval_iterations_from(cfg: TrainConfig, start: int) -> list[int]:
@@ -109,7 +109,7 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     runs iterations k to ``cfg.iterations`` at ``cfg.lr_at(k)`` ... with each data order continuing
     from k, and is evaluated at k, then on the schedule's points (the original axis).
     ``penalty = (targets, coefficient)`` adds the gradient of ``coefficient(it) / 2 * ||w * target||^2``
-    (an L2 penalty on the target weights only). ``on_eval(iteration, metrics N x METRICS, params)``
+    (an L2 penalty on the target weights only). ``on_eval(iteration, metrics N x METRICS, params, buffers)``
     runs after each evaluation (it reads the metrics, so it syncs) and stops training by
     returning True; the curves then end at that evaluation. ``step`` is one of
     :data:`lt_utils.step.STEP_MODES` (the same update, computed eagerly, compiled or as a CUDA graph);
@@ -158,7 +158,7 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
             record(slot)
             bar.update(eval_iterations[slot] - eval_iterations[slot - 1])
             slot += 1
-            if on_eval is not None and on_eval(it + 1, curves[slot - 1], params):
+            if on_eval is not None and on_eval(it + 1, curves[slot - 1], params, buffers):
                 break
     bar.close()
     model.eval()

@@ -144,28 +144,30 @@ class _DualRunner:
         self.kinds = self.model.layer_kinds
         self.data: Dataset | None = None
 
-    def _train(self, params: State, masks: Masks, train: TrainConfig, tag: str, **kwargs: Any):
+    def _train(self, params: State, buffers: State, masks: Masks, train: TrainConfig, tag: str, **kwargs: Any):
+        """Train from ``params`` with the networks' own batch-norm statistics ``buffers``."""
         n = next(iter(masks.values())).shape[0]
-        buffers = {k: v[:1].expand(n, *v.shape[1:]).clone() for k, v in self.buffers0.items()}
         seeds = [derive_seed(self.cfg.seed, "data", tag, i) for i in range(n)]
         return train_stack(self.model, params, buffers, masks, self.data, train, seeds,
                            eval_batch=self.options.eval_batch, step=self.options.step,
                            precision=self.options.precision,
                            progress=tag if self.options.progress else False, **kwargs)
 
-    def pretrained(self) -> tuple[State, list[int]]:
-        """UniLTH/UniDLTH's start: each trial trained until its validation loss plateaus."""
+    def pretrained(self) -> tuple[State, State, list[int]]:
+        """UniLTH/UniDLTH's start: each trial trained until its validation loss plateaus (its
+        parameters and batch-norm statistics there)."""
         path = self.folder / "pretrained.pt"
-        if path.exists():
-            saved = torch.load(path, map_location=self.device, weights_only=True)
-            return saved["params"], saved["iterations"]
+        saved = torch.load(path, map_location=self.device, weights_only=True) if path.exists() else None
+        if saved is not None and ("buffers" in saved or not self.buffers0):  # stored without buffers: no batch norm
+            return saved["params"], saved.get("buffers", {}), saved["iterations"]
         patience, n = self.dcfg.transform.patience, self.cfg.trials
         history: list[list[float]] = [[] for _ in range(n)]
         iterations: list[int] = []
         stopped: dict[int, int] = {}
         snapshot = {k: v.clone() for k, v in self.theta0.items()}
+        snapshot_buffers = {k: v.clone() for k, v in self.buffers0.items()}
 
-        def on_eval(iteration: int, metrics: torch.Tensor, params: State) -> bool:
+        def on_eval(iteration: int, metrics: torch.Tensor, params: State, buffers: State) -> bool:
             iterations.append(iteration)
             losses = metrics[:, METRICS.index("val_loss")].tolist()
             for i in range(n):
@@ -174,27 +176,33 @@ class _DualRunner:
                     stopped[i] = iteration
                     for k in snapshot:
                         snapshot[k][i] = params[k][i].detach()
+                    for k in snapshot_buffers:
+                        snapshot_buffers[k][i] = buffers[k][i]
             return len(stopped) == n
 
         train = dataclasses.replace(self.cfg.train, iterations=self.dcfg.transform.max_pretrain_iterations)
-        result = self._train(self.theta0, dense_masks(self.theta0, self.kinds), train, "pretrain", on_eval=on_eval)
+        result = self._train(self.theta0, self.buffers0, dense_masks(self.theta0, self.kinds), train, "pretrain",
+                             on_eval=on_eval)
         for i in range(n):  # never plateaued: take the end of pre-training
             if i not in stopped:
                 stopped[i] = result.eval_iterations[-1]
                 for k in snapshot:
                     snapshot[k][i] = result.params[k][i]
+                for k in snapshot_buffers:
+                    snapshot_buffers[k][i] = result.buffers[k][i]
         out = [stopped[i] for i in range(n)]
-        atomic_save_torch({"params": snapshot, "iterations": out}, path)
-        return snapshot, out
+        atomic_save_torch({"params": snapshot, "buffers": snapshot_buffers, "iterations": out}, path)
+        return snapshot, snapshot_buffers, out
 
     def method(self, method: str) -> pd.DataFrame:
         """Every target sparsity and trial of one method, as one stack; rows plus training cost."""
         cfg, tcfg, targets, n = self.cfg, self.dcfg.transform, self.dcfg.target_rounds, self.cfg.trials
         if method == "rst":
-            start, pre_iterations = self.theta0, [0] * n
+            start, start_buffers, pre_iterations = self.theta0, self.buffers0, [0] * n
         else:
-            start, pre_iterations = self.pretrained()
+            start, start_buffers, pre_iterations = self.pretrained()
         params = {k: v.repeat(len(targets), *[1] * (v.ndim - 1)) for k, v in start.items()}
+        buffers = {k: v.repeat(len(targets), *[1] * (v.ndim - 1)) for k, v in start_buffers.items()}
         masks = dense_masks(params, self.kinds)
         gen = torch.Generator(device=self.device).manual_seed(derive_seed(cfg.seed, "transform", method))
         stages = 1 if method == "rst" else tcfg.stages
@@ -215,18 +223,18 @@ class _DualRunner:
                 for k in remove:
                     remove[k][part] = chosen[k]
                 transforms[j] += tcfg.transform_iterations  # every network trains through every stage
-            result = self._train(params, masks, sgd, f"{method} stage {stage + 1}",
+            result = self._train(params, buffers, masks, sgd, f"{method} stage {stage + 1}",
                                  penalty=({k: v.float() for k, v in remove.items()}, tcfg.penalty_at))
-            params = result.params
+            params, buffers = result.params, result.buffers
             masks = {k: masks[k] & ~remove[k] for k in masks}
-        final = self._train(params, masks, cfg.train, f"{method} final training")
+        final = self._train(params, buffers, masks, cfg.train, f"{method} final training")
         p_m = percent_remaining(masks).tolist()
         labels, costs = [], []
         for j, r in enumerate(targets):
             for t in range(n):
                 labels.append({"variant": method, "trial": t, "replicate": 0, "round": r, "p_m": p_m[j * n + t]})
                 costs.append(pre_iterations[t] + transforms[j])
-        table = curves_to_table(final.curves, final.eval_iterations, labels)
+        table = curves_to_table(final.curves, final.eval_iterations, labels, final.final_train)
         per_net = len(final.eval_iterations)
         table["extra_iterations"] = [c for c in costs for _ in range(per_net)]
         return table

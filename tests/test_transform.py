@@ -88,3 +88,30 @@ def test_bad_transform_values_are_named():
         DualConfig(preset("smoke"), methods=("lth",))
     with pytest.raises(ConfigError, match=r"target_rounds=\(9,\)"):
         DualConfig(preset("smoke"), target_rounds=(9,))
+
+
+def test_transformation_phases_carry_the_trained_batch_norm_statistics(tmp_path, monkeypatch):
+    import lt_utils.transform as transform
+    from lt_utils.notebook import smoke_config
+
+    calls = []
+    original = transform.train_stack
+
+    def spy(model, params, buffers, *args, **kwargs):
+        result = original(model, params, buffers, *args, **kwargs)
+        calls.append((kwargs.get("progress"), {k: v.clone() for k, v in buffers.items()}, result.buffers))
+        return result
+
+    monkeypatch.setattr(transform, "train_stack", spy)
+    cfg = smoke_config(preset("resnet20_lr01")).with_overrides(iterations=4, eval_every=2, reinits=0, batch_size=4,
+                                                                train_eval_size=20)
+    tcfg = TransformConfig(penalty_step=0.5, penalty_every=1, hold_iterations=0, patience=1,
+                           max_pretrain_iterations=4, stages=1)
+    dcfg = DualConfig(cfg, target_rounds=(1,), methods=("unilth",), transform=tcfg)
+    transform._DualRunner(dcfg, transform.RunOptions(results_dir=str(tmp_path), device="cpu", progress=True)).run()
+    tags = [tag for tag, _, _ in calls]
+    assert tags == ["pretrain", "unilth stage 1", "unilth final training"]
+    for (_, _, before), (_, after_in, _) in zip(calls, calls[1:], strict=False):  # from the last phase's statistics
+        assert before.keys() == after_in.keys() and before
+        for name in before:
+            assert torch.equal(after_in[name], before[name])
