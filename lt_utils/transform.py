@@ -8,7 +8,7 @@ experiment's training schedule. They differ in where they start and what they re
 
 - ``rst``: from initialization, a random mask at the target sparsity, one removal;
 - ``unilth``: from a network trained without regularization until its validation loss has not
-  improved for ``patience`` evaluations, the smallest-magnitude weights, in ``stages`` removals;
+  improved for ``patience_epochs`` epochs, the smallest-magnitude weights, in ``stages`` removals;
 - ``unidlth``: as ``unilth``, with random choices (as in DLTH).
 """
 
@@ -48,7 +48,7 @@ class TransformConfig:
     hold_iterations: int = 40_000  # iterations at the ceiling before the weights are removed
     lr: float = 1e-3  # SGD with momentum while the penalty grows (DLTH's public code)
     momentum: float = 0.9
-    patience: int = 5  # UniLTH/UniDLTH: evaluations without a better validation loss before pruning starts
+    patience_epochs: int = 3  # UniLTH/UniDLTH: epochs without a better validation loss before pruning starts
     max_pretrain_iterations: int = 50_000  # UniLTH/UniDLTH: the pre-training stops here at the latest
     stages: int = 3  # UniLTH/UniDLTH: removals to reach the target sparsity (RST: always one)
 
@@ -56,7 +56,7 @@ class TransformConfig:
         for name in ("penalty_step", "penalty_max", "lr"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"invalid {name}={getattr(self, name)!r}: must be positive")
-        for name in ("penalty_every", "patience", "max_pretrain_iterations", "stages"):
+        for name in ("penalty_every", "patience_epochs", "max_pretrain_iterations", "stages"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"invalid {name}={value!r}: must be a positive integer")
@@ -73,6 +73,10 @@ class TransformConfig:
     @property
     def transform_iterations(self) -> int:
         return self.growth_iterations + self.hold_iterations
+
+    def patience_iterations(self, steps_per_epoch: int) -> int:
+        """The patience in iterations: ``patience_epochs`` epochs of ``steps_per_epoch`` steps."""
+        return self.patience_epochs * steps_per_epoch
 
     def penalty_at(self, iteration: int) -> float:
         """Coefficient at ``iteration`` (0-based) of one transformation."""
@@ -105,16 +109,14 @@ class DualConfig:
 
 
 def plateau_iteration(val_losses: list[float], iterations: list[int], patience: int) -> int | None:
-    """The iteration at which ``patience`` evaluations in a row have not improved on the best
-    validation loss so far (None if that never happens)."""
-    best, waited = math.inf, 0
+    """The first evaluation's iteration at which ``patience`` iterations have passed since the
+    best validation loss so far, without a better one (None if that never happens)."""
+    best, best_iteration = math.inf, 0
     for loss, iteration in zip(val_losses, iterations, strict=True):
         if loss < best:
-            best, waited = loss, 0
-        else:
-            waited += 1
-            if waited >= patience:
-                return iteration
+            best, best_iteration = loss, iteration
+        elif iteration - best_iteration >= patience:
+            return iteration
     return None
 
 
@@ -160,7 +162,8 @@ class _DualRunner:
         saved = torch.load(path, map_location=self.device, weights_only=True) if path.exists() else None
         if saved is not None and ("buffers" in saved or not self.buffers0):  # stored without buffers: no batch norm
             return saved["params"], saved.get("buffers", {}), saved["iterations"]
-        patience, n = self.dcfg.transform.patience, self.cfg.trials
+        n = self.cfg.trials
+        patience = self.dcfg.transform.patience_iterations(len(self.data.train) // self.cfg.train.batch_size)
         history: list[list[float]] = [[] for _ in range(n)]
         iterations: list[int] = []
         stopped: dict[int, int] = {}
