@@ -1,8 +1,9 @@
 """Set the paper's headline claims beside this run's numbers, with a plain verdict.
 
 A claim is *reproduced* when this run shows the paper's effect in the same direction and at
-least half as large as the paper states (thresholds stated by the paper are used as they are);
-*not reproduced* otherwise; *not run at this scale* when the run lacks the P_m or the variant.
+least half as large as the paper states (thresholds stated by the paper are used as they are;
+a P_m the paper locates an effect at, such as where accuracy starts falling, within a factor of
+2); *not reproduced* otherwise; *not run at this scale* when the run lacks the P_m or the variant.
 """
 
 from __future__ import annotations
