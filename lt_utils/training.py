@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from lt_utils.config import TrainConfig
-from lt_utils.data import Dataset, Split, augment, epoch_batches, skip_augment
+from lt_utils.data import Dataset, Split, augment, black, epoch_batches, skip_augment
 from lt_utils.models import PrunableModel
 from lt_utils.stack import Forward, State, check_precision, make_forward
 from lt_utils.step import compiled_forward_fn, make_train_step, resolve_step_mode
@@ -142,6 +142,7 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     record(0)
     slot = 1
     batches = _skip_data(cfg, len(data.train), generators, device, start_iteration)
+    fill = black(data.name.removeprefix("synthetic_"))  # the pad-and-crop border: a black pixel
     bar = tqdm(total=cfg.iterations - start_iteration, desc=progress if isinstance(progress, str) else "training",
                disable=not progress, leave=False)
     for it in range(start_iteration, cfg.iterations):
@@ -150,7 +151,7 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
         index = batches[:, it % steps_per_epoch]
         x, y = data.train.x[index], data.train.y[index]
         if cfg.augment:
-            x = torch.stack([augment(x[i], generators[i]) for i in range(n)])
+            x = torch.stack([augment(x[i], generators[i], fill) for i in range(n)])
         train_step(x, y, cfg.lr_at(it), penalty[1](it) if penalty else 0.0)
         if snapshot_at is not None and it + 1 == snapshot_at:
             snapshot = ({k: v.detach().clone() for k, v in params.items()}, {k: v.clone() for k, v in buffers.items()})
