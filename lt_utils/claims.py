@@ -1,8 +1,9 @@
 """Set the paper's headline claims beside this run's numbers, with a plain verdict.
 
 A claim is *reproduced* when this run shows the paper's effect in the same direction and at
-least half as large as the paper states (thresholds stated by the paper are used as they are);
-*not reproduced* otherwise; *not run at this scale* when the run lacks the P_m or the variant.
+least half as large as the paper states (thresholds stated by the paper are used as they are;
+a P_m the paper locates an effect at, such as where accuracy starts falling, within a factor of
+2); *not reproduced* otherwise; *not run at this scale* when the run lacks the P_m or the variant.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ MEASURED = "measured (the paper states no number)"
 
 @dataclass(frozen=True)
 class Claim:
-    """One of the paper's claims beside this run's number, with its verdict."""
-
     key: str
     claim: str  # the paper's statement
     paper: str  # the paper's number, as it states it
@@ -53,6 +52,10 @@ def _conv_texts() -> dict[str, tuple[str, str, str]]:
                                   f"{100 * ref.CONV_UNPRUNED_VAL_ACC[model]:.1f}%", "%"),
             f"{model}_dropout_gain": (f"{model}: dropout's gain in unpruned test accuracy",
                                       f"+{ref.CONV_DROPOUT_GAIN_PP[model]} pp", "pp")}
+        if model in ref.CONV_DROPOUT_BEST:
+            acc, pm = ref.CONV_DROPOUT_BEST[model]
+            texts[f"{model}_dropout_best"] = (f"{model} with dropout: the best winning ticket's test accuracy, at "
+                                              f"P_m {pm}%", f"{100 * acc:.1f}% at P_m {pm}%", "%")
     return texts
 
 
@@ -69,13 +72,25 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
         "oneshot_acc": ("One-shot tickets beat the original's test accuracy for 95.0% >= P_m >= 5.17%",
                         "all of that range", "% of the run's P_m in range"),
         "unpruned_acc": ("Unpruned Lenet test accuracy (paper: read off a figure, unverified)", "about 98%", "%"),
+        "oneshot_es": ("One-shot tickets reach minimum validation loss earlier than the original for 67.5% >= P_m "
+                       ">= 17.6%", "all of that range", "% of the run's P_m in range"),
+        "reinit_falls_21_1": ("The random reinitializations' test accuracy starts falling below the original's at "
+                              "P_m 21.1% (and stays below at every sparser P_m)", "21.1%", "% P_m"),
+        "ticket_falls_2_9": ("The winning tickets' test accuracy starts falling below the original's at P_m 2.9% "
+                             "(and stays below at every sparser P_m)", "2.9%", "% P_m"),
+        "train_acc_full": ("At 50K iterations, winning tickets' training accuracy (whole training set) is about "
+                           "100%", "about 100%", "%"),
     },
     "conv_dropout": _conv_texts(),
     "vgg19_warmup": {
-        "warmup_min_pm": ("With warmup, winning tickets (matching the unpruned accuracy) exist down to P_m",
-                          f"{ref.VGG19_WARMUP_MIN_PM}%", "% smallest matching P_m"),
+        "warmup_min_pm": ("With warmup, winning tickets (matching the unpruned accuracy at every P_m down to it) "
+                          "exist down to P_m", f"{ref.VGG19_WARMUP_MIN_PM}%",
+                          "% smallest P_m with every denser one matching"),
         "lr01_no_tickets": ("At lr 0.1 without warmup, pruned networks do no better than random reinitialization "
-                            "(at the run's sparsest P_m)", "no better", "pp ticket minus reinit"),
+                            "(at every P_m of the run)", "no better", "pp ticket minus reinit (largest over P_m)"),
+        "lr001_within_1pp": (f"At lr 0.01, pruned networks stay within 1 pp of the original's test accuracy for "
+                             f"P_m >= {ref.VGG19_LR001_WITHIN_1PP_PM}%", "within 1 pp",
+                             f"pp (lowest ticket minus original, P_m >= {ref.VGG19_LR001_WITHIN_1PP_PM}%)"),
     },
     "imp_landscape": {
         "imp_best_last_level": ("At the last level's sparsity, IMP with rewinding is more accurate than one-shot "
@@ -95,9 +110,9 @@ CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
 """Every claim the book checks, by page: key -> (the paper's statement, its value, this book's unit)."""
 
 
-def _claim(page: str, key: str, value: float | None, verdict: str) -> Claim:
-    text, paper, unit = CATALOG[page][key]
-    return Claim(key, text, paper, value, unit, verdict)
+def _claim(page: str, key: str, value: float | None, verdict: str, unit: str | None = None) -> Claim:
+    text, paper, default_unit = CATALOG[page][key]
+    return Claim(key, text, paper, value, unit or default_unit, verdict)
 
 
 def page_catalog(page: str) -> list[Claim]:
@@ -109,6 +124,38 @@ def _verdict(value: float | None, passes: bool) -> str:
     return NOT_RUN if value is None else (REPRODUCED if passes else NOT_REPRODUCED)
 
 
+def _by_pm(per_net: pd.DataFrame, variant: str, column: str) -> pd.Series:
+    """Mean of ``column`` per P_m for one variant, densest first."""
+    rows = per_net[per_net["variant"] == variant]
+    return rows.groupby("p_m")[column].mean().sort_index(ascending=False)
+
+
+def _falls_at(curve: pd.Series, reference: float) -> float | None:
+    """The P_m from which on (it and every sparser P_m) ``curve`` is below ``reference``; None: the
+    sparsest P_m is not below it."""
+    onset = None
+    for p_m, value in curve.sort_index().items():  # sparsest first
+        if not value < reference:
+            break
+        onset = float(p_m)
+    return onset
+
+
+def _matching_down_to(curve: pd.Series, reference: float) -> float | None:
+    """The smallest P_m such that ``curve`` is at least ``reference`` at it and every denser P_m;
+    None: the densest already falls short."""
+    smallest = None
+    for p_m, value in curve.sort_index(ascending=False).items():
+        if value < reference:
+            break
+        smallest = float(p_m)
+    return smallest
+
+
+def _within_factor_2(value: float | None, paper: float) -> bool:
+    return value is not None and paper / 2 <= value <= 2 * paper
+
+
 def lenet_claims(table: pd.DataFrame) -> list[Claim]:
     """The Lenet claims of PAPER.md section 4 (Figures 1, 3, 4) measured on ``table``."""
     per_net = early_stopping(table)
@@ -116,8 +163,8 @@ def lenet_claims(table: pd.DataFrame) -> list[Claim]:
     dense_es, dense_acc = float(dense["es_iteration"].mean()), float(dense["es_test_acc"].mean())
     claims = []
 
-    def add(key: str, value: float | None, passes: bool) -> None:
-        claims.append(_claim("lenet_imp", key, value, _verdict(value, passes)))
+    def add(key: str, value: float | None, passes: bool, verdict: str | None = None) -> None:
+        claims.append(_claim("lenet_imp", key, value, verdict or _verdict(value, passes)))
 
     es21 = _mean_at(per_net, "iterative", 21.1, "es_iteration")
     speedup = None if es21 is None else 1 - es21 / dense_es
@@ -150,6 +197,24 @@ def lenet_claims(table: pd.DataFrame) -> list[Claim]:
     add("oneshot_acc", share, share is not None and share == 100)
 
     add("unpruned_acc", 100 * dense_acc, abs(dense_acc - ref.LENET_UNPRUNED_TEST_ACC) <= 0.005)
+
+    high, low = ref.LENET_CLAIMS["oneshot_es_range"]
+    in_range = oneshot[(oneshot["p_m"] <= high) & (oneshot["p_m"] >= low)].groupby("p_m")["es_iteration"].mean()
+    share = None if in_range.empty else float((in_range < dense_es).mean()) * 100
+    add("oneshot_es", share, share is not None and share == 100)
+
+    for key, variant in (("reinit_falls_pm", "reinit"), ("ticket_falls_pm", "iterative")):
+        paper = ref.LENET_CLAIMS[key]
+        curve = _by_pm(per_net[per_net["round"] > 0], variant, "es_test_acc")
+        onset = _falls_at(curve, dense_acc)
+        ran = not curve.empty and curve.index.min() <= paper + 0.15
+        verdict = NOT_RUN if not ran else REPRODUCED if _within_factor_2(onset, paper) else NOT_REPRODUCED
+        add(key.replace("_pm", f"_{paper:g}".replace(".", "_")), onset, False, verdict)
+
+    full = per_net[per_net["variant"] == "iterative"]["final_train_acc_full"].dropna()
+    train_acc = None if full.empty else 100 * float(full.mean())
+    long_enough = per_net["final_iteration"].max() >= ref.LENET_ITERATIONS
+    add("train_acc_full", train_acc, train_acc is not None and train_acc >= 99.0, None if long_enough else NOT_RUN)
     return claims
 
 
@@ -167,8 +232,8 @@ def conv_claims(plain: dict[str, pd.DataFrame], dropout: dict[str, pd.DataFrame]
     """Section 3's claims for each Conv net run (``plain``: no dropout; ``dropout``: Figure 6)."""
     claims = []
 
-    def add(key: str, value: float | None, passes: bool) -> None:
-        claims.append(_claim("conv_dropout", key, value, _verdict(value, passes)))
+    def add(key: str, value: float | None, passes: bool, unit: str | None = None) -> None:
+        claims.append(_claim("conv_dropout", key, value, _verdict(value, passes), unit))
 
     for model, table in plain.items():
         per_net = early_stopping(table)
@@ -184,13 +249,21 @@ def conv_claims(plain: dict[str, pd.DataFrame], dropout: dict[str, pd.DataFrame]
         val = float(dense["es_val_acc"].mean())
         add(f"{model}_unpruned", 100 * val, abs(val - ref.CONV_UNPRUNED_VAL_ACC[model]) <= 0.02)
     for model, table in dropout.items():
-        if model not in plain:
-            continue
         with_dropout = early_stopping(table)
-        without = early_stopping(plain[model])
-        gain = 100 * (with_dropout[with_dropout["round"] == 0]["es_test_acc"].mean()
-                      - without[without["round"] == 0]["es_test_acc"].mean())
-        add(f"{model}_dropout_gain", float(gain), gain >= ref.CONV_DROPOUT_GAIN_PP[model] / 2)
+        dense_acc = float(with_dropout[with_dropout["round"] == 0]["es_test_acc"].mean())
+        if model in plain:
+            without = early_stopping(plain[model])
+            gain = 100 * (dense_acc - without[without["round"] == 0]["es_test_acc"].mean())
+            add(f"{model}_dropout_gain", float(gain), gain >= ref.CONV_DROPOUT_GAIN_PP[model] / 2)
+        if model in ref.CONV_DROPOUT_BEST:
+            paper_acc, paper_pm = ref.CONV_DROPOUT_BEST[model]
+            paper_gain = paper_acc - ref.CONV_DROPOUT_UNPRUNED[model]
+            tickets = _by_pm(with_dropout[with_dropout["round"] > 0], "iterative", "es_test_acc")
+            ran = not tickets.empty and tickets.index.min() <= paper_pm + 0.3
+            best, best_pm = (float(tickets.max()), float(tickets.idxmax())) if ran else (None, None)
+            passes = ran and best - dense_acc >= paper_gain / 2 and _within_factor_2(best_pm, paper_pm)
+            add(f"{model}_dropout_best", None if best is None else 100 * best, passes,
+                None if best_pm is None else f"% at P_m {best_pm:.1f}%")
     return claims
 
 
@@ -201,21 +274,32 @@ def vgg_claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
     if warm is not None:
         per_net = early_stopping(warm)
         dense = float(per_net[per_net["round"] == 0]["final_test_acc"].mean())
-        tickets = per_net[per_net["variant"] == "iterative"].groupby("p_m")["final_test_acc"].mean()
-        matching = tickets[tickets >= dense]
-        smallest = float(matching.index.min()) if not matching.empty else None
+        tickets = _by_pm(per_net[per_net["round"] > 0], "iterative", "final_test_acc")
+        smallest = _matching_down_to(tickets, dense)
         reached = per_net["p_m"].min() <= ref.VGG19_WARMUP_MIN_PM + 0.2
-        claims.append(_claim("vgg19_warmup", "warmup_min_pm", smallest, NOT_RUN if not reached else _verdict(
-            smallest, smallest is not None and smallest <= 2 * ref.VGG19_WARMUP_MIN_PM)))
+        passes = smallest is not None and smallest <= 2 * ref.VGG19_WARMUP_MIN_PM
+        claims.append(_claim("vgg19_warmup", "warmup_min_pm", smallest,
+                             NOT_RUN if not reached else REPRODUCED if passes else NOT_REPRODUCED))
     cold = tables.get("lr 0.1")
     if cold is not None:
-        per_net = early_stopping(cold)
-        deepest = per_net[per_net["round"] == per_net["round"].max()]
-        gap = 100 * (deepest[deepest["variant"] == "iterative"]["final_test_acc"].mean()
-                     - deepest[deepest["variant"] == "reinit"]["final_test_acc"].mean())
-        has_reinit = (deepest["variant"] == "reinit").any() and deepest["round"].max() > 0
-        value = float(gap) if has_reinit else None
-        claims.append(_claim("vgg19_warmup", "lr01_no_tickets", value, _verdict(value, gap <= 1.0)))
+        pruned = early_stopping(cold)
+        pruned = pruned[pruned["round"] > 0]
+        gaps = (100 * (_by_pm(pruned, "iterative", "final_test_acc") - _by_pm(pruned, "reinit", "final_test_acc"))
+                ).dropna()
+        worst = None if gaps.empty else float(gaps.max())
+        claims.append(_claim("vgg19_warmup", "lr01_no_tickets", worst,
+                             _verdict(worst, worst is not None and worst <= 1.0)))
+    slow = tables.get("lr 0.01")
+    if slow is not None:
+        per_net = early_stopping(slow)
+        dense = float(per_net[per_net["round"] == 0]["final_test_acc"].mean())
+        tickets = _by_pm(per_net[per_net["round"] > 0], "iterative", "final_test_acc")
+        floor = ref.VGG19_LR001_WITHIN_1PP_PM
+        ran = not tickets.empty and tickets.index.min() <= floor + 0.2
+        kept = tickets[tickets.index >= floor - 0.2]
+        lowest = 100 * float(kept.min() - dense) if ran and not kept.empty else None
+        claims.append(_claim("vgg19_warmup", "lr001_within_1pp", lowest,
+                             _verdict(lowest, lowest is not None and lowest >= -ref.VGG19_LR001_WITHIN_PP)))
     return claims
 
 

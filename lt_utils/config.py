@@ -64,10 +64,11 @@ class TrainConfig:
         _require(all(0 < i for i in self.lr_drops), "lr_drops", self.lr_drops, "positive iterations")
 
     def lr_at(self, iteration: int) -> float:
-        """Learning rate for the step taken at ``iteration`` (0-based): warmup, then step drops."""
+        """Learning rate for the step taken at ``iteration`` (0-based): warmup from 0 (``lr * it / k``
+        for ``it < k``, as open_lth), then step drops."""
         rate = self.lr * self.lr_drop_factor ** sum(iteration >= drop for drop in self.lr_drops)
         if iteration < self.warmup_iterations:
-            rate *= (iteration + 1) / self.warmup_iterations
+            rate *= iteration / self.warmup_iterations
         return rate
 
     @property

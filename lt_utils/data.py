@@ -131,13 +131,35 @@ def epoch_batches(n_examples: int, batch_size: int, generators: list[torch.Gener
     return torch.stack(perms).view(len(generators), steps, batch_size)
 
 
-def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random horizontal flip and 4-pixel zero pad-and-crop for a whole batch, on its device."""
-    n, _, h, w = x.shape
-    flip = torch.rand(n, generator=generator, device=x.device) < 0.5
+def _augment_draws(n: int, generator: torch.Generator,
+                   device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The random draws of one augmented batch of ``n``: flips and the crop's row and column offsets."""
+    flip = torch.rand(n, generator=generator, device=device) < 0.5
+    dy, dx = (torch.randint(0, 9, (n,), generator=generator, device=device) for _ in range(2))
+    return flip, dy, dx
+
+
+def skip_augment(n: int, generator: torch.Generator, device: torch.device) -> None:
+    """Advance ``generator`` as :func:`augment` of a batch of ``n`` would (to resume a data order)."""
+    _augment_draws(n, generator, device)
+
+
+def black(stats_name: str = "cifar10") -> tuple[float, ...]:
+    """The normalized value of a zero (black) pixel, per channel."""
+    mean, std = _STATS[stats_name]
+    return tuple(-m / s for m, s in zip(mean, std, strict=True))
+
+
+def augment(x: torch.Tensor, generator: torch.Generator, fill: tuple[float, ...] | None = None) -> torch.Tensor:
+    """Random horizontal flip and 4-pixel pad-and-crop for a whole batch of normalized CIFAR-10
+    images, on its device. The border is black (``fill``, per channel; default: CIFAR-10's
+    normalized zero pixel), as torchvision's ``RandomCrop(32, padding=4)`` before normalization."""
+    n, c, h, w = x.shape
+    flip, dy, dx = _augment_draws(n, generator, x.device)
     x = torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
-    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
-    dy, dx = (torch.randint(0, 9, (n,), generator=generator, device=x.device) for _ in range(2))
+    fill_value = torch.tensor(black() if fill is None else fill, dtype=x.dtype, device=x.device)
+    padded = fill_value.view(1, c, 1, 1).repeat(n, 1, h + 8, w + 8)
+    padded[:, :, 4 : 4 + h, 4 : 4 + w] = x
     rows = (dy.view(n, 1) + torch.arange(h, device=x.device)).view(n, 1, h, 1)
     cols = (dx.view(n, 1) + torch.arange(w, device=x.device)).view(n, 1, 1, w)
     batch = torch.arange(n, device=x.device).view(n, 1, 1, 1)

@@ -4,7 +4,9 @@ Round ``r`` trains, as one stack: the trials' winning tickets at round ``r`` (``
 ``reinits`` random reinitializations of each (``reinit``); random masks with the same
 per-layer counts (``random_sparse``); and one-shot pruning of the dense trained network to
 round ``r``'s sparsity (``oneshot``). After each round the results are written atomically,
-so an interrupted run resumes at the first unfinished round.
+so an interrupted run resumes at the first unfinished round. With late rewinding to iteration
+k (``rewind_iteration``), rounds >= 1 train from k to the end of the schedule, as open_lth does,
+and are evaluated on the original iteration axis (first at k).
 """
 
 from __future__ import annotations
@@ -178,6 +180,7 @@ class _Runner:
         size = self.options.max_stack or (1 if has_bn else len(nets))
         tables, trained, trained_buffers, snapshots = [], [], [], []
         snapshot_at = self.cfg.rewind_iteration if r == 0 and self.cfg.rewind_iteration > 0 else None
+        first_iteration = 0 if r == 0 else self.cfg.rewind_iteration  # late rewinding: rounds >= 1 train from k to T
         for start in range(0, len(nets), size):
             chunk = nets[start : start + size]
             torch.manual_seed(self._seed("dropout", r, start))
@@ -185,12 +188,13 @@ class _Runner:
             label = f"round {r}/{self.cfg.rounds} networks {start + 1}-{start + len(chunk)}/{len(nets)}"
             result = train_stack(self.model, _stack([n.init for n in chunk]), _stack([n.buffers for n in chunk]),
                                  masks, self.data, self.cfg.train, [n.data_seed for n in chunk],
-                                 snapshot_at=snapshot_at, eval_batch=self.options.eval_batch, step=self.options.step,
+                                 start_iteration=first_iteration, snapshot_at=snapshot_at,
+                                 eval_batch=self.options.eval_batch, step=self.options.step,
                                  precision=self.options.precision, progress=label if self.options.progress else False)
             p_m = percent_remaining(masks).tolist()
             labels = [{"variant": n.variant, "trial": n.trial, "replicate": n.replicate, "round": r, "p_m": p}
                       for n, p in zip(chunk, p_m, strict=True)]
-            tables.append(curves_to_table(result.curves, result.eval_iterations, labels))
+            tables.append(curves_to_table(result.curves, result.eval_iterations, labels, result.final_train))
             iterative = [i for i, n in enumerate(chunk) if n.variant == "iterative"]
             if iterative:
                 trained.append(select(result.params, iterative))

@@ -108,10 +108,11 @@ def interpolate(model: PrunableModel, start: State, end: State, buffers: State, 
 
 
 def hessian_top_eigenvalues(model: PrunableModel, params: State, masks: Masks, x: torch.Tensor, y: torch.Tensor,
-                            k: int, tol: float = 1e-4) -> np.ndarray:
+                            k: int, tol: float = 1e-4, buffers: State | None = None) -> np.ndarray:
     """The ``k`` largest eigenvalues (descending) of the Hessian of the mean cross-entropy on
     ``(x, y)`` with respect to the unpruned parameters (surviving weights and all biases),
-    from Hessian-vector products (forward-over-reverse) and Lanczos (``eigsh``)."""
+    from Hessian-vector products (forward-over-reverse) and Lanczos (``eigsh``). The network
+    runs in evaluation mode with ``buffers`` (its batch-norm statistics; None: ``model``'s own)."""
     free = {name: masks[name].flatten() if name in masks else torch.ones(value.numel(), dtype=torch.bool,
                                                                           device=value.device)
             for name, value in params.items()}
@@ -129,7 +130,7 @@ def hessian_top_eigenvalues(model: PrunableModel, params: State, masks: Masks, x
         return out
 
     def loss(theta: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(functional_call(model, unflatten(theta), (x,)), y)
+        return F.cross_entropy(functional_call(model, (unflatten(theta), buffers or {}), (x,)), y)
 
     theta0 = torch.cat([base[name].flatten()[index[name]] for name in base])
     gradient = grad(loss)
@@ -144,6 +145,14 @@ def hessian_top_eigenvalues(model: PrunableModel, params: State, masks: Masks, x
     return np.sort(values)[::-1]
 
 
+def trained_hessian(model: PrunableModel, state: dict[str, Any], trial: int, x: torch.Tensor, y: torch.Tensor,
+                    k: int) -> np.ndarray:
+    """Top ``k`` Hessian eigenvalues of one trial of a trained round (``load_trained``'s dict),
+    with that network's own batch-norm statistics."""
+    one = {part: {name: value[trial] for name, value in state[part].items()} for part in ("params", "masks", "buffers")}
+    return hessian_top_eigenvalues(model, one["params"], one["masks"], x, y, k, buffers=one["buffers"])
+
+
 def log_volume_proxy(eigenvalues: np.ndarray, floor: float = 1e-6) -> float:
     """-1/2 sum(log lambda_i) over the top eigenvalues: larger means a wider basin (the volume of
     a quadratic basin scales as prod(lambda_i)^(-1/2); eigenvalues below ``floor`` are clipped)."""
@@ -153,7 +162,8 @@ def log_volume_proxy(eigenvalues: np.ndarray, floor: float = 1e-6) -> float:
 def _comparison(lcfg: LandscapeConfig, options: RunOptions, data: Dataset) -> pd.DataFrame:
     """The two level-L comparisons the IMP experiment does not train: fine-tuning (the dense
     trained network pruned to level L's counts, trained on without rewinding) and random masks
-    with a random initialization."""
+    with a random initialization. Both train for as long as a level does: from the rewind
+    iteration k to the end of the schedule."""
     cfg, device = lcfg.experiment, options.torch_device()
     dense = load_trained(cfg, options.results_dir, 0, device)
     last = load_trained(cfg, options.results_dir, cfg.rounds, device)
@@ -168,13 +178,13 @@ def _comparison(lcfg: LandscapeConfig, options: RunOptions, data: Dataset) -> pd
     masks = {k: torch.cat([finetune_masks[k], random_masks[k]]) for k in kinds}
     seeds = [derive_seed(cfg.seed, "data", variant, t) for variant in ("finetune", "random_sparse_reinit")
              for t in range(cfg.trials)]
-    result = train_stack(model, params, buffers, masks, data, cfg.train, seeds, eval_batch=options.eval_batch,
-                         step=options.step, precision=options.precision,
+    result = train_stack(model, params, buffers, masks, data, cfg.train, seeds, start_iteration=cfg.rewind_iteration,
+                         eval_batch=options.eval_batch, step=options.step, precision=options.precision,
                          progress="fine-tuning and random sparse (random init)" if options.progress else False)
     p_m = float(percent_remaining(last["masks"])[0])
     labels = [{"variant": variant, "trial": t, "replicate": 0, "round": cfg.rounds, "p_m": p_m}
               for variant in ("finetune", "random_sparse_reinit") for t in range(cfg.trials)]
-    return curves_to_table(result.curves, result.eval_iterations, labels)
+    return curves_to_table(result.curves, result.eval_iterations, labels, result.final_train)
 
 
 @dataclass
@@ -230,9 +240,7 @@ def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **op
         for level in tqdm(range(0, cfg.rounds + 1), desc="Hessian", disable=not options.progress):
             state = load_trained(cfg, options.results_dir, level, device)
             for trial in range(lcfg.hessian_trials):
-                params = {k: v[trial] for k, v in state["params"].items()}
-                masks = {k: v[trial] for k, v in state["masks"].items()}
-                values = hessian_top_eigenvalues(model, params, masks, x, y, lcfg.hessian_k)
+                values = trained_hessian(model, state, trial, x, y, lcfg.hessian_k)
                 rows += [{"level": level, "trial": trial, "rank": i + 1, "eigenvalue": float(v)}
                          for i, v in enumerate(values)]
         return pd.DataFrame(rows)

@@ -45,14 +45,13 @@ def glorot_gaussian_(model: nn.Module) -> None:
 
 
 def kaiming_normal_(model: nn.Module) -> None:
-    """He-normal weights, zero biases, unit batch-norm scale (VGG-19 and the ResNet, as open_lth)."""
+    """VGG-19 and the ResNet as open_lth initializes them: He-normal weights, PyTorch's default
+    biases (left as constructed), batch-norm scale drawn from U[0, 1) and zero shift."""
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_normal_(module.weight)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
         elif isinstance(module, nn.BatchNorm2d):
-            nn.init.ones_(module.weight)
+            nn.init.uniform_(module.weight, 0.0, 1.0)
             nn.init.zeros_(module.bias)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from lt_utils.config import PruneConfig
+from lt_utils.errors import ConfigError
 
 Masks = dict[str, torch.Tensor]
 
@@ -47,9 +48,18 @@ def _keep_largest(scores: torch.Tensor, alive: torch.Tensor, keep: int) -> torch
     return torch.zeros_like(alive).scatter_(1, order, True)
 
 
+def _check_alive(alive: torch.Tensor, target: int, layer: str) -> None:
+    """Refuse a target above a network's alive count: keeping it would resurrect pruned weights."""
+    fewest = int(alive.sum(1).min())
+    if target > fewest:
+        raise ConfigError(f"cannot prune {layer} to {target} weights: a network has only {fewest} alive "
+                          f"(the mask is sparser than the round asked for; pruned weights never come back)")
+
+
 def prune_to_round(weights: dict[str, torch.Tensor], masks: Masks, kinds: dict[str, str],
                    cfg: PruneConfig, rounds: int) -> Masks:
-    """Prune the smallest-magnitude surviving weights until round ``rounds``'s counts remain."""
+    """Prune the smallest-magnitude surviving weights until round ``rounds``'s counts remain;
+    a ``ConfigError`` when a layer (or the global pool) has fewer alive than its target."""
     sizes = {name: masks[name][0].numel() for name in masks}
     counts = target_counts(sizes, kinds, cfg, rounds)
     n = next(iter(masks.values())).shape[0]
@@ -58,11 +68,13 @@ def prune_to_round(weights: dict[str, torch.Tensor], masks: Masks, kinds: dict[s
     new: Masks = {}
     for name in masks:
         if name in counts:
+            _check_alive(alive[name], counts[name], f"layer {name!r}")
             new[name] = _keep_largest(flat[name], alive[name], counts[name])
     pooled = [name for name in masks if name not in counts]
     if pooled:
-        kept = _keep_largest(torch.cat([flat[m] for m in pooled], 1), torch.cat([alive[m] for m in pooled], 1),
-                             counts["*"])
+        pool_alive = torch.cat([alive[m] for m in pooled], 1)
+        _check_alive(pool_alive, counts["*"], f"the global pool of {pooled}")
+        kept = _keep_largest(torch.cat([flat[m] for m in pooled], 1), pool_alive, counts["*"])
         for name, part in zip(pooled, kept.split([sizes[m] for m in pooled], dim=1), strict=True):
             new[name] = part
     return {name: new[name].view_as(masks[name]) for name in masks}

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from lt_utils.training import METRICS
+from lt_utils.training import FULL_TRAIN_METRICS, METRICS
 
 KEY_COLUMNS = ("variant", "trial", "replicate", "round", "p_m")
 GROUP = ["variant", "trial", "replicate", "round", "p_m"]
@@ -66,10 +66,18 @@ def cached_table(path: Path, compute: Any, stored: Path | None = None) -> pd.Dat
     return pd.read_csv(path)
 
 
-def curves_to_table(curves: torch.Tensor, eval_iterations: list[int], labels: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rows for networks ``labels[i]`` (their KEY_COLUMNS) from curves ``N x evaluations x METRICS``."""
+def curves_to_table(curves: torch.Tensor, eval_iterations: list[int], labels: list[dict[str, Any]],
+                    final_train: torch.Tensor | None = None) -> pd.DataFrame:
+    """Rows for networks ``labels[i]`` (their KEY_COLUMNS) from curves ``N x evaluations x METRICS``;
+    ``final_train`` (``N x FULL_TRAIN_METRICS``, the whole training split) fills the
+    ``FULL_TRAIN_METRICS`` columns of each network's last row (NaN on the others)."""
     n, e, _ = curves.shape
     table = pd.DataFrame(curves.reshape(n * e, len(METRICS)).double().numpy(), columns=list(METRICS))
+    if final_train is not None:
+        for j, column in enumerate(FULL_TRAIN_METRICS):
+            values = torch.full((n, e), float("nan"), dtype=torch.float64)
+            values[:, -1] = final_train[:, j].double()
+            table[column] = values.reshape(-1).numpy()
     table.insert(0, "iteration", eval_iterations * n)
     for column in reversed(KEY_COLUMNS):
         table.insert(0, column, [label[column] for label in labels for _ in range(e)])
@@ -78,7 +86,9 @@ def curves_to_table(curves: torch.Tensor, eval_iterations: list[int], labels: li
 
 def early_stopping(table: pd.DataFrame) -> pd.DataFrame:
     """One row per network: the evaluation with minimum validation loss (ties: the earliest),
-    with its test accuracy, plus the final evaluation's test and training accuracy."""
+    with its test accuracy, plus the final evaluation's test accuracy, training accuracy on the
+    tracked subset (``final_train_acc``) and on the whole training split (``final_train_acc_full``,
+    ``final_train_loss_full``; NaN for tables stored before it was measured)."""
     ordered = table.sort_values([*GROUP, "iteration"]).reset_index(drop=True)
     best = ordered.loc[ordered.groupby(GROUP, sort=False)["val_loss"].idxmin()]
     last = ordered.groupby(GROUP, sort=False).tail(1).set_index(GROUP)
@@ -86,6 +96,8 @@ def early_stopping(table: pd.DataFrame) -> pd.DataFrame:
         columns={"iteration": "es_iteration", "test_acc": "es_test_acc", "val_acc": "es_val_acc"})
     out["final_test_acc"] = last["test_acc"]
     out["final_train_acc"] = last["train_acc"]
+    for column in FULL_TRAIN_METRICS:
+        out[f"final_{column}"] = last[column] if column in last else float("nan")
     out["final_iteration"] = last["iteration"]
     return out.reset_index()
 

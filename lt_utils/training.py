@@ -15,24 +15,29 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from lt_utils.config import TrainConfig
-from lt_utils.data import Dataset, Split, augment, epoch_batches
+from lt_utils.data import Dataset, Split, augment, black, epoch_batches, skip_augment
 from lt_utils.models import PrunableModel
 from lt_utils.stack import Forward, State, check_precision, make_forward
 from lt_utils.step import compiled_forward_fn, make_train_step, resolve_step_mode
 
 METRICS = ("val_loss", "val_acc", "test_loss", "test_acc", "train_loss", "train_acc")
+"""Metrics of every evaluation; ``train_*`` are on the fixed training subset (``train_eval_size``)."""
+FULL_TRAIN_METRICS = ("train_loss_full", "train_acc_full")
+"""Metrics on the whole training split, evaluated once: at the end of training."""
 
 
 @dataclass
 class TrainResult:
-    """Final parameters and buffers, metric curves ``N x evaluations x METRICS`` (CPU), and the
-    state at ``snapshot_at`` when one was asked for."""
+    """Final parameters and buffers, metric curves ``N x evaluations x METRICS`` (CPU), the state
+    at ``snapshot_at`` when one was asked for, and ``final_train``: ``N x FULL_TRAIN_METRICS`` on
+    the whole training split at the end of training (CPU)."""
 
     params: State
     buffers: State
     curves: torch.Tensor
     eval_iterations: list[int]
     snapshot: tuple[State, State] | None = None
+    final_train: torch.Tensor | None = None
 
 
 Scorer = Callable[[State, State, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -67,19 +72,44 @@ def evaluate_stack(score: Scorer, params: State, buffers: State, split: Split,
 
 
 Penalty = tuple[dict[str, torch.Tensor], Callable[[int], float]]
-OnEval = Callable[[int, torch.Tensor, State], bool]
+OnEval = Callable[[int, torch.Tensor, State, State], bool]
+
+
+def eval_iterations_from(cfg: TrainConfig, start: int) -> list[int]:
+    """Evaluation points of a run that starts at iteration ``start``: ``start``, then the
+    schedule's points after it (on the original axis, so the last is ``cfg.iterations``)."""
+    return [start, *(i for i in cfg.eval_iterations if i > start)]
+
+
+def _skip_data(cfg: TrainConfig, n_train: int, generators: list[torch.Generator], device: torch.device,
+               iterations: int) -> torch.Tensor | None:
+    """Advance every network's data generator through ``iterations`` steps, as training them would;
+    return the current epoch's batches (None when no step was skipped)."""
+    steps_per_epoch = n_train // cfg.batch_size
+    batches = None
+    for it in range(iterations):
+        if it % steps_per_epoch == 0:
+            batches = epoch_batches(n_train, cfg.batch_size, generators, device)
+        if cfg.augment:
+            for g in generators:
+                skip_augment(cfg.batch_size, g, device)
+    return batches
 
 
 def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict[str, torch.Tensor],
-                data: Dataset, cfg: TrainConfig, data_seeds: list[int], *, snapshot_at: int | None = None,
+                data: Dataset, cfg: TrainConfig, data_seeds: list[int], *, start_iteration: int = 0,
+                snapshot_at: int | None = None,
                 penalty: Penalty | None = None, on_eval: OnEval | None = None,
                 eval_batch: int = 2_000, progress: bool | str = False, step: str = "auto",
                 precision: str = "fp32") -> TrainResult:
     """Train ``N`` networks at once from ``params`` (not modified), each with its own mask and
     data order (``data_seeds``). Pruned weights are zero before training and stay exactly zero.
 
+    ``start_iteration = k`` (late rewinding): ``params`` are the weights at iteration k; training
+    runs iterations k to ``cfg.iterations`` at ``cfg.lr_at(k)`` ... with each data order continuing
+    from k, and is evaluated at k, then on the schedule's points (the original axis).
     ``penalty = (targets, coefficient)`` adds the gradient of ``coefficient(it) / 2 * ||w * target||^2``
-    (an L2 penalty on the target weights only). ``on_eval(iteration, metrics N x METRICS, params)``
+    (an L2 penalty on the target weights only). ``on_eval(iteration, metrics N x METRICS, params, buffers)``
     runs after each evaluation (it reads the metrics, so it syncs) and stops training by
     returning True; the curves then end at that evaluation. ``step`` is one of
     :data:`lt_utils.step.STEP_MODES` (the same update, computed eagerly, compiled or as a CUDA graph);
@@ -98,7 +128,7 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
         score = compiled_forward_fn(model, False, make_scorer, precision=precision)
     generators = [torch.Generator(device=device).manual_seed(s) for s in data_seeds]
     steps_per_epoch = len(data.train) // cfg.batch_size
-    eval_iterations = cfg.eval_iterations
+    eval_iterations = eval_iterations_from(cfg, start_iteration)
     curves = torch.zeros(len(eval_iterations), n, len(METRICS), device=device)
     snapshot = None
 
@@ -111,15 +141,17 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
 
     record(0)
     slot = 1
-    bar = tqdm(total=cfg.iterations, desc=progress if isinstance(progress, str) else "training",
+    batches = _skip_data(cfg, len(data.train), generators, device, start_iteration)
+    fill = black(data.name.removeprefix("synthetic_"))  # the pad-and-crop border: a black pixel
+    bar = tqdm(total=cfg.iterations - start_iteration, desc=progress if isinstance(progress, str) else "training",
                disable=not progress, leave=False)
-    for it in range(cfg.iterations):
+    for it in range(start_iteration, cfg.iterations):
         if it % steps_per_epoch == 0:
             batches = epoch_batches(len(data.train), cfg.batch_size, generators, device)
         index = batches[:, it % steps_per_epoch]
         x, y = data.train.x[index], data.train.y[index]
         if cfg.augment:
-            x = torch.stack([augment(x[i], generators[i]) for i in range(n)])
+            x = torch.stack([augment(x[i], generators[i], fill) for i in range(n)])
         train_step(x, y, cfg.lr_at(it), penalty[1](it) if penalty else 0.0)
         if snapshot_at is not None and it + 1 == snapshot_at:
             snapshot = ({k: v.detach().clone() for k, v in params.items()}, {k: v.clone() for k, v in buffers.items()})
@@ -127,8 +159,12 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
             record(slot)
             bar.update(eval_iterations[slot] - eval_iterations[slot - 1])
             slot += 1
-            if on_eval is not None and on_eval(it + 1, curves[slot - 1], params):
+            if on_eval is not None and on_eval(it + 1, curves[slot - 1], params, buffers):
                 break
     bar.close()
+    model.eval()
+    final_train = torch.stack(evaluate_stack(score, params, buffers, data.train, eval_batch), dim=1)
+    model.train()
     final = {k: v.detach() for k, v in params.items()}
-    return TrainResult(final, buffers, curves[:slot].transpose(0, 1).cpu(), eval_iterations[:slot], snapshot)
+    return TrainResult(final, buffers, curves[:slot].transpose(0, 1).cpu(), eval_iterations[:slot], snapshot,
+                       final_train.cpu())

@@ -8,7 +8,7 @@ experiment's training schedule. They differ in where they start and what they re
 
 - ``rst``: from initialization, a random mask at the target sparsity, one removal;
 - ``unilth``: from a network trained without regularization until its validation loss has not
-  improved for ``patience`` evaluations, the smallest-magnitude weights, in ``stages`` removals;
+  improved for ``patience_epochs`` epochs, the smallest-magnitude weights, in ``stages`` removals;
 - ``unidlth``: as ``unilth``, with random choices (as in DLTH).
 """
 
@@ -49,7 +49,7 @@ class TransformConfig:
     hold_iterations: int = 40_000  # iterations at the ceiling before the weights are removed
     lr: float = 1e-3  # SGD with momentum while the penalty grows (DLTH's public code)
     momentum: float = 0.9
-    patience: int = 5  # UniLTH/UniDLTH: evaluations without a better validation loss before pruning starts
+    patience_epochs: int = 3  # UniLTH/UniDLTH: epochs without a better validation loss before pruning starts
     max_pretrain_iterations: int = 50_000  # UniLTH/UniDLTH: the pre-training stops here at the latest
     stages: int = 3  # UniLTH/UniDLTH: removals to reach the target sparsity (RST: always one)
 
@@ -57,7 +57,7 @@ class TransformConfig:
         for name in ("penalty_step", "penalty_max", "lr"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"invalid {name}={getattr(self, name)!r}: must be positive")
-        for name in ("penalty_every", "patience", "max_pretrain_iterations", "stages"):
+        for name in ("penalty_every", "patience_epochs", "max_pretrain_iterations", "stages"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"invalid {name}={value!r}: must be a positive integer")
@@ -74,6 +74,10 @@ class TransformConfig:
     @property
     def transform_iterations(self) -> int:
         return self.growth_iterations + self.hold_iterations
+
+    def patience_iterations(self, steps_per_epoch: int) -> int:
+        """The patience in iterations: ``patience_epochs`` epochs of ``steps_per_epoch`` steps."""
+        return self.patience_epochs * steps_per_epoch
 
     def penalty_at(self, iteration: int) -> float:
         """Coefficient at ``iteration`` (0-based) of one transformation."""
@@ -106,16 +110,14 @@ class DualConfig:
 
 
 def plateau_iteration(val_losses: list[float], iterations: list[int], patience: int) -> int | None:
-    """The iteration at which ``patience`` evaluations in a row have not improved on the best
-    validation loss so far (None if that never happens)."""
-    best, waited = math.inf, 0
+    """The first evaluation's iteration at which ``patience`` iterations have passed since the
+    best validation loss so far, without a better one (None if that never happens)."""
+    best, best_iteration = math.inf, 0
     for loss, iteration in zip(val_losses, iterations, strict=True):
         if loss < best:
-            best, waited = loss, 0
-        else:
-            waited += 1
-            if waited >= patience:
-                return iteration
+            best, best_iteration = loss, iteration
+        elif iteration - best_iteration >= patience:
+            return iteration
     return None
 
 
@@ -145,28 +147,31 @@ class _DualRunner:
         self.kinds = self.model.layer_kinds
         self.data: Dataset | None = None
 
-    def _train(self, params: State, masks: Masks, train: TrainConfig, tag: str, **kwargs: Any):
+    def _train(self, params: State, buffers: State, masks: Masks, train: TrainConfig, tag: str, **kwargs: Any):
+        """Train from ``params`` with the networks' own batch-norm statistics ``buffers``."""
         n = next(iter(masks.values())).shape[0]
-        buffers = {k: v[:1].expand(n, *v.shape[1:]).clone() for k, v in self.buffers0.items()}
         seeds = [derive_seed(self.cfg.seed, "data", tag, i) for i in range(n)]
         return train_stack(self.model, params, buffers, masks, self.data, train, seeds,
                            eval_batch=self.options.eval_batch, step=self.options.step,
                            precision=self.options.precision,
                            progress=tag if self.options.progress else False, **kwargs)
 
-    def pretrained(self) -> tuple[State, list[int]]:
-        """UniLTH/UniDLTH's start: each trial trained until its validation loss plateaus."""
+    def pretrained(self) -> tuple[State, State, list[int]]:
+        """UniLTH/UniDLTH's start: each trial trained until its validation loss plateaus (its
+        parameters and batch-norm statistics there)."""
         path = self.folder / "pretrained.pt"
-        if path.exists():
-            saved = torch.load(path, map_location=self.device, weights_only=True)
-            return saved["params"], saved["iterations"]
-        patience, n = self.dcfg.transform.patience, self.cfg.trials
+        saved = torch.load(path, map_location=self.device, weights_only=True) if path.exists() else None
+        if saved is not None and ("buffers" in saved or not self.buffers0):  # stored without buffers: no batch norm
+            return saved["params"], saved.get("buffers", {}), saved["iterations"]
+        n = self.cfg.trials
+        patience = self.dcfg.transform.patience_iterations(len(self.data.train) // self.cfg.train.batch_size)
         history: list[list[float]] = [[] for _ in range(n)]
         iterations: list[int] = []
         stopped: dict[int, int] = {}
         snapshot = {k: v.clone() for k, v in self.theta0.items()}
+        snapshot_buffers = {k: v.clone() for k, v in self.buffers0.items()}
 
-        def on_eval(iteration: int, metrics: torch.Tensor, params: State) -> bool:
+        def on_eval(iteration: int, metrics: torch.Tensor, params: State, buffers: State) -> bool:
             iterations.append(iteration)
             losses = metrics[:, METRICS.index("val_loss")].tolist()
             for i in range(n):
@@ -175,27 +180,33 @@ class _DualRunner:
                     stopped[i] = iteration
                     for k in snapshot:
                         snapshot[k][i] = params[k][i].detach()
+                    for k in snapshot_buffers:
+                        snapshot_buffers[k][i] = buffers[k][i]
             return len(stopped) == n
 
         train = dataclasses.replace(self.cfg.train, iterations=self.dcfg.transform.max_pretrain_iterations)
-        result = self._train(self.theta0, dense_masks(self.theta0, self.kinds), train, "pretrain", on_eval=on_eval)
+        result = self._train(self.theta0, self.buffers0, dense_masks(self.theta0, self.kinds), train, "pretrain",
+                             on_eval=on_eval)
         for i in range(n):  # never plateaued: take the end of pre-training
             if i not in stopped:
                 stopped[i] = result.eval_iterations[-1]
                 for k in snapshot:
                     snapshot[k][i] = result.params[k][i]
+                for k in snapshot_buffers:
+                    snapshot_buffers[k][i] = result.buffers[k][i]
         out = [stopped[i] for i in range(n)]
-        atomic_save_torch({"params": snapshot, "iterations": out}, path)
-        return snapshot, out
+        atomic_save_torch({"params": snapshot, "buffers": snapshot_buffers, "iterations": out}, path)
+        return snapshot, snapshot_buffers, out
 
     def method(self, method: str) -> pd.DataFrame:
         """Every target sparsity and trial of one method, as one stack; rows plus training cost."""
         cfg, tcfg, targets, n = self.cfg, self.dcfg.transform, self.dcfg.target_rounds, self.cfg.trials
         if method == "rst":
-            start, pre_iterations = self.theta0, [0] * n
+            start, start_buffers, pre_iterations = self.theta0, self.buffers0, [0] * n
         else:
-            start, pre_iterations = self.pretrained()
+            start, start_buffers, pre_iterations = self.pretrained()
         params = {k: v.repeat(len(targets), *[1] * (v.ndim - 1)) for k, v in start.items()}
+        buffers = {k: v.repeat(len(targets), *[1] * (v.ndim - 1)) for k, v in start_buffers.items()}
         masks = dense_masks(params, self.kinds)
         gen = torch.Generator(device=self.device).manual_seed(derive_seed(cfg.seed, "transform", method))
         stages = 1 if method == "rst" else tcfg.stages
@@ -216,18 +227,18 @@ class _DualRunner:
                 for k in remove:
                     remove[k][part] = chosen[k]
                 transforms[j] += tcfg.transform_iterations  # every network trains through every stage
-            result = self._train(params, masks, sgd, f"{method} stage {stage + 1}",
+            result = self._train(params, buffers, masks, sgd, f"{method} stage {stage + 1}",
                                  penalty=({k: v.float() for k, v in remove.items()}, tcfg.penalty_at))
-            params = result.params
+            params, buffers = result.params, result.buffers
             masks = {k: masks[k] & ~remove[k] for k in masks}
-        final = self._train(params, masks, cfg.train, f"{method} final training")
+        final = self._train(params, buffers, masks, cfg.train, f"{method} final training")
         p_m = percent_remaining(masks).tolist()
         labels, costs = [], []
         for j, r in enumerate(targets):
             for t in range(n):
                 labels.append({"variant": method, "trial": t, "replicate": 0, "round": r, "p_m": p_m[j * n + t]})
                 costs.append(pre_iterations[t] + transforms[j])
-        table = curves_to_table(final.curves, final.eval_iterations, labels)
+        table = curves_to_table(final.curves, final.eval_iterations, labels, final.final_train)
         per_net = len(final.eval_iterations)
         table["extra_iterations"] = [c for c in costs for _ in range(per_net)]
         return table

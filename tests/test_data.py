@@ -54,15 +54,35 @@ def test_missing_data_names_files_and_folder(tmp_path, monkeypatch):
         load_dataset("mnist", tmp_path / "empty", "cpu")
 
 
+def _crops(image, fill):
+    """Every (possibly flipped) 4-pixel shifted crop of ``image``, padded with ``fill`` per channel."""
+    out = []
+    for candidate in (image, image.flip(2)):
+        padded = fill.view(-1, 1, 1).repeat(1, 40, 40)
+        padded[:, 4:36, 4:36] = candidate
+        out += [padded[:, dy:dy + 32, dx:dx + 32] for dy in range(9) for dx in range(9)]
+    return out
+
+
 def test_augment_flips_and_shifts_on_device():
     x = torch.arange(2 * 3 * 32 * 32, dtype=torch.float32).view(2, 3, 32, 32)
-    out = augment(x, torch.Generator().manual_seed(0))
+    out = augment(x, torch.Generator().manual_seed(0), fill=(0.0, 0.0, 0.0))
     assert out.shape == x.shape
     for i in range(2):  # each output image is a (possibly flipped) shifted crop of its input
-        candidates = [x[i], x[i].flip(2)]
-        padded = [torch.nn.functional.pad(c, (4, 4, 4, 4)) for c in candidates]
-        assert any(torch.equal(out[i], p[:, dy:dy + 32, dx:dx + 32])
-                   for p in padded for dy in range(9) for dx in range(9))
+        assert any(torch.equal(out[i], crop) for crop in _crops(x[i], torch.zeros(3)))
+
+
+def test_augment_pads_with_black_as_torchvision_random_crop():
+    # RandomCrop(32, padding=4) on the raw image pads with 0 (black); normalizing afterwards
+    # makes that border the normalized zero pixel, not 0 (the mean colour)
+    mean = torch.tensor([0.4914, 0.4822, 0.4465]).view(3, 1, 1)
+    std = torch.tensor([0.2470, 0.2435, 0.2616]).view(3, 1, 1)
+    raw = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    out = augment((raw - mean) / std, torch.Generator().manual_seed(0))
+    black = (-mean / std).flatten()
+    for i in range(8):
+        assert any(torch.allclose(out[i], (crop - mean) / std) for crop in _crops(raw[i], torch.zeros(3))), i
+    assert torch.isclose(out, black.view(1, 3, 1, 1)).all(1).any()  # some crops show the border: black
 
 
 def test_synthetic_stand_in_is_labelled(tmp_path):

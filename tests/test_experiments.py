@@ -5,6 +5,7 @@ import torch
 import lt_utils.experiments as experiments
 from lt_utils.experiments import finished_rounds, load_ticket, run_experiment
 from lt_utils.presets import preset
+from lt_utils.results import early_stopping
 from lt_utils.stack import init_states
 
 TINY = {"iterations": 200, "trials": 2, "rounds": 2, "reinits": 1, "train_eval_size": 500}
@@ -114,3 +115,25 @@ def test_rewind_to_iteration_k_uses_trained_weights(tmp_path, data_dir):
     weight = dict(model.named_parameters())["hidden.0.weight"]
     m = mask["hidden.0.weight"]
     assert not torch.equal(weight[m], theta0["hidden.0.weight"][0][m])
+
+
+def test_late_rewinding_trains_later_rounds_from_k_to_the_end(tmp_path, data_dir, monkeypatch):
+    starts = []
+    original = experiments.train_stack
+
+    def spy(*args, **kwargs):
+        starts.append(kwargs.get("start_iteration", 0))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(experiments, "train_stack", spy)
+    cfg, result = _run(tmp_path, data_dir, rounds=2, iterations=300, rewind_iteration=100, trials=1)
+    assert starts == [0, 100, 100]  # round 0 from 0; rounds 1 and 2 (every variant) from k
+    table = result.table
+    span = table.groupby(["round", "variant"])["iteration"].agg(["min", "max", "nunique"])
+    assert span.loc[0, "iterative"].tolist() == [0, 300, 4]
+    for (r, _), row in span.iterrows():
+        if r > 0:
+            assert row.tolist() == [100, 300, 3]  # evaluated at k, 200 and T: the original axis
+    es = early_stopping(table)
+    assert (es[es["round"] > 0]["es_iteration"] >= 100).all()
+    assert es["final_train_acc_full"].between(0, 1).all()  # the whole training split, at the end

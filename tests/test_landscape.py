@@ -66,3 +66,30 @@ def test_interpolation_endpoints_are_the_two_networks():
     for params, row in ((start, 0), (end, 4)):
         expected = F.cross_entropy(functional_call(model, params, (x,)), y).item()
         assert line["train_loss"][row] == pytest.approx(expected, rel=1e-5)
+
+
+def test_hessian_uses_the_trained_networks_batch_norm_statistics(monkeypatch):
+    import lt_utils.landscape as landscape
+    from lt_utils.config import TrainConfig
+    from lt_utils.data import load_dataset
+    from lt_utils.pruning import dense_masks
+    from lt_utils.stack import init_states
+    from lt_utils.training import train_stack
+
+    # one Hessian-vector product H @ 1 stands in for Lanczos: it shows which statistics the loss used
+    monkeypatch.setattr(landscape, "eigsh", lambda op, k, **kw: op.matvec(np.ones(op.shape[0]))[:k])
+    data = load_dataset("synthetic_cifar10", None, "cpu", train_eval_size=50, synthetic_size=600)
+    model, params, buffers = init_states("resnet20", [0])
+    masks = dense_masks(params, model.layer_kinds)
+    train = TrainConfig(optimizer="sgd", lr=0.05, iterations=4, eval_every=4, batch_size=16)
+    trained = train_stack(model, params, buffers, masks, data, train, [0])
+    x, y = data.train.x[:8], data.train.y[:8]
+    found = landscape.trained_hessian(model, {"params": trained.params, "masks": masks, "buffers": trained.buffers},
+                                      0, x, y, k=50)
+    one, mask = {k: v[0] for k, v in trained.params.items()}, {k: v[0] for k, v in masks.items()}
+    own = init_states("resnet20", [0])[0]  # a model holding the trained statistics as its own
+    own.load_state_dict(one | {k: v[0] for k, v in trained.buffers.items()})
+    expected = hessian_top_eigenvalues(own, one, mask, x, y, k=50)
+    initial = hessian_top_eigenvalues(model, one, mask, x, y, k=50)  # the template's initial statistics
+    np.testing.assert_allclose(np.sort(found), np.sort(expected), rtol=1e-4, atol=1e-6)
+    assert not np.allclose(np.sort(initial), np.sort(expected), rtol=1e-2)

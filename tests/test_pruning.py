@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from lt_utils.config import PruneConfig
+from lt_utils.errors import ConfigError
 from lt_utils.models import build_model, weight_count
 from lt_utils.presets import preset
 from lt_utils.pruning import dense_masks, percent_remaining, prune_to_round, random_masks_like, remaining_percent
@@ -85,3 +86,18 @@ def test_random_masks_keep_per_layer_counts():
         assert torch.equal(random[name].flatten(1).sum(1), pruned[name].flatten(1).sum(1))
         assert not torch.equal(random[name], pruned[name])
     assert torch.allclose(percent_remaining(random), percent_remaining(pruned))
+
+
+def test_pruning_refuses_a_target_above_the_alive_count():
+    model, params, masks = _lenet_stack()
+    cfg = PruneConfig(fc_rate=0.2, output_rate=0.1)
+    sparse = prune_to_round(params, masks, model.layer_kinds, cfg, 5)
+    with pytest.raises(ConfigError, match=r"'hidden\.0\.weight' to 150528 weights: a network has only 77070 alive"):
+        prune_to_round(params, sparse, model.layer_kinds, cfg, 2)  # round 2 wants more than round 5 left
+    vgg = build_model("vgg19")
+    vgg_params = {k: v.detach().unsqueeze(0) for k, v in vgg.named_parameters()}
+    dense = dense_masks(vgg_params, vgg.layer_kinds)
+    global_cfg = PruneConfig(strategy="global")
+    deep = prune_to_round(vgg_params, dense, vgg.layer_kinds, global_cfg, 3)
+    with pytest.raises(ConfigError, match="global pool"):
+        prune_to_round(vgg_params, deep, vgg.layer_kinds, global_cfg, 1)

@@ -87,7 +87,8 @@ def test_compiled_training_run_matches_eager_run(mnist):
     compiled = train_stack(model, params, buffers, masks, mnist, cfg, [0, 1, 2], step="compile")
     assert compiled.eval_iterations == plain.eval_iterations
     accuracy = [METRICS.index(m) for m in ("val_acc", "test_acc", "train_acc")]
-    torch.testing.assert_close(compiled.curves[:, :, accuracy], plain.curves[:, :, accuracy], rtol=0, atol=3e-3)
+    # rounding differences grow during training: a few of the 1,000 training-subset examples may flip
+    torch.testing.assert_close(compiled.curves[:, :, accuracy], plain.curves[:, :, accuracy], rtol=0, atol=5e-3)
     torch.testing.assert_close(compiled.curves[:, 0], plain.curves[:, 0], rtol=1e-5, atol=1e-5)  # same start
     for key, mask in masks.items():
         assert torch.all(compiled.params[key][~mask] == 0)

@@ -1,6 +1,7 @@
 import pandas as pd
 import pytest
 import torch
+from torch.func import functional_call
 
 from lt_utils.config import PruneConfig, TrainConfig
 from lt_utils.pruning import dense_masks, prune_to_round
@@ -51,8 +52,10 @@ def test_batched_training_equals_separate_training(mnist):
 
 def test_sgd_schedule_warmup_and_drops():
     cfg = TrainConfig(optimizer="sgd", lr=0.1, iterations=100, lr_drops=(50, 80), warmup_iterations=10)
-    assert cfg.lr_at(0) == pytest.approx(0.01)
-    assert cfg.lr_at(9) == pytest.approx(0.1)
+    assert cfg.lr_at(0) == 0.0  # warmup starts from 0: lr * it / k, as open_lth
+    assert cfg.lr_at(5) == pytest.approx(0.05)
+    assert cfg.lr_at(9) == pytest.approx(0.09)
+    assert cfg.lr_at(10) == pytest.approx(0.1)
     assert cfg.lr_at(49) == pytest.approx(0.1)
     assert cfg.lr_at(50) == pytest.approx(0.01)
     assert cfg.lr_at(80) == pytest.approx(0.001)
@@ -73,3 +76,64 @@ def test_early_stopping_picks_minimum_validation_loss():
     assert es.loc[0, "es_iteration"] == 200
     assert es.loc[0, "es_test_acc"] == 0.9
     assert es.loc[0, "final_test_acc"] == 0.95
+
+
+class _Recorder:
+    """A training step that records what it is given and leaves the weights alone."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, x, y, lr, coefficient):
+        self.calls.append((x.clone(), y.clone(), lr))
+
+
+def _record_steps(monkeypatch, mnist, cfg, start):
+    import lt_utils.training as training
+
+    recorder = _Recorder()
+    monkeypatch.setattr(training, "make_train_step", lambda *a, **k: recorder)
+    model, params, buffers = init_states("lenet", [0, 1])
+    result = train_stack(model, params, buffers, dense_masks(params, model.layer_kinds), mnist, cfg, [5, 6],
+                         start_iteration=start, step="eager")
+    return recorder.calls, result
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_late_start_continues_schedule_and_data_order(monkeypatch, mnist, augment):
+    # 1,000 iterations of 60 cross an epoch of 55,000 examples (916 steps), so the order must carry over
+    cfg = TrainConfig(optimizer="sgd", lr=0.1, iterations=1_000, eval_every=100, warmup_iterations=300,
+                      lr_drops=(600,), augment=augment)
+    full, _ = _record_steps(monkeypatch, mnist, cfg, 0)
+    late, result = _record_steps(monkeypatch, mnist, cfg, 250)
+    assert len(full) == 1_000 and len(late) == 750  # iterations 250 .. 999, not a fresh schedule of 1,000
+    assert [lr for _, _, lr in late] == [cfg.lr_at(it) for it in range(250, 1_000)]
+    for (x, y, _), (x_full, y_full, _) in zip(late, full[250:], strict=True):
+        assert torch.equal(y, y_full) and torch.equal(x, x_full)
+    assert result.eval_iterations == [250, 300, 400, 500, 600, 700, 800, 900, 1_000]  # the original axis
+
+
+def test_final_evaluation_covers_the_whole_training_split(mnist):
+    model, params, buffers = init_states("lenet", [0])
+    masks = dense_masks(params, model.layer_kinds)
+    result = train_stack(model, params, buffers, masks, mnist, TrainConfig(iterations=100), [0])
+    assert result.final_train.shape == (1, 2)
+    with torch.no_grad():
+        logits = functional_call(model.eval(), {k: v[0] for k, v in result.params.items()}, (mnist.train.x,))
+    acc = (logits.argmax(1) == mnist.train.y).double().mean()
+    loss = torch.nn.functional.cross_entropy(logits, mnist.train.y)
+    assert len(mnist.train) == 55_000 and len(mnist.train_eval) == 1_000
+    assert float(result.final_train[0, 1]) == pytest.approx(float(acc), abs=1e-6)
+    assert float(result.final_train[0, 0]) == pytest.approx(float(loss), rel=1e-4)
+
+
+def test_early_stopping_reads_whole_training_set_accuracy_and_tolerates_old_tables():
+    rows = [{"variant": "iterative", "trial": 0, "replicate": 0, "round": 0, "p_m": 100.0, "iteration": it,
+             "val_loss": 1.0 - it / 1000, "val_acc": 0, "test_loss": 0, "test_acc": 0.9, "train_acc": 0.95,
+             "train_loss": 0.1} for it in (0, 100, 200)]
+    old = pd.DataFrame(rows)
+    assert early_stopping(old)["final_train_acc_full"].isna().all()  # stored before it was measured
+    new = old.assign(train_acc_full=[float("nan"), float("nan"), 0.97], train_loss_full=[float("nan")] * 2 + [0.2])
+    es = early_stopping(new)
+    assert es.loc[0, "final_train_acc_full"] == 0.97 and es.loc[0, "final_train_acc"] == 0.95
+    assert es.loc[0, "final_train_loss_full"] == 0.2

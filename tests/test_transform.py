@@ -19,12 +19,25 @@ def test_penalty_schedule_grows_by_step_then_holds():
     assert t.transform_iterations == 90_000
 
 
-def test_plateau_trigger_fires_after_patience_evaluations_without_improvement():
+def test_plateau_trigger_fires_after_patience_iterations_without_improvement():
     losses = [1.0, 0.8, 0.7, 0.75, 0.72, 0.71, 0.69, 0.9, 0.9, 0.9]
     iterations = list(range(0, 1000, 100))
-    assert plateau_iteration(losses, iterations, patience=3) == 500  # 0.75, 0.72, 0.71 after the 0.7 at 200
-    assert plateau_iteration(losses, iterations, patience=4) is None  # 0.69 at 600 resets the count
+    assert plateau_iteration(losses, iterations, patience=300) == 500  # 0.75, 0.72, 0.71 after the 0.7 at 200
+    assert plateau_iteration(losses, iterations, patience=400) is None  # 0.69 at 600 resets the count
     assert plateau_iteration([3, 2, 1], [0, 1, 2], patience=1) is None
+
+
+def test_patience_is_counted_in_epochs():
+    tcfg = TransformConfig(patience_epochs=2)
+    assert TransformConfig().patience_epochs == 3
+    steps = 55_000 // 60  # Lenet: 916 steps per epoch
+    assert tcfg.patience_iterations(steps) == 1_832
+    losses = [1.0, 0.5] + [0.6] * 25  # evaluated every 100 iterations; best at 100
+    iterations = list(range(0, 2_700, 100))
+    assert plateau_iteration(losses, iterations, tcfg.patience_iterations(steps)) == 2_000  # not 100 + 2 * 100
+    assert DualConfig(preset("lenet"), transform=tcfg).key != DualConfig(preset("lenet")).key
+    with pytest.raises(ConfigError, match="patience_epochs=0"):
+        TransformConfig(patience_epochs=0)
 
 
 def _penalized_run(mnist, coefficient):
@@ -68,7 +81,7 @@ def test_removal_targets_are_exact_and_by_magnitude():
 
 def test_dual_comparison_end_to_end_sparsity_exact(tmp_path, data_dir):
     cfg = preset("smoke", rounds=2, iterations=100, trials=1, reinits=0, one_shot_rounds=(), train_eval_size=200)
-    tcfg = TransformConfig(penalty_step=0.25, penalty_every=5, hold_iterations=20, patience=1,
+    tcfg = TransformConfig(penalty_step=0.25, penalty_every=5, hold_iterations=20, patience_epochs=1,
                            max_pretrain_iterations=300, stages=2)
     dcfg = DualConfig(cfg, target_rounds=(1, 2), transform=tcfg)
     table = run_dual(dcfg, results_dir=str(tmp_path), data_dir=str(data_dir), device="cpu", progress=False)
@@ -88,3 +101,30 @@ def test_bad_transform_values_are_named():
         DualConfig(preset("smoke"), methods=("lth",))
     with pytest.raises(ConfigError, match=r"target_rounds=\(9,\)"):
         DualConfig(preset("smoke"), target_rounds=(9,))
+
+
+def test_transformation_phases_carry_the_trained_batch_norm_statistics(tmp_path, monkeypatch):
+    import lt_utils.transform as transform
+    from lt_utils.notebook import smoke_config
+
+    calls = []
+    original = transform.train_stack
+
+    def spy(model, params, buffers, *args, **kwargs):
+        result = original(model, params, buffers, *args, **kwargs)
+        calls.append((kwargs.get("progress"), {k: v.clone() for k, v in buffers.items()}, result.buffers))
+        return result
+
+    monkeypatch.setattr(transform, "train_stack", spy)
+    cfg = smoke_config(preset("resnet20_lr01")).with_overrides(iterations=4, eval_every=2, reinits=0, batch_size=4,
+                                                                train_eval_size=20)
+    tcfg = TransformConfig(penalty_step=0.5, penalty_every=1, hold_iterations=0, patience_epochs=1,
+                           max_pretrain_iterations=4, stages=1)
+    dcfg = DualConfig(cfg, target_rounds=(1,), methods=("unilth",), transform=tcfg)
+    transform._DualRunner(dcfg, transform.RunOptions(results_dir=str(tmp_path), device="cpu", progress=True)).run()
+    tags = [tag for tag, _, _ in calls]
+    assert tags == ["pretrain", "unilth stage 1", "unilth final training"]
+    for (_, _, before), (_, after_in, _) in zip(calls, calls[1:], strict=False):  # from the last phase's statistics
+        assert before.keys() == after_in.keys() and before
+        for name in before:
+            assert torch.equal(after_in[name], before[name])

@@ -1,0 +1,26 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from lt_utils.models import build_model
+
+
+@pytest.mark.parametrize("name", ["vgg19", "resnet20"])
+def test_batch_norm_and_bias_init_follow_open_lth(name):
+    model = build_model(name, seed=0)
+    scales = torch.cat([m.weight.detach() for m in model.modules() if isinstance(m, nn.BatchNorm2d)])
+    shifts = torch.cat([m.bias.detach() for m in model.modules() if isinstance(m, nn.BatchNorm2d)])
+    assert scales.min() >= 0 and scales.max() < 1  # gamma ~ U[0, 1), not 1
+    assert scales.mean() == pytest.approx(0.5, abs=0.05)
+    assert torch.all(shifts == 0)
+    for module in model.modules():  # PyTorch's default biases: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), not zero
+        if isinstance(module, (nn.Conv2d, nn.Linear)) and module.bias is not None:
+            bound = 1 / math.sqrt(module.weight[0].numel())
+            assert module.bias.abs().max() <= bound and module.bias.abs().sum() > 0
+
+
+def test_glorot_nets_keep_zero_biases():
+    model = build_model("conv2", seed=0)
+    assert all(torch.all(m.bias == 0) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
