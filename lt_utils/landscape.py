@@ -29,6 +29,7 @@ from lt_utils.results import cached_table, curves_to_table
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State, init_states, make_forward
 from lt_utils.training import evaluate_stack, make_scorer, train_stack
+from lt_utils.validation import check_int, require
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,9 @@ class LandscapeConfig:
     hessian_trials: int = 1  # trials whose Hessians are computed (the costliest analysis)
 
     def __post_init__(self) -> None:
+        require(isinstance(self.experiment, ExperimentConfig), "experiment", self.experiment, "an ExperimentConfig")
         for name in ("interpolation_points", "hessian_k", "hessian_examples", "hessian_trials"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < (2 if name == "interpolation_points" else 1):
-                raise ConfigError(f"invalid {name}={value!r}: must be an integer >= "
-                                  f"{2 if name == 'interpolation_points' else 1}")
+            check_int(name, getattr(self, name), 2 if name == "interpolation_points" else 1)
         if self.hessian_trials > self.experiment.trials:
             raise ConfigError(f"invalid hessian_trials={self.hessian_trials}: at most trials={self.experiment.trials}")
 
@@ -70,12 +69,13 @@ def _flat(params: State, masks: Masks) -> torch.Tensor:
     return torch.cat([params[name].reshape(params[name].shape[0], -1) for name in masks], dim=1)
 
 
-def level_distances(cfg: ExperimentConfig, results_dir: str | Path, device: str = "cpu") -> pd.DataFrame:
+def level_distances(cfg: ExperimentConfig, results_dir: str | Path, device: str = "cpu",
+                    options: RunOptions | None = None) -> pd.DataFrame:
     """Per level and trial: ||theta_L - m_L * theta_{L-1}|| and the distances from the (masked)
     rewind point to each, over the prunable weights."""
-    rows, previous = [], load_trained(cfg, results_dir, 0, device)
+    rows, previous = [], load_trained(cfg, results_dir, 0, device, options)
     for level in range(1, cfg.rounds + 1):
-        current = load_trained(cfg, results_dir, level, device)
+        current = load_trained(cfg, results_dir, level, device, options)
         masks = current["masks"]
         minimum, projected = _flat(current["params"], masks), _flat(project(previous["params"], masks), masks)
         rewind = _flat(project(current["rewind"], masks), masks)
@@ -154,8 +154,8 @@ def _comparison(lcfg: LandscapeConfig, options: RunOptions, data: Dataset) -> pd
     trained network pruned to level L's counts, trained on without rewinding) and random masks
     with a random initialization."""
     cfg, device = lcfg.experiment, options.torch_device()
-    dense = load_trained(cfg, options.results_dir, 0, device)
-    last = load_trained(cfg, options.results_dir, cfg.rounds, device)
+    dense = load_trained(cfg, options.results_dir, 0, device, options)
+    last = load_trained(cfg, options.results_dir, cfg.rounds, device, options)
     model, fresh, fresh_buffers = init_states(cfg.model, [derive_seed(cfg.seed, "init", "random_sparse_reinit", t)
                                                           for t in range(cfg.trials)], cfg.dropout, device)
     kinds = model.layer_kinds
@@ -189,16 +189,17 @@ def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **op
     options = options or RunOptions(**option_values)
     cfg, device = lcfg.experiment, options.torch_device()
     table = run_experiment(cfg, options).table
-    folder = experiment_path(cfg, options.results_dir) / "landscape"
+    folder = experiment_path(cfg, options.results_dir, options) / "landscape"
     data = load_dataset(cfg.dataset, options.data_dir, device, cfg.train.train_eval_size)
     comparison = cached_table(folder / "comparison.csv.gz", lambda: _comparison(lcfg, options, data))
-    distances = cached_table(folder / "distances.csv.gz", lambda: level_distances(cfg, options.results_dir, device))
+    distances = cached_table(folder / "distances.csv.gz",
+                             lambda: level_distances(cfg, options.results_dir, device, options))
     model = init_states(cfg.model, [0], cfg.dropout, device)[0]
 
     def interpolation() -> pd.DataFrame:
-        parts, previous = [], load_trained(cfg, options.results_dir, 0, device)
+        parts, previous = [], load_trained(cfg, options.results_dir, 0, device, options)
         for level in tqdm(range(1, cfg.rounds + 1), desc="interpolation", disable=not options.progress):
-            current = load_trained(cfg, options.results_dir, level, device)
+            current = load_trained(cfg, options.results_dir, level, device, options)
             start = project(previous["params"], current["masks"])
             for trial in range(cfg.trials):
                 one = {k: v[trial] for k, v in start.items()}
@@ -214,7 +215,7 @@ def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **op
         x, y = data.train.x[: lcfg.hessian_examples], data.train.y[: lcfg.hessian_examples]
         rows = []
         for level in tqdm(range(0, cfg.rounds + 1), desc="Hessian", disable=not options.progress):
-            state = load_trained(cfg, options.results_dir, level, device)
+            state = load_trained(cfg, options.results_dir, level, device, options)
             for trial in range(lcfg.hessian_trials):
                 params = {k: v[trial] for k, v in state["params"].items()}
                 masks = {k: v[trial] for k, v in state["masks"].items()}

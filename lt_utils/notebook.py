@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from lt_utils.config import ExperimentConfig
-from lt_utils.experiments import run_info
+from lt_utils.experiments import RunOptions, run_info
 from lt_utils.presets import preset
 
 
@@ -51,18 +51,22 @@ def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool
     return f"{'Reduced scale' if reduced else 'Settings changed'}: {changed}"
 
 
-def run_record(cfg: ExperimentConfig, results_dir: str) -> dict[str, Any]:
-    """Parameters, device, wall time and versions of a finished run, for the reproducibility page."""
-    rounds = run_info(cfg, results_dir)
+def run_record(cfg: ExperimentConfig, results_dir: str, **options: Any) -> dict[str, Any]:
+    """Parameters, device, wall time and versions of a finished run, for the reproducibility page.
+    ``options`` are the run's options (``RunOptions`` fields; they locate its results)."""
+    run_options = RunOptions(results_dir=results_dir, **options)
+    rounds = run_info(cfg, results_dir, run_options)
     return {
         "config": cfg.to_dict(),
-        "key": cfg.key,
+        "key": cfg.key_for(run_options.identity(cfg)),
+        "identity": run_options.identity(cfg),
         "device": sorted({r["device_name"] for r in rounds}),
         "step": sorted({r.get("step", "eager") for r in rounds}),  # records before the step forms: eager
         "precision": sorted({r.get("precision", "fp32") for r in rounds}),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rounds), 1),
         "networks_trained": sum(r["networks"] for r in rounds),
         "torch": sorted({r["torch"] for r in rounds}),
+        "code": sorted({r.get("code", "unknown") for r in rounds}),
         "python": platform.python_version(),
         "finished": max(r["finished"] for r in rounds) if rounds else None,
         "cuda": torch.version.cuda,
@@ -152,7 +156,8 @@ def run_presets(presets: list[str], overrides: dict[str, Any], smoke: bool, note
         if smoke:
             cfg = smoke_config(cfg)
         out[name] = (cfg, run_experiment(cfg, **options).table)
-        records.append(run_record(cfg, options.get("results_dir", "results")))
+        run_options = {k: v for k, v in options.items() if k != "results_dir"}
+        records.append(run_record(cfg, options.get("results_dir", "results"), **run_options))
     save_run_record(notebook, records, record_dir)
     return out
 
@@ -165,10 +170,12 @@ def scale_notes(configs: dict[str, ExperimentConfig], smoke: bool) -> str:
     return "; ".join(f"{name}: {note}" for name, note in notes.items())
 
 
-def device_note(configs: list[ExperimentConfig], results_dir: str) -> str:
+def device_note(configs: list[ExperimentConfig], results_dir: str, **options: Any) -> str:
     """The devices the finished rounds of ``configs`` ran on, for captions: ``"device: ..."``, and
-    the precision where any round trained at another than the paper's fp32."""
-    rounds = [r for cfg in configs for r in run_info(cfg, results_dir)]
+    the precision where any round trained at another than the paper's fp32. ``options``: the
+    runs' options (``RunOptions`` fields; they locate the results)."""
+    run_options = RunOptions(results_dir=results_dir, **options)
+    rounds = [r for cfg in configs for r in run_info(cfg, results_dir, run_options)]
     names = sorted({r["device_name"] for r in rounds})
     note = f"device: {', '.join(names) or 'none recorded'}"
     precisions = sorted({r.get("precision", "fp32") for r in rounds})
