@@ -32,7 +32,7 @@ from lt_utils.integrity import load_checked, remove_stray_temporaries
 from lt_utils.keys import stable_key
 from lt_utils.locking import folder_lock
 from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_round
-from lt_utils.results import atomic_save_torch, cached_table, curves_to_table
+from lt_utils.results import atomic_save_torch, atomic_write_json, cached_table, curves_to_table
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State
 from lt_utils.training import METRICS, train_stack
@@ -238,6 +238,8 @@ class _DualRunner:
     def run(self) -> pd.DataFrame:
         with folder_lock(self.folder, self.options.wait):
             remove_stray_temporaries(self.folder)
+            atomic_write_json(dataclasses.asdict(self.dcfg) | self.options.identity(self.cfg),
+                              self.folder / "config.json")  # names what the folder holds (lt_utils.migrate)
             parts = [cached_table(self.folder / f"{method}.csv.gz", lambda m=method: self._with_data(self.method, m))
                      for method in self.dcfg.methods]
         return pd.concat(parts, ignore_index=True)
