@@ -29,7 +29,7 @@ from lt_utils.results import cached_table, curves_to_table
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State, init_states, make_forward
 from lt_utils.training import evaluate_stack, make_scorer, train_stack
-from lt_utils.validation import check_int, require
+from lt_utils.validation import check_float, check_int, require
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ def landscape_experiment(base: ExperimentConfig, levels: int = 10, rewind_iterat
     """IMP with weight rewinding over ``levels`` levels, each pruning ``rate`` of the surviving
     hidden and convolutional weights (output layer at half), with the controls the comparison
     needs: one reinitialization, random masks, and one-shot pruning to the last level."""
+    check_int("levels", levels, 1)
+    check_float("rate", rate, 0, 1, low_open=True, high_open=True)
     return base.with_overrides(name=f"landscape_{base.model}", rounds=levels, rewind_iteration=rewind_iteration,
                                reinits=1, random_sparse=True, one_shot_rounds=(levels,), fc_rate=rate,
                                conv_rate=rate, output_rate=rate / 2)
