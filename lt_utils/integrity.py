@@ -106,9 +106,14 @@ def verified_rounds(folder: Path, rounds: int, identity: dict[str, Any] | None, 
     for r in range(rounds + 1):
         problems = round_problems(folder, r, identity, deep)
         if problems:
+            table = folder / "rounds" / f"round_{r:02d}.csv.gz"
             if manifest_path(folder, r).exists():
                 warnings.warn(f"round {r} of {folder} cannot be used: {'; '.join(problems)}; it and the rounds "
                               "after it are recomputed", DamagedResultWarning, stacklevel=2)
+            elif table.exists():
+                warnings.warn(f"{table} has no manifest (its round was interrupted, or written before manifests: "
+                              f"`python -m lt_utils.migrate` adopts those); round {r} and after are recomputed",
+                              DamagedResultWarning, stacklevel=2)
             if invalidate:
                 for later in range(r, rounds + 1):
                     manifest_path(folder, later).unlink(missing_ok=True)
