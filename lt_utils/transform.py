@@ -89,11 +89,11 @@ class DualConfig:
     def __post_init__(self) -> None:
         require(isinstance(self.experiment, ExperimentConfig), "experiment", self.experiment, "an ExperimentConfig")
         require(isinstance(self.transform, TransformConfig), "transform", self.transform, "a TransformConfig")
+        object.__setattr__(self, "methods", check_choice_tuple("methods", self.methods, METHODS))
         rounds = self.experiment.rounds
         require(rounds >= 1, "rounds", rounds, "at least 1 for the target rounds")
         object.__setattr__(self, "target_rounds", check_int_tuple("target_rounds", self.target_rounds, 1, rounds))
         require(bool(self.target_rounds), "target_rounds", self.target_rounds, f"rounds between 1 and {rounds}")
-        object.__setattr__(self, "methods", check_choice_tuple("methods", self.methods, METHODS))
 
     @property
     def key(self) -> str:
