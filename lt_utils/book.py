@@ -13,7 +13,6 @@ commits (``book/results``) is read from it: re-running a figure re-renders it wi
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import shutil
@@ -45,17 +44,28 @@ def repo_root() -> Path:
 
 
 def parse_value(text: str) -> Any:
-    """Parameter values as papermill's -p reads them: Python literals, else strings."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
+    """A ``-p`` value exactly as papermill's own ``-p`` reads it: ``True``, ``False``, ``None``, an
+    int, a float, else the string itself (``3,7`` stays the string ``"3,7"``)."""
+    from papermill.cli import _resolve_type
+
+    return _resolve_type(text)
+
+
+def failed_path(output: Path) -> Path:
+    """Where a failed execution of ``output`` is kept: ``NAME.failed.ipynb`` beside it."""
+    return output.with_name(f"{output.stem}.failed{output.suffix}")
 
 
 def execute(name: str, parameters: dict[str, Any], output: Path, root: Path) -> Path:
-    """Execute ``notebooks/<name>.md`` with ``parameters`` into ``output`` (an .ipynb path)."""
+    """Execute ``notebooks/<name>.md`` with ``parameters`` into ``output`` (an .ipynb path).
+
+    The parameters are checked in Python first (no kernel starts for bad ones). The notebook runs
+    into a temporary file that replaces ``output`` only on success; a failed run is kept as
+    :func:`failed_path` and ``output`` is left as it was."""
     import jupytext
     import papermill
+
+    from lt_utils.params import check_notebook_parameters
 
     if name not in NOTEBOOKS:
         raise ConfigError(f"unknown notebook {name!r}; choose one of {list(NOTEBOOKS)}")
@@ -64,9 +74,18 @@ def execute(name: str, parameters: dict[str, Any], output: Path, root: Path) -> 
     unknown = set(parameters) - set(declared)
     if unknown:
         raise ConfigError(f"unknown parameter(s) {sorted(unknown)} for {name}; valid parameters are {sorted(declared)}")
+    check_notebook_parameters(name, parameters, declared)
     output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(notebook, str(output), parameters=parameters, cwd=str(root), kernel_name="python3",
-                               progress_bar=False, log_output=False)
+    running = output.with_name(f".{output.stem}.running{output.suffix}")  # outside the toc: never built
+    try:
+        papermill.execute_notebook(notebook, str(running), parameters=parameters, cwd=str(root),
+                                   kernel_name="python3", progress_bar=False, log_output=False)
+    except BaseException:
+        if running.exists():
+            running.replace(failed_path(output))
+        raise
+    running.replace(output)
+    failed_path(output).unlink(missing_ok=True)
     tidy_executed(output, root)
     return output
 
@@ -173,11 +192,16 @@ def relative(path: Path | str, root: Path) -> str:
     return os.path.relpath(Path(path).resolve(), root.resolve())
 
 
-def run_figure(name: str, parameters: dict[str, Any], root: Path, book_dir: Path) -> Path:
+def run_figure(name: str, parameters: dict[str, Any], root: Path, book_dir: Path, wait: bool = True) -> Path:
     """Execute one figure notebook into the book, replacing its not-yet-run placeholder.
 
     Paths are handed to the notebook relative to ``root``; the book's committed tables are its
-    stored results, so a configuration the book already holds is re-rendered, not retrained."""
+    stored results, so a configuration the book already holds is re-rendered, not retrained.
+    ``wait=False``: fail at once when another process holds one of its experiments."""
+    from lt_utils.locking import NO_WAIT_ENV
+
+    if not wait:
+        os.environ[NO_WAIT_ENV] = "1"  # the kernel inherits it; RunOptions(wait=None) reads it
     parameters = {"record_dir": book_dir / "runs", "stored_dir": book_dir / "results", **parameters}
     parameters = {k: relative(v, root) if k in PATH_PARAMETERS and v is not None else v
                   for k, v in parameters.items()}
@@ -227,12 +251,12 @@ def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
     experiment, and every other table (``*.csv.gz``) of its folder and of the folders the record
     lists under ``exports`` (chapter analyses). Checkpoints stay behind."""
     from lt_utils.config import ExperimentConfig
-    from lt_utils.experiments import load_table
+    from lt_utils.experiments import load_folder_table
     from lt_utils.results import atomic_write_bytes, atomic_write_table
 
     for run in json.loads(record.read_text())["runs"]:
         cfg = ExperimentConfig.from_dict(run["config"])
-        table = load_table(cfg, results_dir)
+        table = load_folder_table(results_dir / run["key"], cfg.rounds)
         if table.empty:  # re-rendered from the book's own tables: nothing new to export
             continue
         atomic_write_table(table, out_dir / f"{run['key']}.csv.gz")
@@ -276,6 +300,8 @@ def main(argv: list[str] | None = None) -> None:
     run = sub.add_parser("run", help="execute figure notebook(s) into the book")
     run.add_argument("notebook", choices=[*NOTEBOOKS, "all"])
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    run.add_argument("--no-wait", action="store_true",
+                     help="fail at once if another process is running the same experiment (default: wait)")
     smoke_cmd = sub.add_parser("smoke", help="tiny runs of every notebook and a book build, in a scratch folder")
     smoke_cmd.add_argument("--out", default=".ci-out")
     smoke_cmd.add_argument("--data-dir", default=None)
@@ -287,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "run":
         params = {k: parse_value(v) for k, v in args.parameter}
         for name in NOTEBOOKS if args.notebook == "all" else [args.notebook]:
-            print(run_figure(name, params, root, root / "book"))
+            print(run_figure(name, params, root, root / "book", wait=not args.no_wait))
     elif args.command == "rerender":
         names = [n for n in NOTEBOOKS if (root / "book" / "runs" / f"{n}.json").exists()] \
             if args.notebook == "all" else [args.notebook]

@@ -7,18 +7,29 @@ An :class:`ExperimentConfig` holds everything that changes a result; how a run i
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from lt_utils.errors import ConfigError
+from lt_utils.keys import stable_key
 from lt_utils.models import MODEL_DATASETS, MODELS
+from lt_utils.validation import (
+    check_bool,
+    check_choice,
+    check_choice_tuple,
+    check_float,
+    check_int,
+    check_int_tuple,
+    is_int,
+    require,
+)
 
 OPTIMIZERS = ("adam", "sgd")
 DATASETS = ("mnist", "cifar10", "synthetic_cifar10")
 STRATEGIES = ("layerwise", "global")
 LAYER_KINDS = ("conv", "fc", "output", "shortcut")
+TRAIN_SIZES = {"mnist": 55_000, "cifar10": 45_000}  # after the validation split (the synthetic set's varies)
+DROPOUT_MODELS = ("conv2", "conv4", "conv6")  # the models with dropout layers (on their FC layers)
 
 
 def _require(ok: bool, field_name: str, value: Any, allowed: str) -> None:
@@ -27,9 +38,7 @@ def _require(ok: bool, field_name: str, value: Any, allowed: str) -> None:
 
 
 def _rate(field_name: str, value: float, allow_zero: bool = False) -> None:
-    low_ok = value >= 0 if allow_zero else value > 0
-    _require(isinstance(value, (int, float)) and low_ok and value < 1, field_name, value,
-             "in [0, 1)" if allow_zero else "in (0, 1)")
+    check_float(field_name, value, 0, 1, low_open=not allow_zero, high_open=True)
 
 
 @dataclass(frozen=True)
@@ -50,18 +59,18 @@ class TrainConfig:
     train_eval_size: int = 5_000  # size of the fixed training subset whose accuracy is tracked
 
     def __post_init__(self) -> None:
-        _require(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, f"one of {OPTIMIZERS}")
-        _require(isinstance(self.lr, (int, float)) and self.lr > 0, "lr", self.lr, "a positive number")
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_float("lr", self.lr, 0, low_open=True)
         for name in ("iterations", "batch_size", "eval_every", "train_eval_size"):
-            value = getattr(self, name)
-            _require(isinstance(value, int) and value > 0, name, value, "a positive integer")
-        _require(0 <= self.momentum < 1, "momentum", self.momentum, "in [0, 1)")
-        _require(self.weight_decay >= 0, "weight_decay", self.weight_decay, "non-negative")
-        _require(0 < self.lr_drop_factor <= 1, "lr_drop_factor", self.lr_drop_factor, "in (0, 1]")
-        _require(isinstance(self.warmup_iterations, int) and self.warmup_iterations >= 0,
-                 "warmup_iterations", self.warmup_iterations, "a non-negative integer")
-        object.__setattr__(self, "lr_drops", tuple(int(i) for i in self.lr_drops))
-        _require(all(0 < i for i in self.lr_drops), "lr_drops", self.lr_drops, "positive iterations")
+            check_int(name, getattr(self, name), 1)
+        check_float("momentum", self.momentum, 0, 1, high_open=True)
+        check_float("weight_decay", self.weight_decay, 0)
+        check_float("lr_drop_factor", self.lr_drop_factor, 0, 1, low_open=True)
+        check_int("warmup_iterations", self.warmup_iterations, 0)
+        require(self.warmup_iterations <= self.iterations, "warmup_iterations", self.warmup_iterations,
+                f"at most iterations={self.iterations} (warmup longer than training)")
+        object.__setattr__(self, "lr_drops", check_int_tuple("lr_drops", self.lr_drops, 1))
+        check_bool("augment", self.augment)
 
     def lr_at(self, iteration: int) -> float:
         """Learning rate for the step taken at ``iteration`` (0-based): warmup from 0 (``lr * it / k``
@@ -90,15 +99,13 @@ class PruneConfig:
     global_kinds: tuple[str, ...] = ("conv",)  # global: kinds of layer pooled (others not pruned)
 
     def __post_init__(self) -> None:
-        _require(self.strategy in STRATEGIES, "strategy", self.strategy, f"one of {STRATEGIES}")
+        check_choice("strategy", self.strategy, STRATEGIES)
         _rate("conv_rate", self.conv_rate, allow_zero=True)
         _rate("fc_rate", self.fc_rate)
         if self.output_rate is not None:
             _rate("output_rate", self.output_rate, allow_zero=True)
         _rate("global_rate", self.global_rate)
-        object.__setattr__(self, "global_kinds", tuple(self.global_kinds))
-        _require(bool(self.global_kinds) and set(self.global_kinds) <= set(LAYER_KINDS), "global_kinds",
-                 self.global_kinds, f"a non-empty subset of {LAYER_KINDS}")
+        object.__setattr__(self, "global_kinds", check_choice_tuple("global_kinds", self.global_kinds, LAYER_KINDS))
 
     def rate_for(self, kind: str) -> float:
         """Layer-wise rate for one kind of layer (0 for kinds that are not pruned)."""
@@ -127,22 +134,29 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         _require(isinstance(self.name, str) and self.name.replace("_", "").replace("-", "").isalnum(),
                  "name", self.name, "letters, digits, '-' and '_'")
-        _require(self.model in MODELS, "model", self.model, f"one of {sorted(MODELS)}")
-        _require(self.dataset in DATASETS, "dataset", self.dataset, f"one of {DATASETS}")
+        check_choice("model", self.model, sorted(MODELS))
+        check_choice("dataset", self.dataset, DATASETS)
+        require(isinstance(self.train, TrainConfig), "train", self.train, "a TrainConfig")
+        require(isinstance(self.prune, PruneConfig), "prune", self.prune, "a PruneConfig")
         expected = MODEL_DATASETS[self.model]
         _require(self.dataset.removeprefix("synthetic_") == expected, "dataset", self.dataset,
                  f"{expected!r} (or its synthetic stand-in) for model {self.model!r}")
-        _require(isinstance(self.trials, int) and self.trials > 0, "trials", self.trials, "a positive integer")
-        _require(isinstance(self.rounds, int) and self.rounds >= 0, "rounds", self.rounds, "a non-negative integer")
-        _require(isinstance(self.reinits, int) and self.reinits >= 0, "reinits", self.reinits,
-                 "a non-negative integer")
+        for name in ("batch_size", "train_eval_size") if self.dataset in TRAIN_SIZES else ():
+            require(getattr(self.train, name) <= TRAIN_SIZES[self.dataset], name, getattr(self.train, name),
+                    f"at most the {TRAIN_SIZES[self.dataset]} training examples of {self.dataset}")
+        check_int("trials", self.trials, 1)
+        check_int("rounds", self.rounds, 0)
+        check_int("reinits", self.reinits, 0)
         _rate("dropout", self.dropout, allow_zero=True)
-        object.__setattr__(self, "one_shot_rounds", tuple(int(r) for r in self.one_shot_rounds))
-        _require(all(1 <= r <= self.rounds for r in self.one_shot_rounds), "one_shot_rounds",
+        require(self.dropout == 0 or self.model in DROPOUT_MODELS, "dropout", self.dropout,
+                f"0 for model {self.model!r}, which has no dropout (dropout models: {DROPOUT_MODELS})")
+        object.__setattr__(self, "one_shot_rounds",
+                           check_int_tuple("one_shot_rounds", self.one_shot_rounds, 1, max(self.rounds, 1)))
+        _require(all(r <= self.rounds for r in self.one_shot_rounds), "one_shot_rounds",
                  self.one_shot_rounds, f"rounds between 1 and rounds={self.rounds}")
-        _require(isinstance(self.rewind_iteration, int) and 0 <= self.rewind_iteration <= self.train.iterations,
-                 "rewind_iteration", self.rewind_iteration, f"an integer in [0, iterations={self.train.iterations}]")
-        _require(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "a non-negative integer")
+        check_bool("random_sparse", self.random_sparse)
+        check_int("rewind_iteration", self.rewind_iteration, 0, self.train.iterations)
+        check_int("seed", self.seed, 0)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -162,9 +176,13 @@ class ExperimentConfig:
 
     @property
     def key(self) -> str:
-        """Stable short hash of the configuration: the results folder's name."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
-        return f"{self.name}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+        """The results folder's name at the default run identity (fp32 on the CPU); see :meth:`key_for`."""
+        return self.key_for({})
+
+    def key_for(self, identity: dict[str, Any]) -> str:
+        """Stable short hash of the settings that differ from their defaults, plus the run
+        identity (``RunOptions.identity``): the results folder's name."""
+        return stable_key(self.name, self, identity)
 
     def with_overrides(self, **overrides: Any) -> ExperimentConfig:
         """A copy with fields replaced; train and prune fields may be named directly.
@@ -183,7 +201,7 @@ class ExperimentConfig:
         train = dataclasses.replace(self.train, **{k: v for k, v in overrides.items() if k in train_fields})
         prune = dataclasses.replace(self.prune, **{k: v for k, v in overrides.items() if k in prune_fields})
         rest = {k: v for k, v in overrides.items() if k in top}
-        if "rounds" in rest and "one_shot_rounds" not in rest:
+        if "rounds" in rest and "one_shot_rounds" not in rest and is_int(rest["rounds"]):
             rest["one_shot_rounds"] = tuple(r for r in self.one_shot_rounds if r <= rest["rounds"])
         return dataclasses.replace(self, train=train, prune=prune, **rest)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from lt_utils.errors import ConfigError, DataUnavailableError
+from lt_utils.validation import check_int, require
 
 VALIDATION_SIZE = 5_000
 SPLIT_SEED = 0
@@ -65,6 +66,9 @@ def _load_raw(name: str, root: Path, train: bool) -> tuple[torch.Tensor, torch.T
     """uint8 images N x C x H x W and int64 labels, read (or downloaded) by torchvision."""
     from torchvision import datasets
 
+    from lt_utils.datafiles import check_cifar10, check_labels, check_mnist
+
+    check_mnist(root, train) if name == "mnist" else check_cifar10(root)
     cls = {"mnist": datasets.MNIST, "cifar10": datasets.CIFAR10}[name]
     try:
         ds = cls(root=str(root), train=train, download=False)
@@ -75,7 +79,9 @@ def _load_raw(name: str, root: Path, train: bool) -> tuple[torch.Tensor, torch.T
             raise DataUnavailableError(_missing_message(name, root, error)) from error
     images = torch.as_tensor(ds.data)
     images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
-    return images.contiguous(), torch.as_tensor(ds.targets, dtype=torch.long)
+    labels = torch.as_tensor(ds.targets, dtype=torch.long)
+    check_labels(labels, f"{name} ({'train' if train else 'test'}) in {root}")
+    return images.contiguous(), labels
 
 
 def _synthetic_raw(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,7 +100,7 @@ def _normalize(images: torch.Tensor, stats_name: str, device: torch.device) -> t
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, device: str | torch.device = "cpu",
-                 train_eval_size: int = 5_000, synthetic_size: int = 1_200) -> Dataset:
+                 train_eval_size: int = 5_000, synthetic_size: int = 1_200, batch_size: int | None = None) -> Dataset:
     """Load a data set onto ``device``, holding out 5,000 training examples for validation
     (the synthetic stand-in, which is small, holds out a sixth of its training set)."""
     if name not in ("mnist", "cifar10", "synthetic_cifar10"):
@@ -114,6 +120,9 @@ def load_dataset(name: str, data_dir: str | Path | None = None, device: str | to
         return Split(_normalize(images, stats, device), labels.to(device))
 
     train = split(train_raw[0][train_idx], train_raw[1][train_idx])
+    check_int("train_eval_size", train_eval_size, 1, len(train))
+    require(batch_size is None or batch_size <= len(train), "batch_size", batch_size,
+            f"at most the {len(train)} training examples of {name}")
     subset = slice(0, min(train_eval_size, len(train)))
     return Dataset(name=name, train=train, val=split(train_raw[0][val_idx], train_raw[1][val_idx]),
                    test=split(*test_raw), train_eval=Split(train.x[subset], train.y[subset]),

@@ -7,3 +7,15 @@ class ConfigError(ValueError):
 
 class DataUnavailableError(FileNotFoundError):
     """A data set is missing and could not be downloaded; the message says what to put where."""
+
+
+class DamagedFileError(ValueError):
+    """A stored or downloaded file that is truncated, altered or unreadable; the message names it."""
+
+
+class DamagedResultWarning(UserWarning):
+    """A stored round failed verification and is recomputed; the message names the file."""
+
+
+class FolderBusyError(RuntimeError):
+    """Another process holds the results folder's lock; the message names its PID."""

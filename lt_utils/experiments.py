@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,19 +25,39 @@ import torch
 
 from lt_utils.config import ExperimentConfig
 from lt_utils.data import Dataset, load_dataset
-from lt_utils.errors import ConfigError
+from lt_utils.errors import ConfigError, DamagedResultWarning
+from lt_utils.integrity import (
+    code_version,
+    load_checked,
+    remove_stray_temporaries,
+    verified_rounds,
+    verify_file,
+    write_manifest,
+)
+from lt_utils.locking import folder_lock
 from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_round, random_masks_like
 from lt_utils.results import atomic_save_torch, atomic_write_json, atomic_write_table, curves_to_table
 from lt_utils.seeding import derive_seed
-from lt_utils.stack import State, check_precision, concat, init_states, select
-from lt_utils.step import check_step_mode, resolve_step_mode
+from lt_utils.stack import State, concat, init_states, select
+from lt_utils.step import resolve_step_mode
 from lt_utils.stored import stored_table
 from lt_utils.training import train_stack
+from lt_utils.validation import check_run_options
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How an experiment is executed; none of it changes the results' identity."""
+    """How an experiment is executed.
+
+    Three options change the numbers beyond floating-point rounding, and so are part of the
+    results' key (:meth:`identity`): ``precision`` (bf16 autocast is not fp32); the device type
+    (``cpu`` or ``cuda``: the data order and random masks are drawn by generators on the device,
+    whose streams differ); and, for models with dropout, ``max_stack`` (the dropout seed is drawn
+    per stack). The rest change only rounding or nothing: ``step`` (the same update, computed
+    eagerly, compiled or as a CUDA graph), ``eval_batch`` (how evaluation sums are split), which
+    CUDA device, the folders, ``progress`` and ``wait`` (whether to wait for another process
+    holding the same experiment; ``None``: wait unless ``$LT_NO_WAIT`` is set).
+    """
 
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
     data_dir: str | None = None  # None: $LT_DATA_DIR or ~/.cache/lt_utils/data
@@ -47,21 +68,20 @@ class RunOptions:
     step: str = "auto"  # the training step: "auto" ("graph" on CUDA, "eager" on CPU), "eager", "compile", "graph"
     precision: str = "fp32"  # "fp32" (the paper's) or "bf16" (autocast: faster, not the paper's numbers)
     stored_dir: str | None = None  # committed tables (the book's book/results): a complete one is read, not retrained
+    wait: bool | None = None  # another process on the same experiment: wait (True) or fail (False)
 
     def __post_init__(self) -> None:
-        check_step_mode(self.step)
-        check_precision(self.precision)
+        check_run_options(self)
 
     def torch_device(self) -> torch.device:
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            device = torch.device(self.device)
-        except RuntimeError as error:
-            raise ConfigError(f"invalid device={self.device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'") from error
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError(f"device={self.device!r} was asked for but CUDA is not available; use 'cpu' or 'auto'")
-        return device
+        return torch.device(self.device)
+
+    def identity(self, cfg: ExperimentConfig) -> dict[str, Any]:
+        """The options that change ``cfg``'s numbers beyond rounding (see the class docstring)."""
+        return {"precision": self.precision, "device": self.torch_device().type,
+                "max_stack": self.max_stack if cfg.dropout > 0 else None}
 
 
 @dataclass
@@ -90,29 +110,34 @@ def initial_states(cfg: ExperimentConfig, device: str | torch.device = "cpu") ->
     return init_states(cfg.model, seeds, cfg.dropout, device)
 
 
-def experiment_path(cfg: ExperimentConfig, results_dir: str | Path) -> Path:
-    return Path(results_dir) / cfg.key
+def experiment_path(cfg: ExperimentConfig, results_dir: str | Path, options: RunOptions | None = None) -> Path:
+    """The folder of ``cfg``'s results as run with ``options`` (default: ``RunOptions()``)."""
+    return Path(results_dir) / cfg.key_for((options or RunOptions()).identity(cfg))
 
 
 def _round_file(path: Path, r: int) -> Path:
     return path / "rounds" / f"round_{r:02d}.csv.gz"
 
 
-def finished_rounds(cfg: ExperimentConfig, results_dir: str | Path) -> list[int]:
-    """Rounds whose results are on disk (a run resumes after the last consecutive one)."""
-    path = experiment_path(cfg, results_dir)
-    done = []
-    for r in range(cfg.rounds + 1):
-        if not _round_file(path, r).exists():
-            break
-        done.append(r)
-    return done
+def finished_rounds(cfg: ExperimentConfig, results_dir: str | Path, options: RunOptions | None = None,
+                    deep: bool = False) -> list[int]:
+    """Rounds whose stored files all match their manifests (a run resumes after the last
+    consecutive one). ``deep`` also hashes the checkpoints; a round that fails is named in a warning."""
+    options = options or RunOptions()
+    return verified_rounds(experiment_path(cfg, results_dir, options), cfg.rounds, options.identity(cfg), deep)
 
 
-def load_table(cfg: ExperimentConfig, results_dir: str | Path) -> pd.DataFrame:
-    """The tidy table of every finished round of ``cfg`` (empty when no round has finished)."""
-    path = experiment_path(cfg, results_dir)
-    parts = [pd.read_csv(_round_file(path, r)) for r in finished_rounds(cfg, results_dir)]
+def load_table(cfg: ExperimentConfig, results_dir: str | Path, options: RunOptions | None = None) -> pd.DataFrame:
+    """The tidy table of every verified round."""
+    return load_folder_table(experiment_path(cfg, results_dir, options), cfg.rounds,
+                             (options or RunOptions()).identity(cfg))
+
+
+def load_folder_table(path: Path, rounds: int, identity: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The tidy table of every verified round stored in ``path`` (a results folder named by its key);
+    ``identity=None`` accepts the run identity its manifests record."""
+    done = verified_rounds(path, rounds, identity, deep=False)
+    parts = [load_checked(_round_file(path, r), pd.read_csv) for r in done]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
@@ -128,7 +153,8 @@ class _Runner:
     def __init__(self, cfg: ExperimentConfig, options: RunOptions):
         self.cfg, self.options = cfg, options
         self.device = options.torch_device()
-        self.path = experiment_path(cfg, options.results_dir)
+        self.path = experiment_path(cfg, options.results_dir, options)
+        self.identity = options.identity(cfg)
         self.model, self.theta0, self.buffers0 = initial_states(cfg, self.device)
         self.kinds = self.model.layer_kinds
         self.data: Dataset | None = None
@@ -139,13 +165,21 @@ class _Runner:
     def _check_config(self) -> None:
         saved = self.path / "config.json"
         if saved.exists():
-            if json.loads(saved.read_text()) != json.loads(json.dumps(self.cfg.to_dict())):
-                raise ConfigError(f"{self.path} holds results of a different configuration")
-        else:
-            atomic_write_json(self.cfg.to_dict(), saved)
+            try:
+                stored = ExperimentConfig.from_dict(json.loads(saved.read_text()))
+            except (ValueError, TypeError, UnicodeDecodeError) as error:
+                warnings.warn(f"{saved} is damaged ({type(error).__name__}: {error}); rewriting it from the "
+                              "requested configuration, which the folder's name identifies", DamagedResultWarning,
+                              stacklevel=3)
+            else:
+                if stored != self.cfg:
+                    raise ConfigError(f"{self.path} holds results of a different configuration")
+                return
+        atomic_write_json(self.cfg.to_dict(), saved)
 
     def _state(self, name: str) -> dict[str, Any]:
-        return torch.load(self.path / "state" / name, map_location=self.device, weights_only=True)
+        return load_checked(self.path / "state" / name,
+                            lambda p: torch.load(p, map_location=self.device, weights_only=True))
 
     def _networks(self, r: int, masks: Masks, rewind: tuple[State, State],
                   dense_trained: State | None) -> list[_Network]:
@@ -207,9 +241,15 @@ class _Runner:
                 concat(trained_buffers) if has_bn else {}, snapshot)
 
     def run(self) -> ExperimentResult:
+        with folder_lock(self.path, self.options.wait):
+            remove_stray_temporaries(self.path)
+            self._check_config()
+            self._run()
+        return ExperimentResult(self.cfg, self.path, load_table(self.cfg, self.options.results_dir, self.options))
+
+    def _run(self) -> None:
         cfg = self.cfg
-        self._check_config()
-        done = finished_rounds(cfg, self.options.results_dir)
+        done = verified_rounds(self.path, cfg.rounds, self.identity, deep=True, invalidate=True)
         rewind: tuple[State, State] = (self.theta0, self.buffers0)
         masks = dense_masks(self.theta0, self.kinds)
         dense_trained = None
@@ -232,21 +272,27 @@ class _Runner:
                 if snapshot is not None:
                     rewind = snapshot
                     state |= {"rewind": snapshot[0], "rewind_buffers": snapshot[1]}
+            files = {self.path / "state" / f"round_{r:02d}.pt": None, self.path / "tickets" / f"round_{r:02d}.pt": None,
+                     self.path / "rounds" / f"round_{r:02d}.json": None, _round_file(self.path, r): len(table)}
             atomic_save_torch(state, self.path / "state" / f"round_{r:02d}.pt")
             ticket = {"masks": masks} | ({"init": rewind[0], "buffers": rewind[1]} if r == 0 else {})
             atomic_save_torch(ticket, self.path / "tickets" / f"round_{r:02d}.pt")
             atomic_write_json(_run_info(self.device, self.options, time.perf_counter() - started, len(nets)),
                               self.path / "rounds" / f"round_{r:02d}.json")
             atomic_write_table(table, _round_file(self.path, r))
+            write_manifest(self.path, r, files, self.identity)  # the round's last write: it is now finished
+            if table["diverged"].any():
+                warnings.warn(f"round {r} of {cfg.name}: {table.loc[table['diverged'], 'trial'].size} evaluations "
+                              "of diverged networks (non-finite loss); they are flagged in the table's 'diverged' "
+                              "column", RuntimeWarning, stacklevel=2)
             if r < cfg.rounds:
                 masks = prune_to_round(trained, masks, self.kinds, cfg.prune, r + 1)
-        return ExperimentResult(cfg, self.path, load_table(cfg, self.options.results_dir))
 
 
 def _run_info(device: torch.device, options: RunOptions, seconds: float, networks: int) -> dict[str, Any]:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     return {"device": str(device), "device_name": name, "step": resolve_step_mode(options.step, device),
-            "precision": options.precision,
+            "precision": options.precision, "code": code_version(),
             "wall_seconds": round(seconds, 2), "networks": networks,
             "torch": torch.__version__, "python": platform.python_version(),
             "finished": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -261,27 +307,36 @@ def run_experiment(cfg: ExperimentConfig, options: RunOptions | None = None,
         if unknown:
             raise ConfigError(f"unknown run option(s) {sorted(unknown)}; valid options are {sorted(valid)}")
         options = RunOptions(**option_values)
-    if len(finished_rounds(cfg, options.results_dir)) <= cfg.rounds:
-        stored = stored_table(cfg, options.stored_dir)
+    path = experiment_path(cfg, options.results_dir, options)
+    if options.stored_dir is not None and len(finished_rounds(cfg, options.results_dir, options)) <= cfg.rounds:
+        stored = stored_table(cfg, options.stored_dir, path.name)
         if stored is not None:
-            return ExperimentResult(cfg, experiment_path(cfg, options.results_dir), stored)
+            return ExperimentResult(cfg, path, stored)
     return _Runner(cfg, options).run()
 
 
-def run_info(cfg: ExperimentConfig, results_dir: str | Path) -> list[dict[str, Any]]:
+def run_info(cfg: ExperimentConfig, results_dir: str | Path, options: RunOptions | None = None) -> list[dict[str, Any]]:
     """What each finished round was run with: device, wall time, versions, date."""
-    path = experiment_path(cfg, results_dir)
-    rounds = finished_rounds(cfg, results_dir)
-    return [json.loads((path / "rounds" / f"round_{r:02d}.json").read_text()) for r in rounds]
+    path = experiment_path(cfg, results_dir, options)
+    rounds = finished_rounds(cfg, results_dir, options)
+    return [load_checked(path / "rounds" / f"round_{r:02d}.json", lambda p: json.loads(p.read_text()))
+            for r in rounds]
+
+
+def _load_verified(folder: Path, path: Path, device: str | torch.device) -> dict[str, Any]:
+    """A checkpoint of a finished round, checked against its manifest (the error names a bad file)."""
+    verify_file(path, folder)
+    return load_checked(path, lambda p: torch.load(p, map_location=device, weights_only=True))
 
 
 def load_trained(cfg: ExperimentConfig, results_dir: str | Path, round_: int,
-                 device: str = "cpu") -> dict[str, Any]:
+                 device: str = "cpu", options: RunOptions | None = None) -> dict[str, Any]:
     """The trials' winning tickets of one round after training: ``params``, ``buffers`` and
     ``masks`` (stacked over trials), plus ``rewind``: the weights they were rewound to."""
-    path = experiment_path(cfg, results_dir) / "state"
-    state = torch.load(path / f"round_{round_:02d}.pt", map_location=device, weights_only=True)
-    first = torch.load(path / "round_00.pt", map_location=device, weights_only=True)
+    folder = experiment_path(cfg, results_dir, options)
+    path = folder / "state"
+    state = _load_verified(folder, path / f"round_{round_:02d}.pt", device)
+    first = _load_verified(folder, path / "round_00.pt", device)
     if "rewind" in first:
         state["rewind"] = first["rewind"]
     else:
@@ -290,11 +345,12 @@ def load_trained(cfg: ExperimentConfig, results_dir: str | Path, round_: int,
 
 
 def load_ticket(cfg: ExperimentConfig, results_dir: str | Path, round_: int, trial: int = 0,
-                device: str = "cpu") -> tuple[torch.nn.Module, Masks]:
+                device: str = "cpu", options: RunOptions | None = None) -> tuple[torch.nn.Module, Masks]:
     """A winning ticket as a ready model (weights at the rewind point, masked) and its masks."""
-    path = experiment_path(cfg, results_dir) / "tickets"
-    init = torch.load(path / "round_00.pt", map_location=device, weights_only=True)
-    masks = torch.load(path / f"round_{round_:02d}.pt", map_location=device, weights_only=True)["masks"]
+    folder = experiment_path(cfg, results_dir, options)
+    path = folder / "tickets"
+    init = _load_verified(folder, path / "round_00.pt", device)
+    masks = _load_verified(folder, path / f"round_{round_:02d}.pt", device)["masks"]
     model, _, _ = init_states(cfg.model, [0], cfg.dropout, device)
     mask = _one(masks, trial)
     state = {k: v[trial] * mask[k] if k in mask else v[trial] for k, v in init["init"].items()}

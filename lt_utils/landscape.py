@@ -30,6 +30,7 @@ from lt_utils.seeding import derive_seed
 from lt_utils.stack import State, init_states, make_forward
 from lt_utils.stored import stored_copy
 from lt_utils.training import evaluate_stack, make_scorer, train_stack
+from lt_utils.validation import check_float, check_int, require
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,9 @@ class LandscapeConfig:
     hessian_trials: int = 1  # trials whose Hessians are computed (the costliest analysis)
 
     def __post_init__(self) -> None:
+        require(isinstance(self.experiment, ExperimentConfig), "experiment", self.experiment, "an ExperimentConfig")
         for name in ("interpolation_points", "hessian_k", "hessian_examples", "hessian_trials"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < (2 if name == "interpolation_points" else 1):
-                raise ConfigError(f"invalid {name}={value!r}: must be an integer >= "
-                                  f"{2 if name == 'interpolation_points' else 1}")
+            check_int(name, getattr(self, name), 2 if name == "interpolation_points" else 1)
         if self.hessian_trials > self.experiment.trials:
             raise ConfigError(f"invalid hessian_trials={self.hessian_trials}: at most trials={self.experiment.trials}")
 
@@ -57,6 +56,8 @@ def landscape_experiment(base: ExperimentConfig, levels: int = 10, rewind_iterat
     """IMP with weight rewinding over ``levels`` levels, each pruning ``rate`` of the surviving
     hidden and convolutional weights (output layer at half), with the controls the comparison
     needs: one reinitialization, random masks, and one-shot pruning to the last level."""
+    check_int("levels", levels, 1)
+    check_float("rate", rate, 0, 1, low_open=True, high_open=True)
     return base.with_overrides(name=f"landscape_{base.model}", rounds=levels, rewind_iteration=rewind_iteration,
                                reinits=1, random_sparse=True, one_shot_rounds=(levels,), fc_rate=rate,
                                conv_rate=rate, output_rate=rate / 2)
@@ -71,12 +72,13 @@ def _flat(params: State, masks: Masks) -> torch.Tensor:
     return torch.cat([params[name].reshape(params[name].shape[0], -1) for name in masks], dim=1)
 
 
-def level_distances(cfg: ExperimentConfig, results_dir: str | Path, device: str = "cpu") -> pd.DataFrame:
+def level_distances(cfg: ExperimentConfig, results_dir: str | Path, device: str = "cpu",
+                    options: RunOptions | None = None) -> pd.DataFrame:
     """Per level and trial: ||theta_L - m_L * theta_{L-1}|| and the distances from the (masked)
     rewind point to each, over the prunable weights."""
-    rows, previous = [], load_trained(cfg, results_dir, 0, device)
+    rows, previous = [], load_trained(cfg, results_dir, 0, device, options)
     for level in range(1, cfg.rounds + 1):
-        current = load_trained(cfg, results_dir, level, device)
+        current = load_trained(cfg, results_dir, level, device, options)
         masks = current["masks"]
         minimum, projected = _flat(current["params"], masks), _flat(project(previous["params"], masks), masks)
         rewind = _flat(project(current["rewind"], masks), masks)
@@ -165,8 +167,8 @@ def _comparison(lcfg: LandscapeConfig, options: RunOptions, data: Dataset) -> pd
     with a random initialization. Both train for as long as a level does: from the rewind
     iteration k to the end of the schedule."""
     cfg, device = lcfg.experiment, options.torch_device()
-    dense = load_trained(cfg, options.results_dir, 0, device)
-    last = load_trained(cfg, options.results_dir, cfg.rounds, device)
+    dense = load_trained(cfg, options.results_dir, 0, device, options)
+    last = load_trained(cfg, options.results_dir, cfg.rounds, device, options)
     model, fresh, fresh_buffers = init_states(cfg.model, [derive_seed(cfg.seed, "init", "random_sparse_reinit", t)
                                                           for t in range(cfg.trials)], cfg.dropout, device)
     kinds = model.layer_kinds
@@ -202,7 +204,7 @@ def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **op
     options = options or RunOptions(**option_values)
     cfg, device = lcfg.experiment, options.torch_device()
     table = run_experiment(cfg, options).table
-    folder = experiment_path(cfg, options.results_dir) / "landscape"
+    folder = experiment_path(cfg, options.results_dir, options) / "landscape"
     loaded: list[Dataset] = []
 
     def data_set() -> Dataset:  # loaded on first need: a re-render from stored tables needs none
@@ -211,17 +213,18 @@ def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **op
         return loaded[0]
 
     def cached(name: str, compute: Any) -> pd.DataFrame:
-        return cached_table(folder / name, compute, stored_copy(options.stored_dir, f"{cfg.key}/landscape/{name}"))
+        stored = stored_copy(options.stored_dir, f"{folder.parent.name}/landscape/{name}")
+        return cached_table(folder / name, compute, stored)
 
     comparison = cached("comparison.csv.gz", lambda: _comparison(lcfg, options, data_set()))
-    distances = cached("distances.csv.gz", lambda: level_distances(cfg, options.results_dir, device))
+    distances = cached("distances.csv.gz", lambda: level_distances(cfg, options.results_dir, device, options))
     model = init_states(cfg.model, [0], cfg.dropout, device)[0]
 
     def interpolation() -> pd.DataFrame:
         data = data_set()
-        parts, previous = [], load_trained(cfg, options.results_dir, 0, device)
+        parts, previous = [], load_trained(cfg, options.results_dir, 0, device, options)
         for level in tqdm(range(1, cfg.rounds + 1), desc="interpolation", disable=not options.progress):
-            current = load_trained(cfg, options.results_dir, level, device)
+            current = load_trained(cfg, options.results_dir, level, device, options)
             start = project(previous["params"], current["masks"])
             for trial in range(cfg.trials):
                 one = {k: v[trial] for k, v in start.items()}
@@ -238,7 +241,7 @@ def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **op
         x, y = data.train.x[: lcfg.hessian_examples], data.train.y[: lcfg.hessian_examples]
         rows = []
         for level in tqdm(range(0, cfg.rounds + 1), desc="Hessian", disable=not options.progress):
-            state = load_trained(cfg, options.results_dir, level, device)
+            state = load_trained(cfg, options.results_dir, level, device, options)
             for trial in range(lcfg.hessian_trials):
                 values = trained_hessian(model, state, trial, x, y, lcfg.hessian_k)
                 rows += [{"level": level, "trial": trial, "rank": i + 1, "eigenvalue": float(v)}

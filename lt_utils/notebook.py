@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from lt_utils.config import ExperimentConfig
-from lt_utils.experiments import run_info
+from lt_utils.experiments import RunOptions, run_info
 from lt_utils.presets import preset
 
 
@@ -62,26 +62,29 @@ def committed_record(record_dir: str | None, notebook: str, key: str) -> dict[st
     return next((run for run in json.loads(path.read_text())["runs"] if run["key"] == key), None)
 
 
-def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None = None,
-               notebook: str = "") -> dict[str, Any]:
+def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None = None, notebook: str = "",
+               **options: Any) -> dict[str, Any]:
     """Parameters, device, wall time and versions of a finished run, for the reproducibility page.
-
-    A run re-rendered from the book's committed tables (nothing in ``results_dir``) keeps the
-    record it was committed with."""
-    rounds = run_info(cfg, results_dir)
+    ``options`` are the run's options (``RunOptions`` fields; they locate its results). A run
+    re-rendered from the book's committed tables (nothing in ``results_dir``) keeps the record it
+    was committed with."""
+    run_options = RunOptions(results_dir=results_dir, **options)
+    rounds = run_info(cfg, results_dir, run_options)
     if not rounds:
-        previous = committed_record(record_dir, notebook, cfg.key)
+        previous = committed_record(record_dir, notebook, cfg.key_for(run_options.identity(cfg)))
         if previous is not None:
             return previous
     return {
         "config": cfg.to_dict(),
-        "key": cfg.key,
+        "key": cfg.key_for(run_options.identity(cfg)),
+        "identity": run_options.identity(cfg),
         "device": sorted({r["device_name"] for r in rounds}),
         "step": sorted({r.get("step", "eager") for r in rounds}),  # records before the step forms: eager
         "precision": sorted({r.get("precision", "fp32") for r in rounds}),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rounds), 1),
         "networks_trained": sum(r["networks"] for r in rounds),
         "torch": sorted({r["torch"] for r in rounds}),
+        "code": sorted({r.get("code", "unknown") for r in rounds}),
         "python": platform.python_version(),
         "finished": max(r["finished"] for r in rounds) if rounds else None,
         "cuda": torch.version.cuda,
@@ -171,7 +174,8 @@ def run_presets(presets: list[str], overrides: dict[str, Any], smoke: bool, note
         if smoke:
             cfg = smoke_config(cfg)
         out[name] = (cfg, run_experiment(cfg, **options).table)
-        records.append(run_record(cfg, options.get("results_dir", "results"), record_dir, notebook))
+        run_options = {k: v for k, v in options.items() if k != "results_dir"}
+        records.append(run_record(cfg, options.get("results_dir", "results"), record_dir, notebook, **run_options))
     save_run_record(notebook, records, record_dir)
     return out, records
 

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o644)  # mkstemp's 0600 would hide results from the group
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -56,13 +58,21 @@ def atomic_write_table(table: pd.DataFrame, path: Path) -> None:
 
 
 def cached_table(path: Path, compute: Any, stored: Path | None = None) -> pd.DataFrame:
-    """The table stored at ``path``; ``compute()`` makes and stores it (atomically) when missing.
-    Always read back from disk, so a first run and a resumed one return the same values.
-    ``stored``: a committed copy, read instead of computing when ``path`` is missing."""
-    if not path.exists() and stored is not None:
+    """The table stored at ``path``; ``compute()`` makes and stores it (atomically) when missing,
+    or, with a warning naming the file, when it cannot be read. Always read back from disk, so a
+    first run and a resumed one return the same values. ``stored``: a committed copy, read
+    instead of computing when ``path`` is missing."""
+    if path.exists():
+        try:
+            return pd.read_csv(path)
+        except Exception as error:  # truncated or garbled: recompute rather than crash or trust it
+            from lt_utils.errors import DamagedResultWarning
+
+            warnings.warn(f"{path} cannot be read ({type(error).__name__}: {error}); recomputing it",
+                          DamagedResultWarning, stacklevel=2)
+    elif stored is not None:
         return pd.read_csv(stored)
-    if not path.exists():
-        atomic_write_table(compute(), path)
+    atomic_write_table(compute(), path)
     return pd.read_csv(path)
 
 
@@ -81,7 +91,20 @@ def curves_to_table(curves: torch.Tensor, eval_iterations: list[int], labels: li
     table.insert(0, "iteration", eval_iterations * n)
     for column in reversed(KEY_COLUMNS):
         table.insert(0, column, [label[column] for label in labels for _ in range(e)])
+    diverged = ~torch.isfinite(curves.double()).flatten(1).all(1)
+    table["diverged"] = diverged.repeat_interleave(e).numpy()
     return table
+
+
+def divergence_note(table: pd.DataFrame) -> str:
+    """A caption sentence naming the networks whose loss became non-finite ("" when none did)."""
+    if "diverged" not in table or not table["diverged"].astype(bool).any():
+        return ""
+    bad = table[table["diverged"].astype(bool)].drop_duplicates(["variant", "trial", "replicate", "round"])
+    parts = ", ".join(f"{v} round {r} ({n} networks)" for (v, r), n in
+                      bad.groupby(["variant", "round"]).size().items())
+    return (f"DIVERGED: {len(bad)} networks reached a non-finite loss ({parts}); their accuracies are "
+            "not results.")
 
 
 def early_stopping(table: pd.DataFrame) -> pd.DataFrame:

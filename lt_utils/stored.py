@@ -52,11 +52,12 @@ def verify_table(cfg: ExperimentConfig, table: pd.DataFrame, path: Path) -> None
                                    f"iteration {cfg.train.iterations}")
 
 
-def stored_table(cfg: ExperimentConfig, stored_dir: str | Path | None) -> pd.DataFrame | None:
-    """``cfg``'s committed table, verified, or None when ``stored_dir`` has none."""
+def stored_table(cfg: ExperimentConfig, stored_dir: str | Path | None, key: str | None = None) -> pd.DataFrame | None:
+    """``cfg``'s committed table (stored under ``key``, by default ``cfg.key``: fp32 on the CPU),
+    verified, or None when ``stored_dir`` has none."""
     if stored_dir is None:
         return None
-    path = Path(stored_dir) / f"{cfg.key}.csv.gz"
+    path = Path(stored_dir) / f"{key or cfg.key}.csv.gz"
     if not path.exists():
         return None
     try:

@@ -15,9 +15,8 @@ experiment's training schedule. They differ in where they start and what they re
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,18 @@ import torch
 
 from lt_utils.config import ExperimentConfig, TrainConfig
 from lt_utils.data import Dataset, load_dataset
-from lt_utils.errors import ConfigError
+from lt_utils.errors import DamagedFileError, DamagedResultWarning
 from lt_utils.experiments import RunOptions, initial_states, run_experiment
+from lt_utils.integrity import load_checked, remove_stray_temporaries
+from lt_utils.keys import stable_key
+from lt_utils.locking import folder_lock
 from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_round
-from lt_utils.results import atomic_save_torch, cached_table, curves_to_table
+from lt_utils.results import atomic_save_torch, atomic_write_json, cached_table, curves_to_table
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State
 from lt_utils.stored import stored_copy
 from lt_utils.training import METRICS, train_stack
+from lt_utils.validation import check_choice_tuple, check_float, check_int, check_int_tuple, require
 
 METHODS = ("rst", "unilth", "unidlth")
 
@@ -55,16 +58,11 @@ class TransformConfig:
 
     def __post_init__(self) -> None:
         for name in ("penalty_step", "penalty_max", "lr"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"invalid {name}={getattr(self, name)!r}: must be positive")
+            check_float(name, getattr(self, name), 0, low_open=True)
         for name in ("penalty_every", "patience_epochs", "max_pretrain_iterations", "stages"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"invalid {name}={value!r}: must be a positive integer")
-        if not isinstance(self.hold_iterations, int) or self.hold_iterations < 0:
-            raise ConfigError(f"invalid hold_iterations={self.hold_iterations!r}: must be a non-negative integer")
-        if not 0 <= self.momentum < 1:
-            raise ConfigError(f"invalid momentum={self.momentum!r}: must be in [0, 1)")
+            check_int(name, getattr(self, name), 1)
+        check_int("hold_iterations", self.hold_iterations, 0)
+        check_float("momentum", self.momentum, 0, 1, high_open=True)
 
     @property
     def growth_iterations(self) -> int:
@@ -94,19 +92,22 @@ class DualConfig:
     transform: TransformConfig = field(default_factory=TransformConfig)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "target_rounds", tuple(self.target_rounds))
-        object.__setattr__(self, "methods", tuple(self.methods))
-        bad = [m for m in self.methods if m not in METHODS]
-        if bad or not self.methods:
-            raise ConfigError(f"invalid methods={self.methods!r}: choose from {METHODS}")
-        if not self.target_rounds or not all(1 <= r <= self.experiment.rounds for r in self.target_rounds):
-            raise ConfigError(f"invalid target_rounds={self.target_rounds!r}: rounds between 1 and "
-                              f"the experiment's rounds={self.experiment.rounds}")
+        require(isinstance(self.experiment, ExperimentConfig), "experiment", self.experiment, "an ExperimentConfig")
+        require(isinstance(self.transform, TransformConfig), "transform", self.transform, "a TransformConfig")
+        object.__setattr__(self, "methods", check_choice_tuple("methods", self.methods, METHODS))
+        rounds = self.experiment.rounds
+        require(rounds >= 1, "rounds", rounds, "at least 1 for the target rounds")
+        object.__setattr__(self, "target_rounds", check_int_tuple("target_rounds", self.target_rounds, 1, rounds))
+        require(bool(self.target_rounds), "target_rounds", self.target_rounds, f"rounds between 1 and {rounds}")
 
     @property
     def key(self) -> str:
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
-        return f"dual_{self.experiment.model}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+        """The results folder's name at the default run identity; see :meth:`key_for`."""
+        return self.key_for({})
+
+    def key_for(self, identity: dict[str, Any]) -> str:
+        """Hash of the non-default settings and the run identity (``RunOptions.identity``)."""
+        return stable_key(f"dual_{self.experiment.model}", self, identity)
 
 
 def plateau_iteration(val_losses: list[float], iterations: list[int], patience: int) -> int | None:
@@ -142,7 +143,7 @@ class _DualRunner:
     def __init__(self, dcfg: DualConfig, options: RunOptions):
         self.dcfg, self.cfg, self.options = dcfg, dcfg.experiment, options
         self.device = options.torch_device()
-        self.folder = Path(options.results_dir) / dcfg.key
+        self.folder = Path(options.results_dir) / dcfg.key_for(options.identity(dcfg.experiment))
         self.model, self.theta0, self.buffers0 = initial_states(self.cfg, self.device)
         self.kinds = self.model.layer_kinds
         self.data: Dataset | None = None
@@ -160,9 +161,13 @@ class _DualRunner:
         """UniLTH/UniDLTH's start: each trial trained until its validation loss plateaus (its
         parameters and batch-norm statistics there)."""
         path = self.folder / "pretrained.pt"
-        saved = torch.load(path, map_location=self.device, weights_only=True) if path.exists() else None
-        if saved is not None and ("buffers" in saved or not self.buffers0):  # stored without buffers: no batch norm
-            return saved["params"], saved.get("buffers", {}), saved["iterations"]
+        if path.exists():
+            try:
+                saved = load_checked(path, lambda p: torch.load(p, map_location=self.device, weights_only=True))
+                if "buffers" in saved or not self.buffers0:  # stored without buffers: no batch norm
+                    return saved["params"], saved.get("buffers", {}), saved["iterations"]
+            except (DamagedFileError, KeyError) as error:
+                warnings.warn(f"{error}; recomputing {path}", DamagedResultWarning, stacklevel=2)
         n = self.cfg.trials
         patience = self.dcfg.transform.patience_iterations(len(self.data.train) // self.cfg.train.batch_size)
         history: list[list[float]] = [[] for _ in range(n)]
@@ -244,10 +249,13 @@ class _DualRunner:
         return table
 
     def run(self) -> pd.DataFrame:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        parts = [cached_table(self.folder / f"{method}.csv.gz", lambda m=method: self._with_data(self.method, m),
-                              stored_copy(self.options.stored_dir, f"{self.dcfg.key}/{method}.csv.gz"))
-                 for method in self.dcfg.methods]
+        with folder_lock(self.folder, self.options.wait):
+            remove_stray_temporaries(self.folder)
+            atomic_write_json(dataclasses.asdict(self.dcfg) | self.options.identity(self.cfg),
+                              self.folder / "config.json")  # names what the folder holds (lt_utils.migrate)
+            parts = [cached_table(self.folder / f"{method}.csv.gz", lambda m=method: self._with_data(self.method, m),
+                                  stored_copy(self.options.stored_dir, f"{self.folder.name}/{method}.csv.gz"))
+                     for method in self.dcfg.methods]
         return pd.concat(parts, ignore_index=True)
 
     def _with_data(self, compute: Any, *args: Any) -> Any:

@@ -34,7 +34,7 @@ def test_cifar10_loads_through_torchvision_pickle_layout(tmp_path, monkeypatch):
     folder = _write_cifar(tmp_path)
     # torchvision checks each file against the official md5; these files are our own.
     monkeypatch.setattr(datasets.cifar, "check_integrity", lambda path, md5=None: True)
-    data = load_dataset("cifar10", tmp_path, "cpu")
+    data = load_dataset("cifar10", tmp_path, "cpu", train_eval_size=500)  # the fake split has 1,000
     assert (len(data.train), len(data.val), len(data.test)) == (6_000 - VALIDATION_SIZE, VALIDATION_SIZE, 1_200)
     assert data.train.x.shape[1:] == (3, 32, 32)
     first = pickle.loads((folder / "test_batch").read_bytes())

@@ -79,6 +79,7 @@ def test_export_copies_tables_not_checkpoints(tmp_path):
     import pandas as pd
 
     from lt_utils.book import export_tables
+    from lt_utils.integrity import write_manifest
     from lt_utils.results import atomic_write_table
 
     cfg = preset("smoke")
@@ -88,6 +89,7 @@ def test_export_copies_tables_not_checkpoints(tmp_path):
     atomic_write_table(rows, results / cfg.key / "rounds" / "round_00.csv.gz")
     atomic_write_table(rows, results / cfg.key / "landscape" / "distances.csv.gz")
     atomic_write_table(rows, results / "dual_lenet-abc" / "rst.csv.gz")
+    write_manifest(results / cfg.key, 0, {results / cfg.key / "rounds" / "round_00.csv.gz": 1}, {})  # a finished round
     (results / cfg.key / "state").mkdir()
     (results / cfg.key / "state" / "round_00.pt").write_bytes(b"checkpoint")
     record = tmp_path / "record.json"

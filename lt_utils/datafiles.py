@@ -1,0 +1,72 @@
+"""Checks of the data files on disk, so that a damaged file is refused by name.
+
+MNIST's raw IDX files are checked against the format (magic number, counts, image size, file
+size) and their labels against the ten classes; CIFAR-10's batches against the md5 sums that
+torchvision keeps for them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lt_utils.errors import DamagedFileError
+
+CLASSES = 10
+_MNIST = {True: ("train", 60_000), False: ("t10k", 10_000)}
+
+
+def _header(path: Path, words: int) -> list[int]:
+    with open(path, "rb") as handle:
+        data = handle.read(4 * words)
+    if len(data) < 4 * words:
+        raise DamagedFileError(f"{path} is truncated: {len(data)} bytes, shorter than its IDX header")
+    return [int.from_bytes(data[4 * i: 4 * i + 4], "big") for i in range(words)]
+
+
+def check_mnist(root: Path, train: bool) -> None:
+    """Refuse damaged MNIST files in ``root/MNIST/raw`` (missing files are left to the download)."""
+    prefix, count = _MNIST[train]
+    folder = root / "MNIST" / "raw"
+    images, labels = folder / f"{prefix}-images-idx3-ubyte", folder / f"{prefix}-labels-idx1-ubyte"
+    if images.exists():
+        magic, n, rows, cols = _header(images, 4)
+        expected = (2051, count, 28, 28)
+        if (magic, n, rows, cols) != expected:
+            raise DamagedFileError(f"{images} is not an MNIST image file: header (magic, count, rows, columns) is "
+                                   f"{(magic, n, rows, cols)}, expected {expected}")
+        size = images.stat().st_size
+        if size != 16 + count * 28 * 28:
+            raise DamagedFileError(f"{images} has {size} bytes, expected {16 + count * 28 * 28} (truncated?)")
+    if labels.exists():
+        magic, n = _header(labels, 2)
+        if (magic, n) != (2049, count):
+            raise DamagedFileError(f"{labels} is not an MNIST label file: header (magic, count) is {(magic, n)}, "
+                                   f"expected {(2049, count)}")
+        size = labels.stat().st_size
+        if size != 8 + count:
+            raise DamagedFileError(f"{labels} has {size} bytes, expected {8 + count} (truncated?)")
+        values = np.fromfile(labels, dtype=np.uint8, offset=8)
+        if values.max(initial=0) >= CLASSES:
+            raise DamagedFileError(f"{labels} holds label {int(values.max())}; labels must be in [0, {CLASSES})")
+
+
+def check_cifar10(root: Path) -> None:
+    """Refuse CIFAR-10 batch files whose md5 differs from torchvision's record (missing ones are
+    left to the download)."""
+    from torchvision.datasets import cifar
+
+    folder = root / cifar.CIFAR10.base_folder
+    for name, md5 in [*cifar.CIFAR10.train_list, *cifar.CIFAR10.test_list]:
+        path = folder / name
+        if path.exists() and not cifar.check_integrity(str(path), md5):
+            raise DamagedFileError(f"{path} is damaged: its md5 is not torchvision's {md5} for CIFAR-10's {name}")
+
+
+def check_labels(labels: torch.Tensor, source: str) -> None:
+    """Refuse labels outside the ten classes, naming where they came from."""
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= CLASSES):
+        raise DamagedFileError(f"{source} holds labels outside [0, {CLASSES}): min {int(labels.min())}, "
+                               f"max {int(labels.max())}")

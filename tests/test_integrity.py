@@ -1,0 +1,144 @@
+"""Damaged, interrupted and stray stored files: named, never read as results, recomputed."""
+
+import gzip
+import stat
+
+import pandas as pd
+import pytest
+
+import lt_utils.experiments as experiments
+from lt_utils.errors import DamagedFileError, DamagedResultWarning
+from lt_utils.experiments import experiment_path, finished_rounds, load_ticket, load_trained, run_experiment
+from lt_utils.integrity import manifest_path
+from lt_utils.presets import preset
+
+TINY = {"iterations": 20, "eval_every": 10, "trials": 1, "rounds": 2, "reinits": 0, "one_shot_rounds": (),
+        "random_sparse": False, "train_eval_size": 100}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, data_dir):
+    """One finished tiny run, kept pristine: tests damage copies of it."""
+    results = tmp_path_factory.mktemp("pristine")
+    cfg = preset("smoke", **TINY)
+    table = run_experiment(cfg, results_dir=str(results), data_dir=str(data_dir), progress=False).table
+    return cfg, results, table
+
+
+def _copy(finished, tmp_path):
+    import shutil
+
+    cfg, results, table = finished
+    shutil.copytree(results, tmp_path, dirs_exist_ok=True)
+    return cfg, experiment_path(cfg, tmp_path), table
+
+
+def _rerun(cfg, results, data_dir, monkeypatch=None, trained=None):
+    if monkeypatch is not None:
+        original = experiments._Runner._train
+
+        def spy(self, r, nets):
+            trained.append(r)
+            return original(self, r, nets)
+
+        monkeypatch.setattr(experiments._Runner, "_train", spy)
+    return run_experiment(cfg, results_dir=str(results), data_dir=str(data_dir), progress=False).table
+
+
+def test_each_round_has_a_manifest_with_hashes_and_rows(finished):
+    cfg, results, table = finished
+    import json
+
+    manifest = json.loads(manifest_path(experiment_path(cfg, results), 1).read_text())
+    assert set(manifest["files"]) == {"state/round_01.pt", "tickets/round_01.pt", "rounds/round_01.json",
+                                      "rounds/round_01.csv.gz"}
+    assert manifest["files"]["rounds/round_01.csv.gz"]["rows"] == len(table[table["round"] == 1])
+    assert len(manifest["files"]["state/round_01.pt"]["sha256"]) == 64
+    assert manifest["identity"]["precision"] == "fp32" and manifest["code"]
+
+
+def test_result_files_are_readable_by_the_group(finished):
+    cfg, results, _ = finished
+    for path in experiment_path(cfg, results).rglob("*"):
+        if path.is_file() and path.name != ".lock":
+            assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
+@pytest.mark.parametrize("damage", ["truncate_table", "drop_rows", "garbage_in_state", "delete_ticket"])
+def test_damaged_round_is_named_and_recomputed_from_there(finished, tmp_path, data_dir, monkeypatch, damage):
+    cfg, folder, table = _copy(finished, tmp_path)
+    if damage == "truncate_table":
+        bad = folder / "rounds" / "round_01.csv.gz"
+        bad.write_bytes(bad.read_bytes()[:40])
+    elif damage == "drop_rows":
+        bad = folder / "rounds" / "round_01.csv.gz"
+        rows = pd.read_csv(bad)
+        bad.write_bytes(gzip.compress(rows.iloc[:-2].to_csv(index=False).encode()))
+    elif damage == "garbage_in_state":
+        bad = folder / "state" / "round_01.pt"
+        data = bytearray(bad.read_bytes())
+        data[len(data) // 2: len(data) // 2 + 4096] = bytes(range(256)) * 16
+        bad.write_bytes(bytes(data))
+    else:
+        bad = folder / "tickets" / "round_01.pt"
+        bad.unlink()
+    trained = []
+    with pytest.warns(DamagedResultWarning, match=str(bad.name)):
+        again = _rerun(cfg, tmp_path, data_dir, monkeypatch, trained)
+    assert trained == [1, 2]  # the damaged round and every later one, nothing before
+    pd.testing.assert_frame_equal(again, table)
+
+
+def test_damaged_table_is_never_read_as_a_result(finished, tmp_path):
+    cfg, folder, table = _copy(finished, tmp_path)
+    bad = folder / "rounds" / "round_02.csv.gz"
+    rows = pd.read_csv(bad)
+    bad.write_bytes(gzip.compress(rows.iloc[:-1].to_csv(index=False).encode()))
+    with pytest.warns(DamagedResultWarning, match="round_02.csv.gz"):
+        assert finished_rounds(cfg, tmp_path) == [0, 1]
+    with pytest.warns(DamagedResultWarning):
+        loaded = experiments.load_table(cfg, tmp_path)
+    assert set(loaded["round"]) == {0, 1}
+
+
+def test_loaders_name_a_damaged_checkpoint(finished, tmp_path):
+    cfg, folder, _ = _copy(finished, tmp_path)
+    ticket = folder / "tickets" / "round_02.pt"
+    ticket.write_bytes(ticket.read_bytes()[:100])
+    with pytest.raises(DamagedFileError, match="tickets/round_02.pt"):
+        load_ticket(cfg, tmp_path, 2)
+    load_ticket(cfg, tmp_path, 1)  # the others still load
+    state = folder / "state" / "round_01.pt"
+    state.write_bytes(state.read_bytes() + b"x")
+    with pytest.raises(DamagedFileError, match="state/round_01.pt"):
+        load_trained(cfg, tmp_path, 1)
+
+
+def test_garbled_config_is_named_and_rewritten(finished, tmp_path, data_dir, monkeypatch):
+    cfg, folder, table = _copy(finished, tmp_path)
+    (folder / "config.json").write_text('{"name": "smo')
+    trained = []
+    with pytest.warns(DamagedResultWarning, match="config.json"):
+        again = _rerun(cfg, tmp_path, data_dir, monkeypatch, trained)
+    assert trained == []
+    pd.testing.assert_frame_equal(again, table)
+
+
+def test_stray_temporary_files_are_removed(finished, tmp_path, data_dir):
+    cfg, folder, _ = _copy(finished, tmp_path)
+    stray = [folder / "state" / ".round_02.pt.abc123.tmp", folder / "rounds" / ".round_01.csv.gz.x.tmp"]
+    for path in stray:
+        path.write_bytes(b"half a file")
+    _rerun(cfg, tmp_path, data_dir)
+    assert not any(path.exists() for path in stray)
+
+
+def test_round_recorded_with_other_options_is_not_returned(finished, tmp_path, data_dir, monkeypatch):
+    cfg, folder, _ = _copy(finished, tmp_path)
+    bf16 = experiments.RunOptions(results_dir=str(tmp_path), precision="bf16", progress=False)
+    assert experiment_path(cfg, tmp_path, bf16) != folder
+    assert finished_rounds(cfg, tmp_path, bf16) == []
+    # a folder copied under another identity's key is refused round by round
+    folder.rename(experiment_path(cfg, tmp_path, bf16))
+    with pytest.warns(DamagedResultWarning, match="recorded with"):
+        assert finished_rounds(cfg, tmp_path, bf16) == []

@@ -1,0 +1,84 @@
+"""The results key: stable, covering every option that changes the numbers."""
+
+import dataclasses
+import json
+
+from lt_utils.config import ExperimentConfig, TrainConfig
+from lt_utils.experiments import RunOptions, experiment_path
+from lt_utils.keys import legacy_key, non_default, stable_key
+from lt_utils.migrate import migrate_book, migrate_results
+from lt_utils.presets import PRESETS, preset
+from lt_utils.results import atomic_write_json, atomic_write_table
+
+PINNED = {
+    "lenet": "lenet-03a5f91777", "conv2": "conv2-1f7a22f310", "conv4": "conv4-3ea6a8258c",
+    "conv6": "conv6-214efca6bb", "conv2_dropout": "conv2_dropout-c205ccc8b3",
+    "conv4_dropout": "conv4_dropout-3c03978677", "conv6_dropout": "conv6_dropout-15a02c5330",
+    "vgg19_lr01": "vgg19_lr01-61a759384c", "vgg19_lr01_warmup": "vgg19_lr01_warmup-92afba058f",
+    "vgg19_lr001": "vgg19_lr001-c83c6f856b", "resnet20_lr01": "resnet20_lr01-1e5fbbaab2",
+    "resnet20_lr003_warmup": "resnet20_lr003_warmup-eb3afa1825", "resnet20_lr001": "resnet20_lr001-548652f9dc",
+    "smoke": "smoke-8359f0b3ba",
+}
+
+
+def test_preset_keys_are_pinned():
+    assert {name: preset(name).key for name in PRESETS} == PINNED
+
+
+def test_key_hashes_only_values_that_differ_from_defaults():
+    cfg = preset("smoke")
+    assert "optimizer" not in non_default(cfg)["train"] and non_default(cfg)["train"]["iterations"] == 300
+
+    @dataclasses.dataclass(frozen=True)
+    class Extended(TrainConfig):  # a field added later, at its default, leaves the key alone
+        new_option: float = 0.5
+
+    extended = dataclasses.replace(cfg, train=Extended(**dataclasses.asdict(cfg.train)))
+    assert non_default(extended) == non_default(cfg)
+    assert stable_key(cfg.name, extended) == cfg.key
+
+
+def test_precision_device_and_dropout_stacking_are_in_the_key():
+    cfg = preset("smoke")
+    keys = {experiment_path(cfg, "r", RunOptions(device="cpu", precision=p)).name for p in ("fp32", "bf16")}
+    assert len(keys) == 2
+    assert experiment_path(cfg, "r", RunOptions(device="cpu")).name == cfg.key
+    # rounding-only options share the key
+    assert experiment_path(cfg, "r", RunOptions(device="cpu", step="compile", eval_batch=7)).name == cfg.key
+    # max_stack changes dropout draws, so it is in the key of a dropout model only
+    assert experiment_path(cfg, "r", RunOptions(device="cpu", max_stack=1)).name == cfg.key
+    conv = preset("conv2_dropout")
+    assert experiment_path(conv, "r", RunOptions(device="cpu", max_stack=1)).name != conv.key
+
+
+def test_migration_renames_results_and_book_records(tmp_path):
+    cfg = preset("smoke")
+    old = legacy_key(cfg.name, cfg)
+    assert old != cfg.key
+    results, book = tmp_path / "results", tmp_path / "book"
+    folder = results / old
+    atomic_write_json(cfg.to_dict(), folder / "config.json")
+    atomic_write_json({"precision": "fp32", "device": "cpu"}, folder / "rounds" / "round_00.json")
+    import pandas as pd
+
+    rows = pd.DataFrame({"variant": ["iterative"], "round": [0]})
+    atomic_write_table(rows, book / "results" / f"{old}.csv.gz")
+    atomic_write_table(rows, book / "results" / old / "landscape" / "distances.csv.gz")
+    record = {"notebook": "x", "runs": [{"config": cfg.to_dict(), "key": old, "device": ["x86_64"],
+                                         "precision": ["fp32"], "exports": ["dual_lenet-zzz"]}]}
+    atomic_write_json(record, book / "runs" / "x.json")
+    moves = migrate_results(results)
+    assert [(a.name, b.name) for a, b in moves] == [(old, cfg.key)]
+    migrate_book(book, {"dual_lenet-zzz": "dual_lenet-new"})
+    saved = json.loads((book / "runs" / "x.json").read_text())["runs"][0]
+    assert saved["key"] == cfg.key and saved["exports"] == ["dual_lenet-new"]
+    assert (book / "results" / f"{cfg.key}.csv.gz").exists()
+    assert (book / "results" / cfg.key / "landscape" / "distances.csv.gz").exists()
+    assert not (book / "results" / f"{old}.csv.gz").exists()
+    assert migrate_results(results) == [] and migrate_book(book) == []  # a second run changes nothing
+
+
+def test_round_trip_keeps_the_key():
+    for name in PRESETS:
+        cfg = preset(name)
+        assert ExperimentConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))).key == cfg.key

@@ -1,0 +1,137 @@
+"""Bad input, through the API and the notebooks: refused before any work, naming the field."""
+
+import math
+from pathlib import Path
+
+import pytest
+
+from lt_utils.book import NOTEBOOKS, SMOKE_PARAMETERS, declared_parameters, execute, parse_value
+from lt_utils.config import PruneConfig
+from lt_utils.errors import ConfigError
+from lt_utils.experiments import RunOptions
+from lt_utils.landscape import LandscapeConfig
+from lt_utils.params import check_notebook_parameters
+from lt_utils.presets import preset
+from lt_utils.transform import DualConfig, TransformConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+INF, NAN = math.inf, math.nan
+
+API_CASES = [  # (field named in the message, how to make it)
+    ("fc_rate", lambda: preset("lenet", fc_rate="0.3")),
+    ("momentum", lambda: preset("vgg19_lr01", momentum="0.9")),
+    ("rounds", lambda: preset("lenet", rounds="3")),
+    ("trials", lambda: preset("lenet", trials=True)),
+    ("trials", lambda: preset("lenet", trials=2.0)),
+    ("lr", lambda: preset("lenet", lr=INF)),
+    ("lr", lambda: preset("lenet", lr=NAN)),
+    ("lr", lambda: preset("lenet", lr="0.1")),
+    ("lr", lambda: preset("lenet", lr=0)),
+    ("dropout", lambda: preset("lenet", dropout=0.5)),
+    ("dropout", lambda: preset("conv2", dropout=1.0)),
+    ("train_eval_size", lambda: preset("lenet", train_eval_size=10**9)),
+    ("batch_size", lambda: preset("lenet", batch_size=10**6)),
+    ("batch_size", lambda: preset("lenet", batch_size=True)),
+    ("warmup_iterations", lambda: preset("vgg19_lr01_warmup", iterations=5_000)),
+    ("warmup_iterations", lambda: preset("lenet", warmup_iterations=-1)),
+    ("lr_drops", lambda: preset("vgg19_lr01", lr_drops="55")),
+    ("lr_drops", lambda: preset("vgg19_lr01", lr_drops=(0,))),
+    ("one_shot_rounds", lambda: preset("lenet", one_shot_rounds="12")),
+    ("one_shot_rounds", lambda: preset("lenet", one_shot_rounds=(1.5,))),
+    ("iterations", lambda: preset("lenet", iterations=1.5)),
+    ("iterations", lambda: preset("lenet", iterations="1000")),
+    ("seed", lambda: preset("lenet", seed=-1)),
+    ("seed", lambda: preset("lenet", seed="0")),
+    ("reinits", lambda: preset("lenet", reinits=-1)),
+    ("optimizer", lambda: preset("lenet", optimizer=3)),
+    ("weight_decay", lambda: preset("lenet", weight_decay=-1e-4)),
+    ("weight_decay", lambda: preset("lenet", weight_decay=INF)),
+    ("lr_drop_factor", lambda: preset("lenet", lr_drop_factor=0)),
+    ("eval_every", lambda: preset("lenet", eval_every=0)),
+    ("augment", lambda: preset("vgg19_lr01", augment="yes")),
+    ("random_sparse", lambda: preset("lenet", random_sparse=1)),
+    ("rewind_iteration", lambda: preset("lenet", rewind_iteration=10**9)),
+    ("global_kinds", lambda: preset("vgg19_lr01", global_kinds="conv")),
+    ("strategy", lambda: PruneConfig(strategy=None)),
+    ("conv_rate", lambda: preset("conv2", conv_rate=1.0)),
+    ("output_rate", lambda: preset("lenet", output_rate=-0.1)),
+    ("device", lambda: RunOptions(device="mps")),
+    ("device", lambda: RunOptions(device="meta")),
+    ("device", lambda: RunOptions(device="cuda:99")),
+    ("device", lambda: RunOptions(device=0)),
+    ("eval_batch", lambda: RunOptions(eval_batch=0)),
+    ("max_stack", lambda: RunOptions(max_stack=-1)),
+    ("max_stack", lambda: RunOptions(max_stack=2.5)),
+    ("step", lambda: RunOptions(step=3)),
+    ("precision", lambda: RunOptions(precision="fp16")),
+    ("progress", lambda: RunOptions(progress="no")),
+    ("results_dir", lambda: RunOptions(results_dir=None)),
+    ("data_dir", lambda: RunOptions(data_dir=3)),
+    ("wait", lambda: RunOptions(wait="no")),
+    ("penalty_step", lambda: TransformConfig(penalty_step="1e-4")),
+    ("hold_iterations", lambda: TransformConfig(hold_iterations=-1)),
+    ("momentum", lambda: TransformConfig(momentum=INF)),
+    ("target_rounds", lambda: DualConfig(preset("smoke"), target_rounds="1,2")),
+    ("target_rounds", lambda: DualConfig(preset("smoke"), target_rounds=(3,))),
+    ("methods", lambda: DualConfig(preset("smoke"), target_rounds=(1, 2), methods="rst")),
+    ("hessian_k", lambda: LandscapeConfig(preset("smoke"), hessian_k=True)),
+    ("interpolation_points", lambda: LandscapeConfig(preset("smoke"), interpolation_points=1)),
+]
+
+
+@pytest.mark.parametrize("field,make", API_CASES, ids=[f"{i}-{f}" for i, (f, _) in enumerate(API_CASES)])
+def test_bad_api_input_is_refused_naming_the_field(field, make):
+    with pytest.raises(ConfigError, match=rf"invalid {field}=.*must be"):
+        make()
+
+
+NOTEBOOK_CASES = [  # (notebook, parameters, field named)
+    ("lenet_imp", {"trials": 0}, "trials"),
+    ("lenet_imp", {"trials": "3"}, "trials"),
+    ("lenet_imp", {"trials": True}, "trials"),
+    ("lenet_imp", {"fc_rate": "abc"}, "fc_rate"),
+    ("lenet_imp", {"fc_rate": 1.5}, "fc_rate"),
+    ("lenet_imp", {"lr": INF}, "lr"),
+    ("lenet_imp", {"device": "mps"}, "device"),
+    ("lenet_imp", {"precision": "fp16"}, "precision"),
+    ("lenet_imp", {"train_eval_size": 10**9}, "train_eval_size"),
+    ("lenet_imp", {"preset": "lenett"}, "preset"),
+    ("dual_tickets", {"target_rounds": (3, 7)}, "target_rounds"),
+    ("dual_tickets", {"target_rounds": "3,40"}, "target_rounds"),
+    ("dual_tickets", {"penalty_every": 0}, "penalty_every"),
+    ("dual_tickets", {"methods": "lth"}, "methods"),
+    ("conv_dropout", {"models": "conv9"}, "models"),
+    ("conv_dropout", {"lr": -1.0}, "lr"),
+    ("vgg19_warmup", {"iterations": 5_000}, "warmup_iterations"),
+    ("vgg19_warmup", {"settings": "lr1"}, "settings"),
+    ("imp_landscape", {"hessian_trials": 5}, "hessian_trials"),
+    ("imp_landscape", {"levels": "10"}, "levels"),
+    ("imp_landscape", {"rate": 1.5}, "rate"),
+]
+
+
+@pytest.mark.parametrize("name,parameters,field", NOTEBOOK_CASES,
+                         ids=[f"{n}-{f}-{i}" for i, (n, _, f) in enumerate(NOTEBOOK_CASES)])
+def test_bad_notebook_parameter_is_refused_before_a_kernel_starts(tmp_path, name, parameters, field):
+    with pytest.raises(ConfigError, match=rf"\b{field}\b"):
+        execute(name, parameters, tmp_path / "out.ipynb", ROOT)
+    assert list(tmp_path.iterdir()) == []  # no kernel ran: nothing was written
+
+
+@pytest.fixture(scope="module")
+def declared():
+    import jupytext
+
+    return {name: declared_parameters(jupytext.read(ROOT / "notebooks" / f"{name}.md")) for name in NOTEBOOKS}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_default_and_smoke_parameters_pass_the_checks(declared, name):
+    check_notebook_parameters(name, {}, declared[name])
+    check_notebook_parameters(name, {**SMOKE_PARAMETERS[name], "device": "cpu", "data_dir": "x"}, declared[name])
+
+
+def test_parameters_are_parsed_as_papermill_parses_them(declared):
+    assert [parse_value(v) for v in ("3,7", "3", "0.3", "True", "None", "cpu", "1e-4")] == \
+        ["3,7", 3, 0.3, True, None, "cpu", 1e-4]
+    check_notebook_parameters("dual_tickets", {"target_rounds": parse_value("3,7")}, declared["dual_tickets"])
