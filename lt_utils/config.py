@@ -176,7 +176,7 @@ class ExperimentConfig:
 
     @property
     def key(self) -> str:
-        """The results folder's name at the default run identity (fp32 on the CPU); see :meth:`key_for`."""
+        """The results folder's name at the default run identity (fp32 on the CPU); see ``key_for``."""
         return self.key_for({})
 
     def key_for(self, identity: dict[str, Any]) -> str:

@@ -50,7 +50,7 @@ class RunOptions:
     """How an experiment is executed.
 
     Three options change the numbers beyond floating-point rounding, and so are part of the
-    results' key (:meth:`identity`): ``precision`` (bf16 autocast is not fp32); the device type
+    results' key (``identity``): ``precision`` (bf16 autocast is not fp32); the device type
     (``cpu`` or ``cuda``: the data order and random masks are drawn by generators on the device,
     whose streams differ); and, for models with dropout, ``max_stack`` (the dropout seed is drawn
     per stack). The rest change only rounding or nothing: ``step`` (the same update, computed

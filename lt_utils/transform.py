@@ -102,7 +102,7 @@ class DualConfig:
 
     @property
     def key(self) -> str:
-        """The results folder's name at the default run identity; see :meth:`key_for`."""
+        """The results folder's name at the default run identity; see ``key_for``."""
         return self.key_for({})
 
     def key_for(self, identity: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ def _mnist_copy(data_dir, tmp_path, damaged: str, damage):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for name in FILES:
-        source = data_dir / "MNIST" / "raw" / name
+        source = (data_dir / "MNIST" / "raw" / name).resolve()  # a relative data_dir would make a dangling link
         if name == damaged:
             (raw / name).write_bytes(damage(source.read_bytes()))
         else:
