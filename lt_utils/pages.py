@@ -162,7 +162,7 @@ def headline_figure(book_dir: Path) -> Any:
         fig, axes = plots.figure(1, 1, height=3.0)
         plots.reference_line(axes[0, 0], 100 * ref.LENET_UNPRUNED_TEST_ACC, "unpruned about 98%")
         plots.reference_pm(axes[0, 0], 21.1, "tickets 38% earlier")
-        plots._pm_axis(axes[0, 0])
+        plots.pm_axis(axes[0, 0])
         return fig
     table = runs[0][1]
     return plots.early_stopping_figure(table, ["iterative", "reinit"])

@@ -72,7 +72,8 @@ def smallest_font(fig: Figure) -> float:
     return min(sizes) * shrink if sizes else float("inf")
 
 
-def _pm_axis(ax: Axes) -> None:
+def pm_axis(ax: Axes) -> None:
+    """P_m on a reversed log axis (dense on the left), with the paper's ticks."""
     ax.set_xscale("log")
     ax.set_xlim(120, 1.2)  # reversed: dense on the left, as in the paper
     ax.set_xticks(PM_TICKS, [f"{t:g}" for t in PM_TICKS])
@@ -101,7 +102,7 @@ def metric_vs_pm(per_net: pd.DataFrame, column: str, ax: Axes, variants: Sequenc
         ax.errorbar(rows["p_m"], mean, yerr=err, label=style["label"] + label_suffix, color=style["color"],
                     marker=style["marker"], markersize=4, linestyle=linestyle,
                     markerfacecolor="white" if hollow else style["color"])
-    _pm_axis(ax)
+    pm_axis(ax)
 
 
 def legend_below(fig: Figure, axes: Sequence[Axes], ncol: int = 2) -> None:
@@ -182,7 +183,7 @@ def four_panel_figure(lines: Sequence[tuple[pd.DataFrame, Sequence[str], str, st
             if column in per_net and per_net[column].notna().any():
                 metric_vs_pm(per_net, column, ax, variants, scale, suffix, style)
         ax.set_ylabel(ylabel)
-        _pm_axis(ax)
+        pm_axis(ax)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     legend_below(fig, list(axes.flat), ncol)
@@ -376,7 +377,7 @@ def paper_conv_figure(reference: object) -> Figure:
     drop.set_ylabel("Accuracy at early stop (test, %)")
     drop.set_ylim(76, 87)
     for ax in axes.values():
-        _pm_axis(ax)
+        pm_axis(ax)
     fig.tight_layout()
     return fig
 
@@ -386,7 +387,7 @@ def paper_vgg_figure(reference: object) -> Figure:
     fig, axes = figure(1, len(reference.VGG19_CHECKPOINTS), height=3.6, sharey=True)
     low, high = reference.VGG19_UNPRUNED_TEST_ACC
     for ax, iteration in zip(axes[0], reference.VGG19_CHECKPOINTS, strict=True):
-        _pm_axis(ax)
+        pm_axis(ax)
         ax.set_xticks((100, 21.1, 3.6), ["100", "21.1", "3.6"])
         ax.set_xlabel("P_m (%)")
         ax.set_title(f"{iteration:,} iterations")
