@@ -36,6 +36,10 @@ def _run_steps(step_factory, params, buffers, batches, targets, lr):
     return params, buffers
 
 
+def _double(state):
+    return {k: v.double() for k, v in state.items()}
+
+
 def _batches(n, shape, steps=3, batch=16):
     generator = torch.Generator().manual_seed(3)
     return [(torch.randn(n, batch, *shape, generator=generator), torch.randint(0, 10, (n, batch), generator=generator))
@@ -70,13 +74,23 @@ def test_functional_update_matches_autograd_and_torch_optim(model_name, cfg, dro
 
 
 def test_compiled_step_matches_eager_on_a_batch_norm_network():
+    # Batch norm on noise is chaotic: fp32 rounding alone moves ResNet-20's two steps by about 0.5% of
+    # their length. So both fp32 forms are held against the same step in float64, and the compiled
+    # step must be about as close to it as the eager one (a wrong update would be off by ~100%).
     model, params, buffers, masks = _networks("resnet20", 2)
     batches = _batches(2, (3, 32, 32), steps=2, batch=32)
-    plain = _run_steps(lambda p, b, t: make_train_step("eager", model, p, b, masks, SGD_SLOW, t), params, buffers,
-                       batches, {}, SGD_SLOW.lr)
-    compiled = _run_steps(lambda p, b, t: make_train_step("compile", model, p, b, masks, SGD_SLOW, t), params,
-                          buffers, batches, {}, SGD_SLOW.lr)
-    assert _max_relative_change_gap(params, plain[0], compiled[0]) < 1e-2
+
+    def run(mode, params, buffers, batches):
+        return _run_steps(lambda p, b, t: make_train_step(mode, model, p, b, masks, SGD_SLOW, t), params, buffers,
+                          batches, {}, SGD_SLOW.lr)
+
+    plain = run("eager", params, buffers, batches)
+    compiled = run("compile", params, buffers, batches)
+    exact = run("eager", _double(params), _double(buffers), [(x.double(), y) for x, y in batches])
+    eager_error = _max_relative_change_gap(_double(params), _double(plain[0]), exact[0])
+    compiled_error = _max_relative_change_gap(_double(params), _double(compiled[0]), exact[0])
+    assert eager_error < 2e-2
+    assert compiled_error < 3 * eager_error
     torch.testing.assert_close(plain[1]["bn.running_mean"], compiled[1]["bn.running_mean"], rtol=1e-3, atol=1e-4)
 
 
