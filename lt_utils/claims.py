@@ -341,3 +341,26 @@ def run_diagnostics(table: pd.DataFrame, iterations: int) -> dict[str, float]:
         "trials": int(per_net["trial"].nunique()),
         "dense_es_iteration": float(dense["es_iteration"].mean()),
     }
+
+
+def compare_runs(runs: dict[str, tuple[list[Claim], dict[str, float]]]) -> pd.DataFrame:
+    """Two or more runs of one page side by side, ``{run label: (claims, run_diagnostics)}``: each
+    claim's number and verdict per run, then the diagnostics (rows in the first run's order)."""
+    first = next(iter(runs.values()))
+    rows = [{"": c.claim, "paper": c.paper} for c in first[0]]
+    for label, (claims, _) in runs.items():
+        by_key = {c.key: c for c in claims}
+        for row, claim in zip(rows, first[0], strict=True):
+            mine = by_key.get(claim.key)
+            row[label] = "—" if mine is None or mine.this_run is None else \
+                f"{mine.this_run:.2f} {mine.unit} ({mine.verdict})"
+    for name, text in DIAGNOSTICS.items():
+        rows.append({"": text, "paper": ""} | {label: f"{diag[name]:.1f}" for label, (_, diag) in runs.items()})
+    return pd.DataFrame(rows)
+
+
+DIAGNOSTICS = {"dense_es_iteration": "unpruned networks' early-stopping iteration (mean)",
+               "late_share": "networks whose minimum falls in the last tenth of training (%)",
+               "late_share_dense": "unpruned networks whose minimum falls in the last tenth (%)",
+               "dense_spread_pp": "spread of unpruned test accuracy over trials (pp)"}
+"""The ``run_diagnostics`` compared between runs, with their descriptions."""

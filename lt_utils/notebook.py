@@ -32,6 +32,11 @@ def differences(cfg: ExperimentConfig, reference: ExperimentConfig) -> dict[str,
     return out
 
 
+SCALE_FIELDS = {"iterations": "iterations", "trials": "trials", "reinits": "reinitializations", "rounds": "rounds",
+                "train_eval_size": "tracked training examples", "hold_iterations": "hold iterations"}
+"""Settings that make a run smaller than the paper's, with the words a scale note uses for them."""
+
+
 def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool = False,
                extra: dict[str, tuple[Any, Any]] | None = None) -> str:
     """One line that says at what scale a figure was run, for captions and page banners.
@@ -45,9 +50,10 @@ def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool
     diff |= {k: v for k, v in (extra or {}).items() if v[0] != v[1]}
     if not diff:
         return "Full scale (every setting as the paper's)"
-    changed = ", ".join(f"{k}={v[0]} (full scale: {v[1]})" for k, v in diff.items())
-    scale_fields = ("trials", "iterations", "rounds", "reinits", "train_eval_size", "hold_iterations")
-    reduced = any(k in scale_fields and isinstance(v[0], int) and v[0] < v[1] for k, v in diff.items())
+    reduced = {k for k, (this, full) in diff.items()
+               if k in SCALE_FIELDS and isinstance(this, int) and isinstance(full, int) and this < full}
+    changed = ", ".join(f"{diff[k][0]:,} of {diff[k][1]:,} {SCALE_FIELDS[k]}" if k in reduced
+                        else f"{k}={diff[k][0]} (full scale: {diff[k][1]})" for k in diff)
     return f"{'Reduced scale' if reduced else 'Settings changed'}: {changed}"
 
 

@@ -206,8 +206,9 @@ def configuration_table(configs: list[ExperimentConfig]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def projected_time(configs: list[ExperimentConfig], bench_dir: Path) -> str:
-    """The projected wall time of ``configs`` on each device whose stored benchmark times their models."""
+def projected_time(configs: list[ExperimentConfig], bench_dir: Path, what: str = "the whole run") -> str:
+    """The projected wall time of ``configs`` (``what``, in words) on each device whose stored
+    benchmark times their models."""
     from lt_utils.bench import figure_network_iterations
 
     lines = []
@@ -216,14 +217,18 @@ def projected_time(configs: list[ExperimentConfig], bench_dir: Path) -> str:
         rates = {m: r["engine_network_iterations_per_s"] for m, r in report["models"].items()}
         if all(cfg.model in rates for cfg in configs):
             hours = sum(figure_network_iterations(cfg) / rates[cfg.model] for cfg in configs) / 3600
-            lines.append(f"- {report['device']} ({report['date'][:10]}): {hours:,.1f} h, projected from the "
-                         "benchmark's fastest fp32 step form (a projection, not a measurement).")
+            threads = f", {report['threads']} threads" if report["device"].startswith("CPU") else ""
+            lines.append(f"- {report['device']}{threads} ({report['date'][:10]}): {hours:,.1f} h, projected from "
+                         "the benchmark's fastest fp32 step form (a projection, not a measurement).")
     if not lines:
         models = ", ".join(sorted({cfg.model for cfg in configs}))
         return (f"**Projected time:** no stored benchmark times {models} yet (the stored reports in "
                 "`book/bench/` cover other models). On a GPU, `python -m lt_utils.bench --device cuda --out "
                 "book/bench/my-gpu.json` records one, and this page then shows the projection.")
-    return "**Projected time** of the whole run, from the stored benchmark reports:\n\n" + "\n".join(lines)
+    if not any("- CPU" not in line for line in lines):
+        lines.append("- GPU: no stored benchmark yet. On a GPU, `python -m lt_utils.bench --device cuda --out "
+                     "book/bench/my-gpu.json` records one, and this page then shows the projection.")
+    return f"**Projected time** of {what}, from the stored benchmark reports:\n\n" + "\n".join(lines)
 
 
 def notebook_title(notebook_source: Path) -> str:

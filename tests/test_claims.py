@@ -3,7 +3,17 @@
 import pandas as pd
 import pytest
 
-from lt_utils.claims import NOT_REPRODUCED, NOT_RUN, REPRODUCED, conv_claims, lenet_claims, vgg_claims
+from lt_utils.claims import (
+    DIAGNOSTICS,
+    NOT_REPRODUCED,
+    NOT_RUN,
+    REPRODUCED,
+    compare_runs,
+    conv_claims,
+    lenet_claims,
+    run_diagnostics,
+    vgg_claims,
+)
 from lt_utils.models import build_model
 from lt_utils.presets import preset
 from lt_utils.pruning import remaining_percent
@@ -156,3 +166,17 @@ def test_vgg_claims_not_run_when_the_run_stops_early(setting):
     table = _vgg(lambda p: 0.93)
     shallow = table[table["round"] <= 5]
     assert set(_verdicts(vgg_claims({setting: shallow})).values()) == {NOT_RUN}
+
+
+def test_compare_runs_puts_each_runs_number_and_verdict_side_by_side():
+    good, bad = _lenet_good(), _lenet_bad()
+    table = compare_runs({"good": (lenet_claims(good), run_diagnostics(good, 50_000)),
+                          "bad": (lenet_claims(bad), run_diagnostics(bad, 50_000))})
+    claims = lenet_claims(good)
+    assert list(table.columns) == ["", "paper", "good", "bad"]
+    assert len(table) == len(claims) + len(DIAGNOSTICS)
+    first = table.iloc[0]
+    assert first[""] == claims[0].claim and first["paper"] == claims[0].paper
+    assert first["good"].endswith(f"({REPRODUCED})") and first["bad"].endswith(f"({NOT_REPRODUCED})")
+    dense_es = table.set_index("").loc[DIAGNOSTICS["dense_es_iteration"]]
+    assert (dense_es["good"], dense_es["bad"]) == ("1000.0", "1000.0")

@@ -8,11 +8,13 @@ import pandas as pd
 import pytest
 
 from lt_utils import plots
+from lt_utils.bench import figure_network_iterations
 from lt_utils.book import recorded_parameters, tidy_executed
 from lt_utils.claims import CATALOG, lenet_claims, page_catalog
 from lt_utils.config import ExperimentConfig
 from lt_utils.experiments import run_experiment
-from lt_utils.pages import PAGES, scoreboard
+from lt_utils.pages import PAGES, projected_time, scoreboard
+from lt_utils.presets import preset
 from lt_utils.stored import StoredTableError, stored_table, verify_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,3 +105,18 @@ def test_scoreboard_covers_every_claim_and_says_not_run_yet(tmp_path):
     assert len(board) == sum(len(claims) for claims in CATALOG.values())
     assert set(board[board["page"] == "conv_dropout"]["verdict"]) == {"not run yet"}
     assert board[board["page"] == "conv_dropout"]["run at"].str.contains("lt_utils.book run conv_dropout").all()
+
+
+def test_projected_time_names_each_benchmarked_device_and_a_missing_gpu(tmp_path):
+    lenet = preset("lenet")
+    report = {"device": "CPU (x86_64)", "threads": 2, "date": "2026-11-21T00:00:00",
+              "models": {"lenet": {"engine_network_iterations_per_s": 100.0}}}
+    (tmp_path / "cpu.json").write_text(json.dumps(report))
+    text = projected_time([lenet], tmp_path, "the paper's full scale")
+    hours = figure_network_iterations(lenet) / 100.0 / 3600
+    assert text.startswith("**Projected time** of the paper's full scale")
+    assert f"- CPU (x86_64), 2 threads (2026-11-21): {hours:,.1f} h" in text
+    assert "- GPU: no stored benchmark yet" in text
+    (tmp_path / "gpu.json").write_text(json.dumps(report | {"device": "NVIDIA H100"}))
+    assert "no stored benchmark" not in projected_time([lenet], tmp_path)
+    assert "no stored benchmark times conv2" in projected_time([preset("conv2")], tmp_path)
