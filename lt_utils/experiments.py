@@ -39,7 +39,6 @@ from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_rou
 from lt_utils.results import atomic_save_torch, atomic_write_json, atomic_write_table, curves_to_table
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State, concat, init_states, select
-from lt_utils.step import resolve_step_mode
 from lt_utils.stored import stored_table
 from lt_utils.training import train_stack
 from lt_utils.validation import check_run_options
@@ -213,6 +212,7 @@ class _Runner:
         has_bn = bool(self.buffers0)
         size = self.options.max_stack or (1 if has_bn else len(nets))
         tables, trained, trained_buffers, snapshots = [], [], [], []
+        self.round_steps: set[str] = set()  # the step forms that trained this round (recorded with it)
         snapshot_at = self.cfg.rewind_iteration if r == 0 and self.cfg.rewind_iteration > 0 else None
         first_iteration = 0 if r == 0 else self.cfg.rewind_iteration  # late rewinding: rounds >= 1 train from k to T
         for start in range(0, len(nets), size):
@@ -225,6 +225,7 @@ class _Runner:
                                  start_iteration=first_iteration, snapshot_at=snapshot_at,
                                  eval_batch=self.options.eval_batch, step=self.options.step,
                                  precision=self.options.precision, progress=label if self.options.progress else False)
+            self.round_steps.add(result.step)
             p_m = percent_remaining(masks).tolist()
             labels = [{"variant": n.variant, "trial": n.trial, "replicate": n.replicate, "round": r, "p_m": p}
                       for n, p in zip(chunk, p_m, strict=True)]
@@ -277,8 +278,8 @@ class _Runner:
             atomic_save_torch(state, self.path / "state" / f"round_{r:02d}.pt")
             ticket = {"masks": masks} | ({"init": rewind[0], "buffers": rewind[1]} if r == 0 else {})
             atomic_save_torch(ticket, self.path / "tickets" / f"round_{r:02d}.pt")
-            atomic_write_json(_run_info(self.device, self.options, time.perf_counter() - started, len(nets)),
-                              self.path / "rounds" / f"round_{r:02d}.json")
+            atomic_write_json(_run_info(self.device, self.options, time.perf_counter() - started, len(nets),
+                                        self.round_steps), self.path / "rounds" / f"round_{r:02d}.json")
             atomic_write_table(table, _round_file(self.path, r))
             write_manifest(self.path, r, files, self.identity)  # the round's last write: it is now finished
             if table["diverged"].any():
@@ -289,9 +290,11 @@ class _Runner:
                 masks = prune_to_round(trained, masks, self.kinds, cfg.prune, r + 1)
 
 
-def _run_info(device: torch.device, options: RunOptions, seconds: float, networks: int) -> dict[str, Any]:
+def _run_info(device: torch.device, options: RunOptions, seconds: float, networks: int,
+              steps: set[str]) -> dict[str, Any]:
+    """A finished round's record: device, the step form(s) that trained it, precision, time, versions."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    return {"device": str(device), "device_name": name, "step": resolve_step_mode(options.step, device),
+    return {"device": str(device), "device_name": name, "step": ", ".join(sorted(steps)),
             "precision": options.precision, "code": code_version(),
             "wall_seconds": round(seconds, 2), "networks": networks,
             "torch": torch.__version__, "python": platform.python_version(),

@@ -28,8 +28,9 @@ from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_rou
 from lt_utils.results import cached_table, curves_to_table
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State, init_states, make_forward
+from lt_utils.step import make_scorer
 from lt_utils.stored import stored_copy
-from lt_utils.training import evaluate_stack, make_scorer, train_stack
+from lt_utils.training import evaluate_stack, train_stack
 from lt_utils.validation import check_float, check_int, require
 
 

@@ -85,7 +85,7 @@ def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None =
         "key": cfg.key_for(run_options.identity(cfg)),
         "identity": run_options.identity(cfg),
         "device": sorted({r["device_name"] for r in rounds}),
-        "step": sorted({r.get("step", "eager") for r in rounds}),  # records before the step forms: eager
+        "step": sorted({form for r in rounds for form in r.get("step", "eager").split(", ")}),  # before: eager
         "precision": sorted({r.get("precision", "fp32") for r in rounds}),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rounds), 1),
         "networks_trained": sum(r["networks"] for r in rounds),
@@ -196,9 +196,13 @@ def scale_notes(configs: dict[str, ExperimentConfig], smoke: bool) -> str:
 
 def device_note(records: list[dict[str, Any]]) -> str:
     """The devices the runs of ``records`` (see :func:`run_record`) trained on, for captions:
-    ``"device: ..."``, and the precision where any round trained at another than the paper's fp32."""
+    ``"device: ...; step: ..."`` (the step forms that trained them), and the precision where any
+    round trained at another than the paper's fp32."""
     names = sorted({name for record in records for name in record["device"]})
     note = f"device: {', '.join(names) or 'none recorded'}"
+    steps = sorted({form for record in records for step in record.get("step", []) for form in step.split(", ")})
+    if steps:
+        note += f"; step: {', '.join(steps)}"
     precisions = sorted({p for record in records for p in record.get("precision", ["fp32"])})
     if precisions not in ([], ["fp32"]):
         note += f"; precision: {', '.join(precisions)} (the paper: fp32)"

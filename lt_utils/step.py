@@ -14,8 +14,9 @@ value back to the host.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -42,20 +43,46 @@ def check_step_mode(mode: str) -> None:
         raise ConfigError(f"invalid step={mode!r}: choose one of {STEP_MODES}")
 
 
-def resolve_step_mode(mode: str, device: torch.device) -> str:
-    """``mode`` checked against ``STEP_MODES``; ``"auto"`` is ``"graph"`` on CUDA and ``"eager"`` on the CPU."""
+AUTO_FORMS = {"cuda": ("graph", "compile", "eager"), "cpu": ("eager",)}
+"""The forms ``step="auto"`` tries on each device type, in order (see :class:`StepForms`)."""
+
+
+def step_forms(mode: str, device: torch.device) -> tuple[str, ...]:
+    """The forms to try for ``mode``: ``AUTO_FORMS`` for ``"auto"``, else ``mode`` alone (checked)."""
     check_step_mode(mode)
     if mode == "auto":
-        return "graph" if device.type == "cuda" else "eager"
+        return AUTO_FORMS.get(device.type, ("eager",))
     if mode == "graph" and device.type != "cuda":
         raise ConfigError(f"step='graph' needs a CUDA device, not {device}; use 'compile' or 'eager'")
-    return mode
+    return (mode,)
+
+
+def resolve_step_mode(mode: str, device: torch.device) -> str:
+    """``mode`` checked against ``STEP_MODES``; ``"auto"`` is the first of ``AUTO_FORMS``: ``"graph"``
+    on CUDA and ``"eager"`` on the CPU."""
+    return step_forms(mode, device)[0]
 
 
 def stack_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Sum over networks of each network's mean cross-entropy (``logits`` N x B x classes)."""
     n = logits.shape[0]
     return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="none").view(n, -1).mean(1).sum()
+
+
+Scorer = Callable[[State, State, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+def make_scorer(forward: Forward) -> Scorer:
+    """``score(params, buffers, x, y) -> (summed loss, number correct)`` of every network on one
+    batch shared by all of them; ``forward`` takes a shared input."""
+
+    def score(params: State, buffers: State, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = next(iter(params.values())).shape[0]
+        logits = forward(params, buffers, x).float()
+        loss = F.cross_entropy(logits.flatten(0, 1), y.repeat(n), reduction="none").view(n, -1).sum(1)
+        return loss, (logits.argmax(-1) == y).sum(1)
+
+    return score
 
 
 def apply_masks(params: State, masks: State) -> State:
@@ -245,3 +272,77 @@ def make_train_step(mode: str, model: PrunableModel, params: State, buffers: Sta
     update = compiled_forward_fn(model, True, lambda forward: functional_update(cfg, forward),
                                  variant=(cfg.optimizer, cfg.momentum, cfg.weight_decay), precision=precision)
     return (GraphStep if mode == "graph" else FunctionalStep)(update, params, buffers, masks, cfg, targets or {})
+
+
+def make_scorer_for(form: str, model: PrunableModel, has_buffers: bool, precision: str = "fp32") -> Scorer:
+    """The evaluation scorer of step ``form`` (not ``"auto"``): eager for ``"eager"``, compiled otherwise."""
+    if form == "eager":
+        return make_scorer(make_forward(model, has_buffers, shared_input=True, precision=precision))
+    return compiled_forward_fn(model, False, make_scorer, precision=precision)
+
+
+_warned: set[tuple[str, str]] = set()
+
+
+class StepForms:
+    """The training step and the evaluation scorer of the first form of ``forms`` that works.
+
+    Each is built and tried on its first call: when a form fails there (a compile or CUDA-graph
+    capture error), ``params`` and ``buffers`` are restored, a warning names the error (once per form
+    and error type), and the next form takes over. The last form's errors are raised, so an
+    explicit ``step=`` (one form) fails loudly. ``form`` is the form in use."""
+
+    def __init__(self, forms: tuple[str, ...], build: Callable[[str], tuple[TrainStep, Scorer]], params: State,
+                 buffers: State):
+        self.forms, self._build = forms, build
+        self._live = [*params.values(), *buffers.values()]
+        self._use(0)
+
+    def _use(self, index: int) -> None:
+        self._index, self.form = index, self.forms[index]
+        self._parts: dict[str, Callable] | None = None  # built on first use, inside the guard
+        self._proven = {"step": False, "score": False}
+
+    def _part(self, kind: str) -> Callable:
+        if self._parts is None:
+            self._parts = dict(zip(("step", "score"), self._build(self.form), strict=True))
+        return self._parts[kind]
+
+    def _guarded(self, kind: str, call: Callable[[], Any]) -> Any:
+        while not self._proven[kind] and self._index < len(self.forms) - 1:
+            saved = [t.detach().clone() for t in self._live]
+            try:
+                out = call()
+            except Exception as error:  # any compile or capture failure falls back
+                with torch.no_grad():
+                    torch._foreach_copy_(self._live, saved)
+                failed, cause = self.form, error.__cause__ or error
+                if (failed, type(cause).__name__) not in _warned:
+                    _warned.add((failed, type(cause).__name__))
+                    warnings.warn(f"step form {failed!r} failed on its first call ({type(cause).__name__}: "
+                                  f"{cause}); using {self.forms[self._index + 1]!r} instead", RuntimeWarning,
+                                  stacklevel=4)
+                self._use(self._index + 1)
+                continue
+            self._proven[kind] = True
+            return out
+        return call()
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, lr: float, coefficient: float) -> None:
+        """One training step (see ``TrainStep``)."""
+        self._guarded("step", lambda: self._part("step")(x, y, lr, coefficient))
+
+    def score(self, params: State, buffers: State, x: torch.Tensor,
+              y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed loss and number correct of every network on a shared batch (see ``make_scorer``)."""
+        return self._guarded("score", lambda: self._part("score")(params, buffers, x, y))
+
+
+def make_step_forms(mode: str, model: PrunableModel, params: State, buffers: State, masks: State,
+                    cfg: TrainConfig, targets: State | None = None, precision: str = "fp32") -> StepForms:
+    """The training step and evaluation scorer of ``mode`` (``"auto"``: the first of ``AUTO_FORMS``
+    that works), training ``params`` and ``buffers`` in place; the one place that builds both."""
+    forms = step_forms(mode, next(iter(params.values())).device)
+    return StepForms(forms, lambda form: (
+        make_train_step(form, model, params, buffers, masks, cfg, targets, precision),
+        make_scorer_for(form, model, bool(buffers), precision)), params, buffers)

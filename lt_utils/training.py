@@ -11,14 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from lt_utils.config import TrainConfig
 from lt_utils.data import Dataset, Split, augment, black, epoch_batches, skip_augment
 from lt_utils.models import PrunableModel
-from lt_utils.stack import Forward, State, check_precision, make_forward
-from lt_utils.step import compiled_forward_fn, make_train_step, resolve_step_mode
+from lt_utils.stack import State, check_precision
+from lt_utils.step import Scorer, make_step_forms
 
 METRICS = ("val_loss", "val_acc", "test_loss", "test_acc", "train_loss", "train_acc")
 """Metrics of every evaluation; ``train_*`` are on the fixed training subset (``train_eval_size``)."""
@@ -30,7 +29,8 @@ FULL_TRAIN_METRICS = ("train_loss_full", "train_acc_full")
 class TrainResult:
     """Final parameters and buffers, metric curves ``N x evaluations x METRICS`` (CPU), the state
     at ``snapshot_at`` when one was asked for, and ``final_train``: ``N x FULL_TRAIN_METRICS`` on
-    the whole training split at the end of training (CPU)."""
+    the whole training split at the end of training (CPU), and ``step``: the step form that trained
+    them (``"auto"`` resolved, after any fallback)."""
 
     params: State
     buffers: State
@@ -38,22 +38,7 @@ class TrainResult:
     eval_iterations: list[int]
     snapshot: tuple[State, State] | None = None
     final_train: torch.Tensor | None = None
-
-
-Scorer = Callable[[State, State, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-
-
-def make_scorer(forward: Forward) -> Scorer:
-    """``score(params, buffers, x, y) -> (summed loss, number correct)`` of every network on one
-    batch shared by all of them; ``forward`` takes a shared input."""
-
-    def score(params: State, buffers: State, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        n = next(iter(params.values())).shape[0]
-        logits = forward(params, buffers, x).float()
-        loss = F.cross_entropy(logits.flatten(0, 1), y.repeat(n), reduction="none").view(n, -1).sum(1)
-        return loss, (logits.argmax(-1) == y).sum(1)
-
-    return score
+    step: str = "eager"
 
 
 @torch.no_grad()
@@ -117,15 +102,10 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     check_precision(precision)
     device = data.train.y.device
     n = len(data_seeds)
-    mode = resolve_step_mode(step, device)
     params = {k: v.detach().clone() for k, v in params.items()}
     buffers = {k: v.clone() for k, v in buffers.items()}
-    train_step = make_train_step(mode, model, params, buffers, masks, cfg, penalty[0] if penalty else None,
-                                 precision)
-    if mode == "eager":
-        score = make_scorer(make_forward(model, bool(buffers), shared_input=True, precision=precision))
-    else:
-        score = compiled_forward_fn(model, False, make_scorer, precision=precision)
+    forms = make_step_forms(step, model, params, buffers, masks, cfg, penalty[0] if penalty else None, precision)
+    train_step, score = forms.step, forms.score
     generators = [torch.Generator(device=device).manual_seed(s) for s in data_seeds]
     steps_per_epoch = len(data.train) // cfg.batch_size
     eval_iterations = eval_iterations_from(cfg, start_iteration)
@@ -167,4 +147,4 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     model.train()
     final = {k: v.detach() for k, v in params.items()}
     return TrainResult(final, buffers, curves[:slot].transpose(0, 1).cpu(), eval_iterations[:slot], snapshot,
-                       final_train.cpu())
+                       final_train.cpu(), forms.form)

@@ -85,4 +85,5 @@ def test_precision_is_validated_recorded_and_shown(tmp_path, data_dir):
                    progress=False)
     record = run_record(cfg, str(tmp_path), device="cpu", precision="bf16")
     assert record["precision"] == ["bf16"]
-    assert "precision: bf16 (the paper: fp32)" in device_note([record])
+    assert record["step"] == ["eager"]  # the form that trained it, "auto" resolved on the CPU
+    assert "step: eager; precision: bf16 (the paper: fp32)" in device_note([record])

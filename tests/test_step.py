@@ -206,3 +206,74 @@ def test_compiled_training_loop_never_reads_a_value_back_to_the_host(mnist, monk
     monkeypatch.undo()
     assert result.eval_iterations == [0, 20, 40, 60]
     assert counters["stats"]["unique_graphs"] == compiled_graphs  # a second run (a new round) compiles nothing
+
+
+def _failing_capture(monkeypatch):
+    """CUDA-graph shims for the CPU whose capture fails, as a broken driver or kernel would."""
+    import contextlib
+
+    class Stream:
+        def wait_stream(self, other):
+            pass
+
+    def graph(g, stream):
+        raise RuntimeError("operation not permitted when stream is capturing (simulated)")
+
+    for name, value in {"Stream": Stream, "current_stream": Stream, "stream": lambda s: contextlib.nullcontext(),
+                        "graph": graph, "CUDAGraph": _ReplayByRerun}.items():
+        monkeypatch.setattr(torch.cuda, name, value)
+
+
+def test_auto_falls_back_from_a_failed_capture_restoring_the_weights(monkeypatch):
+    from lt_utils.step import GraphStep, StepForms, make_scorer_for
+
+    _failing_capture(monkeypatch)
+    model, params, buffers, masks = _networks("lenet", 2)
+    batches = _batches(2, (1, 28, 28), steps=3)
+    forward = make_forward(model, False, shared_input=False)
+
+    def build(p, b):
+        def parts(form):
+            step = GraphStep(functional_update(ADAM, forward), p, b, masks, ADAM, {}) if form == "graph" else \
+                make_train_step("eager", model, p, b, masks, ADAM, {})
+            return step, make_scorer_for("eager", model, False)
+        return parts
+
+    plain = _run_steps(lambda p, b, t: make_train_step("eager", model, p, b, masks, ADAM, t), params, buffers,
+                       batches, {}, ADAM.lr)
+    forms = {}
+
+    def auto(p, b, t):
+        forms["auto"] = StepForms(("graph", "eager"), build(p, b), p, b)
+        return forms["auto"].step
+
+    with pytest.warns(RuntimeWarning, match=r"'graph' failed on its first call.*simulated.*using 'eager'"):
+        fallen = _run_steps(auto, params, buffers, batches, {}, ADAM.lr)
+    assert forms["auto"].form == "eager"
+    for key in params:  # the capture's warm-up steps were undone: exactly the eager run
+        torch.testing.assert_close(fallen[0][key], plain[0][key], rtol=0, atol=0)
+    with pytest.raises(RuntimeError, match="CUDA graph failed"):  # one form, named: no fallback
+        _run_steps(lambda p, b, t: StepForms(("graph",), build(p, b), p, b).step, params, buffers, batches, {},
+                   ADAM.lr)
+
+
+def test_training_records_the_form_it_fell_back_to(mnist, monkeypatch):
+    import lt_utils.step as step_module
+
+    def broken_compile(fn, **kwargs):
+        def fail(*args, **kw):
+            raise RuntimeError("inductor failed (simulated)")
+        return fail
+
+    model, params, buffers, masks = _networks("lenet", 2)
+    cfg = TrainConfig(iterations=40, eval_every=20)
+    plain = train_stack(model, params, buffers, masks, mnist, cfg, [0, 1], step="eager")
+    monkeypatch.setattr(step_module, "_compiled", {})
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    monkeypatch.setitem(step_module.AUTO_FORMS, "cpu", ("compile", "eager"))
+    with pytest.warns(RuntimeWarning, match="'compile' failed.*inductor failed"):
+        fallen = train_stack(model, params, buffers, masks, mnist, cfg, [0, 1], step="auto")
+    assert (plain.step, fallen.step) == ("eager", "eager")
+    torch.testing.assert_close(fallen.curves, plain.curves, rtol=0, atol=0)
+    with pytest.raises(RuntimeError, match="inductor failed"):
+        train_stack(model, params, buffers, masks, mnist, cfg, [0, 1], step="compile")

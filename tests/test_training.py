@@ -100,10 +100,10 @@ class _Recorder:
 
 
 def _record_steps(monkeypatch, mnist, cfg, start):
-    import lt_utils.training as training
+    import lt_utils.step as step
 
     recorder = _Recorder()
-    monkeypatch.setattr(training, "make_train_step", lambda *a, **k: recorder)
+    monkeypatch.setattr(step, "make_train_step", lambda *a, **k: recorder)
     model, params, buffers = init_states("lenet", [0, 1])
     result = train_stack(model, params, buffers, dense_masks(params, model.layer_kinds), mnist, cfg, [5, 6],
                          start_iteration=start, step="eager")
