@@ -257,9 +257,8 @@ def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
     for run in json.loads(record.read_text())["runs"]:
         cfg = ExperimentConfig.from_dict(run["config"])
         table = load_folder_table(results_dir / run["key"], cfg.rounds)
-        if table.empty:  # re-rendered from the book's own tables: nothing new to export
-            continue
-        atomic_write_table(table, out_dir / f"{run['key']}.csv.gz")
+        if not table.empty:  # empty: re-rendered from the book's own table (its exports may still be new)
+            atomic_write_table(table, out_dir / f"{run['key']}.csv.gz")
         for folder in [run["key"], *run.get("exports", [])]:
             for table in sorted((results_dir / folder).rglob("*.csv.gz")):
                 relative = table.relative_to(results_dir / folder)

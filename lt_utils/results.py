@@ -98,9 +98,10 @@ def curves_to_table(curves: torch.Tensor, eval_iterations: list[int], labels: li
 
 def divergence_note(table: pd.DataFrame) -> str:
     """A caption sentence naming the networks whose loss became non-finite ("" when none did)."""
-    if "diverged" not in table or not table["diverged"].astype(bool).any():
+    diverged = table["diverged"].eq(True) if "diverged" in table else pd.Series(False, index=table.index)
+    if not diverged.any():  # eq(True): rows of a table stored before the column (NaN once joined) are not flagged
         return ""
-    bad = table[table["diverged"].astype(bool)].drop_duplicates(["variant", "trial", "replicate", "round"])
+    bad = table[diverged].drop_duplicates(["variant", "trial", "replicate", "round"])
     parts = ", ".join(f"{v} round {r} ({n} networks)" for (v, r), n in
                       bad.groupby(["variant", "round"]).size().items())
     return (f"DIVERGED: {len(bad)} networks reached a non-finite loss ({parts}); their accuracies are "

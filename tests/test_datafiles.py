@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -56,3 +57,5 @@ def test_diverged_networks_are_flagged_and_noted():
     assert divergence_note(table).startswith("DIVERGED: 2 networks")
     assert divergence_note(table[table["trial"] == 0]) == ""
     assert divergence_note(table.drop(columns="diverged")) == ""
+    older = table.drop(columns="diverged").assign(round=0)  # stored before the column, then joined: NaN there
+    assert divergence_note(pd.concat([older, table], ignore_index=True)).startswith("DIVERGED: 2 networks")

@@ -99,3 +99,23 @@ def test_export_copies_tables_not_checkpoints(tmp_path):
     assert exported == sorted([f"{cfg.key}.csv.gz", f"{cfg.key}/landscape/distances.csv.gz",
                                "dual_lenet-abc/rst.csv.gz"])
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "book" / f"{cfg.key}.csv.gz"), rows, check_dtype=False)
+
+
+def test_export_copies_new_chapter_tables_of_an_experiment_read_from_the_book(tmp_path):
+    """A chapter re-run on top of a committed IMP table (nothing of it in results/) still exports its
+    own new tables."""
+    import pandas as pd
+
+    from lt_utils.book import export_tables
+    from lt_utils.results import atomic_write_table
+
+    cfg = preset("smoke")
+    results = tmp_path / "results"
+    rows = pd.DataFrame({"variant": ["rst"], "trial": [0]})
+    atomic_write_table(rows, results / "dual_lenet-abc" / "unilth.csv.gz")
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"notebook": "x", "runs": [{"config": cfg.to_dict(), "key": cfg.key,
+                                                              "exports": ["dual_lenet-abc"]}]}))
+    export_tables(record, results, tmp_path / "book")
+    exported = sorted(str(p.relative_to(tmp_path / "book")) for p in (tmp_path / "book").rglob("*") if p.is_file())
+    assert exported == ["dual_lenet-abc/unilth.csv.gz"]
