@@ -31,6 +31,10 @@ from lt_utils.stack import State, init_states, make_forward
 from lt_utils.stored import stored_copy
 from lt_utils.training import evaluate_stack, make_scorer, train_stack
 from lt_utils.validation import check_float, check_int, require
+from lt_utils.variants import FINETUNE, ITERATIVE, ONESHOT, RANDOM_SPARSE, RANDOM_SPARSE_REINIT, REINIT
+
+COMPARED = (ITERATIVE, ONESHOT, FINETUNE, REINIT, RANDOM_SPARSE, RANDOM_SPARSE_REINIT)
+"""The variants compared at the last level's sparsity, in the order the chapter shows them."""
 
 
 @dataclass(frozen=True)
@@ -169,23 +173,23 @@ def _comparison(lcfg: LandscapeConfig, options: RunOptions, data: Dataset) -> pd
     cfg, device = lcfg.experiment, options.torch_device()
     dense = load_trained(cfg, options.results_dir, 0, device, options)
     last = load_trained(cfg, options.results_dir, cfg.rounds, device, options)
-    model, fresh, fresh_buffers = init_states(cfg.model, [derive_seed(cfg.seed, "init", "random_sparse_reinit", t)
+    model, fresh, fresh_buffers = init_states(cfg.model, [derive_seed(cfg.seed, "init", RANDOM_SPARSE_REINIT, t)
                                                           for t in range(cfg.trials)], cfg.dropout, device)
     kinds = model.layer_kinds
     finetune_masks = prune_to_round(dense["params"], dense_masks(dense["params"], kinds), kinds, cfg.prune, cfg.rounds)
-    gen = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "mask", "random_sparse_reinit"))
+    gen = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "mask", RANDOM_SPARSE_REINIT))
     random_masks = random_masks_like(last["masks"], gen)
     params = {k: torch.cat([dense["params"][k], fresh[k]]) for k in fresh}
     buffers = {k: torch.cat([dense["buffers"][k], fresh_buffers[k]]) for k in fresh_buffers}
     masks = {k: torch.cat([finetune_masks[k], random_masks[k]]) for k in kinds}
-    seeds = [derive_seed(cfg.seed, "data", variant, t) for variant in ("finetune", "random_sparse_reinit")
+    seeds = [derive_seed(cfg.seed, "data", variant, t) for variant in (FINETUNE, RANDOM_SPARSE_REINIT)
              for t in range(cfg.trials)]
     result = train_stack(model, params, buffers, masks, data, cfg.train, seeds, start_iteration=cfg.rewind_iteration,
                          eval_batch=options.eval_batch, step=options.step, precision=options.precision,
                          progress="fine-tuning and random sparse (random init)" if options.progress else False)
     p_m = float(percent_remaining(last["masks"])[0])
     labels = [{"variant": variant, "trial": t, "replicate": 0, "round": cfg.rounds, "p_m": p_m}
-              for variant in ("finetune", "random_sparse_reinit") for t in range(cfg.trials)]
+              for variant in (FINETUNE, RANDOM_SPARSE_REINIT) for t in range(cfg.trials)]
     return curves_to_table(result.curves, result.eval_iterations, labels, result.final_train)
 
 

@@ -21,6 +21,7 @@ from lt_utils import reference as ref
 from lt_utils.config import ExperimentConfig
 from lt_utils.presets import preset
 from lt_utils.results import early_stopping
+from lt_utils.variants import ITERATIVE, REINIT
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def headline_figure(book_dir: Path) -> Any:
         plots.pm_axis(axes[0, 0])
         return fig
     table = runs[0][1]
-    return plots.early_stopping_figure(table, ["iterative", "reinit"])
+    return plots.early_stopping_figure(table, [ITERATIVE, REINIT])
 
 
 def placeholder_page(page: Page, title: str, bench_dir: Path, figure_name: str) -> str:

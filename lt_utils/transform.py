@@ -38,8 +38,10 @@ from lt_utils.stack import State
 from lt_utils.stored import stored_copy
 from lt_utils.training import METRICS, train_stack
 from lt_utils.validation import check_choice_tuple, check_float, check_int, check_int_tuple, require
+from lt_utils.variants import ITERATIVE, RANDOM_SPARSE, RST, UNILTH, names
 
-METHODS = ("rst", "unilth", "unidlth")
+METHODS = names("transform")
+"""The transformation methods (``lt_utils.variants``): ``("rst", "unilth", "unidlth")``."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,7 @@ class _DualRunner:
     def method(self, method: str) -> pd.DataFrame:
         """Every target sparsity and trial of one method, as one stack; rows plus training cost."""
         cfg, tcfg, targets, n = self.cfg, self.dcfg.transform, self.dcfg.target_rounds, self.cfg.trials
-        if method == "rst":
+        if method == RST:
             start, start_buffers, pre_iterations = self.theta0, self.buffers0, [0] * n
         else:
             start, start_buffers, pre_iterations = self.pretrained()
@@ -214,7 +216,7 @@ class _DualRunner:
         buffers = {k: v.repeat(len(targets), *[1] * (v.ndim - 1)) for k, v in start_buffers.items()}
         masks = dense_masks(params, self.kinds)
         gen = torch.Generator(device=self.device).manual_seed(derive_seed(cfg.seed, "transform", method))
-        stages = 1 if method == "rst" else tcfg.stages
+        stages = 1 if method == RST else tcfg.stages
         schedule = [_stage_rounds(r, stages) for r in targets]
         sgd = TrainConfig(optimizer="sgd", lr=tcfg.lr, momentum=tcfg.momentum, iterations=tcfg.transform_iterations,
                           batch_size=cfg.train.batch_size, eval_every=tcfg.transform_iterations,
@@ -228,7 +230,7 @@ class _DualRunner:
                 part = slice(j * n, (j + 1) * n)
                 chosen = removal_targets({k: v[part] for k, v in params.items()},
                                          {k: v[part] for k, v in masks.items()}, self.kinds, cfg, r,
-                                         method == "unilth", gen)
+                                         method == UNILTH, gen)
                 for k in remove:
                     remove[k][part] = chosen[k]
                 transforms[j] += tcfg.transform_iterations  # every network trains through every stage
@@ -274,9 +276,9 @@ def run_dual(dcfg: DualConfig, options: RunOptions | None = None, **option_value
     """
     options = options or RunOptions(**option_values)
     imp = run_experiment(dcfg.experiment, options).table
-    imp = imp[imp["variant"].isin(["iterative", "random_sparse"]) | (imp["round"] == 0)]
+    imp = imp[imp["variant"].isin([ITERATIVE, RANDOM_SPARSE]) | (imp["round"] == 0)]
     imp = imp.assign(extra_iterations=imp["round"] * dcfg.experiment.train.iterations)
-    imp.loc[imp["variant"] == "random_sparse", "extra_iterations"] = 0
+    imp.loc[imp["variant"] == RANDOM_SPARSE, "extra_iterations"] = 0
     return pd.concat([imp, _DualRunner(dcfg, options).run()], ignore_index=True)
 
 
