@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from lt_utils.config import ExperimentConfig
+from lt_utils.data import DATASETS
 from lt_utils.experiments import RunOptions, run_info
 from lt_utils.presets import preset
 
@@ -39,7 +40,7 @@ def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool
     ``paper`` is the full-scale configuration, or the name of its preset; ``extra`` adds
     differences of settings outside it, as ``{name: (this run, paper)}``."""
     if cfg.name == "smoke" or smoke:
-        what = "synthetic stand-in data, " if cfg.dataset.startswith("synthetic") else ""
+        what = "synthetic stand-in data, " if DATASETS[cfg.dataset].synthetic else ""
         return f"SMOKE RUN ({what}tiny configuration): not a result"
     diff = differences(cfg, preset(paper) if isinstance(paper, str) else paper)
     diff |= {k: v for k, v in (extra or {}).items() if v[0] != v[1]}
