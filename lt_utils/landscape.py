@@ -24,6 +24,7 @@ from lt_utils.data import Dataset, Split, load_dataset
 from lt_utils.errors import ConfigError
 from lt_utils.experiments import RunOptions, experiment_path, load_trained, run_experiment
 from lt_utils.models import PrunableModel
+from lt_utils.presets import preset
 from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_round, random_masks_like
 from lt_utils.results import cached_table, curves_to_table
 from lt_utils.seeding import derive_seed
@@ -65,6 +66,26 @@ def landscape_experiment(base: ExperimentConfig, levels: int = 10, rewind_iterat
     return base.with_overrides(name=f"landscape_{base.model}", rounds=levels, rewind_iteration=rewind_iteration,
                                reinits=1, random_sparse=True, one_shot_rounds=(levels,), fc_rate=rate,
                                conv_rate=rate, output_rate=rate / 2)
+
+
+def landscape_config(model: str, levels: int = 10, rewind_iteration: int = 1_000, rate: float = 0.2, *,
+                     trials: int | None = None, iterations: int | None = None, seed: int | None = None,
+                     interpolation_points: int = 11, hessian_k: int = 100, hessian_examples: int = 5_000,
+                     hessian_trials: int = 1, smoke: bool = False) -> LandscapeConfig:
+    """The chapter's configuration: ``landscape_experiment`` on the preset named ``model`` (``None``
+    keeps the preset's value), with the analyses' settings; with ``smoke``, ``smoke_landscape`` of it."""
+    base = preset(model, trials=trials, iterations=iterations, seed=seed)
+    lcfg = LandscapeConfig(landscape_experiment(base, levels, rewind_iteration, rate), interpolation_points,
+                           hessian_k, hessian_examples, hessian_trials)
+    return smoke_landscape(lcfg) if smoke else lcfg
+
+
+def smoke_landscape(lcfg: LandscapeConfig) -> LandscapeConfig:
+    """CI's tiny version of ``lcfg``: few iterations and levels, a small Hessian; never a result."""
+    cfg = lcfg.experiment.with_overrides(name=f"{lcfg.experiment.name}_smoke", iterations=200, eval_every=100,
+                                         trials=1, rounds=2, one_shot_rounds=(2,), rewind_iteration=100,
+                                         train_eval_size=500)
+    return replace(lcfg, experiment=cfg, hessian_k=3, hessian_examples=200, interpolation_points=5, hessian_trials=1)
 
 
 def project(params: State, masks: Masks) -> State:
@@ -256,14 +277,6 @@ def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **op
     interp = cached(f"interpolation_{points}.csv.gz", interpolation)
     spectra = cached(f"hessian_k{lcfg.hessian_k}_n{lcfg.hessian_examples}_t{lcfg.hessian_trials}.csv.gz", hessian)
     return LandscapeResult(pd.concat([table, comparison], ignore_index=True), distances, interp, spectra)
-
-
-def smoke_landscape(lcfg: LandscapeConfig) -> LandscapeConfig:
-    """A tiny version for CI: few iterations and levels, a small Hessian."""
-    cfg = lcfg.experiment.with_overrides(name=f"{lcfg.experiment.name}_smoke", iterations=200, eval_every=100,
-                                         trials=1, rounds=2, one_shot_rounds=(2,), rewind_iteration=100,
-                                         train_eval_size=500)
-    return replace(lcfg, experiment=cfg, hessian_k=3, hessian_examples=200, interpolation_points=5, hessian_trials=1)
 
 
 def barriers(interpolation: pd.DataFrame, column: str = "train_loss") -> pd.DataFrame:

@@ -31,6 +31,7 @@ from lt_utils.experiments import RunOptions, initial_states, run_experiment
 from lt_utils.integrity import load_checked, remove_stray_temporaries
 from lt_utils.keys import stable_key
 from lt_utils.locking import folder_lock
+from lt_utils.presets import preset
 from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_round
 from lt_utils.results import atomic_save_torch, atomic_write_json, cached_table, curves_to_table
 from lt_utils.seeding import derive_seed
@@ -110,6 +111,35 @@ class DualConfig:
     def key_for(self, identity: dict[str, Any]) -> str:
         """Hash of the non-default settings and the run identity (``RunOptions.identity``)."""
         return stable_key(f"dual_{self.experiment.model}", self, identity)
+
+
+def dual_experiment(base: ExperimentConfig, rounds: int) -> ExperimentConfig:
+    """IMP over ``rounds`` rounds with its random sparse baseline only (no reinitializations, no
+    one-shot pruning): the experiment the methods are compared with."""
+    return base.with_overrides(name=f"dual_imp_{base.model}", rounds=rounds, reinits=0, random_sparse=True,
+                               one_shot_rounds=())
+
+
+def dual_config(model: str, target_rounds: tuple[int, ...] = (3, 7, 12), methods: tuple[str, ...] = METHODS, *,
+                trials: int | None = None, iterations: int | None = None, seed: int | None = None,
+                smoke: bool = False, **transform: Any) -> DualConfig:
+    """The chapter's configuration: ``dual_experiment`` on the preset named ``model`` (``None``
+    keeps the preset's value) up to the last target round, and a ``TransformConfig`` of
+    ``transform`` (its pre-training capped at a final run's iterations); with ``smoke``,
+    ``smoke_dual`` of it."""
+    imp = dual_experiment(preset(model, trials=trials, iterations=iterations, seed=seed), max(target_rounds))
+    tcfg = TransformConfig(**{"max_pretrain_iterations": imp.train.iterations, **transform})
+    dcfg = DualConfig(imp, tuple(target_rounds), tuple(methods), tcfg)
+    return smoke_dual(dcfg) if smoke else dcfg
+
+
+def smoke_dual(dcfg: DualConfig) -> DualConfig:
+    """CI's tiny version of ``dcfg``: one trial, at most two rounds, short penalty phases; never a result."""
+    rounds = min(max(dcfg.target_rounds), 2)
+    imp = dcfg.experiment.with_overrides(name=f"{dcfg.experiment.name}_smoke", trials=1, iterations=200,
+                                         eval_every=100, train_eval_size=200, rounds=rounds)
+    transform = TransformConfig(0.25, 5, 1.0, 20, patience_epochs=1, max_pretrain_iterations=300, stages=2)
+    return DualConfig(imp, tuple(sorted({min(r, rounds) for r in dcfg.target_rounds})), dcfg.methods, transform)
 
 
 def plateau_iteration(val_losses: list[float], iterations: list[int], patience: int) -> int | None:
