@@ -68,7 +68,7 @@ def label(name: str) -> str:
     return VARIANTS[name].label
 
 
-def labels(names_: list[str] | tuple[str, ...]) -> str:
+def labels(chosen: list[str] | tuple[str, ...]) -> str:
     """Labels of several variants as prose: ``"a, b and c"``."""
-    texts = [label(name) for name in names_]
+    texts = [label(name) for name in chosen]
     return " and ".join(filter(None, [", ".join(texts[:-1]), texts[-1]])) if texts else ""

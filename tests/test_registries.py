@@ -34,3 +34,20 @@ def test_the_benchmark_and_the_configurations_read_the_registries():
     assert models_where(chapters=True) == ("lenet", "conv2", "conv4", "conv6")
     assert all(preset(p).model in MODELS for p in PRESETS)
     assert ExperimentConfig("x", "conv2", "synthetic_cifar10").dataset == "synthetic_cifar10"
+
+
+def test_every_figure_notebook_is_listed_in_the_runner_the_pages_and_the_toc():
+    from pathlib import Path
+
+    import yaml
+
+    from lt_utils.book import NOTEBOOKS
+    from lt_utils.pages import PAGES
+
+    root = Path(__file__).resolve().parents[1]
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    listed = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert [page.notebook for page in PAGES] == list(NOTEBOOKS)
+    for name in NOTEBOOKS:
+        assert (root / "notebooks" / f"{name}.md").exists() and f"book/figures/{name}" in listed
+    assert "book/extending" in listed
