@@ -69,6 +69,5 @@ def label(name: str) -> str:
 
 
 def labels(chosen: list[str] | tuple[str, ...]) -> str:
-    """Labels of several variants as prose: ``"a, b and c"``."""
-    texts = [label(name) for name in chosen]
-    return " and ".join(filter(None, [", ".join(texts[:-1]), texts[-1]])) if texts else ""
+    """Labels of several variants for a caption, separated by semicolons (a label may hold a comma)."""
+    return "; ".join(label(name) for name in chosen)

@@ -23,4 +23,4 @@ def test_labels_colours_and_markers_are_distinct_and_read_by_the_plots():
         assert plots.label(name) == label(name) == variant.label
         assert plots.VARIANT_STYLE[name] == {"label": variant.label, "color": variant.color, "marker": variant.marker}
     assert labels(["oneshot", "finetune", "reinit"]) == \
-        "winning ticket (one-shot), fine-tuning (no rewinding) and random reinitialization"
+        "winning ticket (one-shot); fine-tuning (no rewinding); random reinitialization"
