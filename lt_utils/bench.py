@@ -33,9 +33,9 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from lt_utils.config import ExperimentConfig
-from lt_utils.data import Dataset, load_dataset
+from lt_utils.data import DATASETS, Dataset, load_dataset, stand_in, stats
 from lt_utils.errors import ConfigError
-from lt_utils.models import build_model
+from lt_utils.models import MODELS, build_model
 from lt_utils.presets import preset
 from lt_utils.pruning import dense_masks, prune_to_round
 from lt_utils.results import atomic_write_json
@@ -43,7 +43,8 @@ from lt_utils.stack import init_states
 from lt_utils.step import resolve_step_mode
 from lt_utils.training import train_stack
 
-FIGURES = {"lenet": "lenet", "conv2": "conv2", "conv4": "conv4", "conv6": "conv6", "vgg19": "vgg19_lr01_warmup"}
+FIGURES = {name: info.preset for name, info in MODELS.items() if info.preset}
+"""Model -> the preset of its figure, read from ``lt_utils.models.MODELS``: what is timed and projected."""
 
 
 def networks_per_round(cfg: ExperimentConfig) -> int:
@@ -87,8 +88,7 @@ def _to_uint8(split_x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, 
 
 def reference_throughput(cfg: ExperimentConfig, data: Dataset, iterations: int, device: torch.device) -> float:
     """Iterations per second of the common loop, one network, evaluating every 100 iterations."""
-    channels = data.train.x.shape[1]
-    mean, std = ((0.1307,), (0.3081,)) if channels == 1 else ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+    mean, std = stats(data.name)
     sets = {name: _Images(_to_uint8(split.x, mean, std), split.y.cpu(), mean, std)
             for name, split in (("train", data.train), ("val", data.val), ("test", data.test))}
     loader = DataLoader(sets["train"], batch_size=cfg.train.batch_size, shuffle=True, drop_last=True)
@@ -183,10 +183,10 @@ def benchmark(models: list[str], device: torch.device, data_dir: str | None, ite
         "reference_iterations": reference_iterations, "models": {}}
     for name in tqdm(models, desc="benchmark"):
         cfg = preset(FIGURES[name])
-        if cfg.dataset == "cifar10":  # throughput does not depend on the pixels; CIFAR-10 may be absent
-            cfg = cfg.with_overrides(dataset="synthetic_cifar10")
+        if stand_in(cfg.dataset):  # throughput does not depend on the pixels; CIFAR-10 may be absent
+            cfg = cfg.with_overrides(dataset=stand_in(cfg.dataset))
         data = load_dataset(cfg.dataset, data_dir, device, cfg.train.train_eval_size,
-                            synthetic_size=55_000 if cfg.dataset.startswith("synthetic") else 1_200)
+                            synthetic_size=55_000 if DATASETS[cfg.dataset].synthetic else 1_200)
         stack = 1 if name == "vgg19" else networks_per_round(cfg)
         reference = reference_throughput(cfg, data, reference_iterations, device)
         engines, forms = {}, engine_forms(name, steps, bf16_models)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from lt_utils import reference as ref
 from lt_utils.results import early_stopping
+from lt_utils.variants import ITERATIVE, ONESHOT, REINIT, RST, UNIDLTH
 
 REPRODUCED, NOT_REPRODUCED, NOT_RUN = "reproduced", "not reproduced", "not run at this scale"
 MEASURED = "measured (the paper states no number)"
@@ -166,31 +167,31 @@ def lenet_claims(table: pd.DataFrame) -> list[Claim]:
     def add(key: str, value: float | None, passes: bool, verdict: str | None = None) -> None:
         claims.append(_claim("lenet_imp", key, value, verdict or _verdict(value, passes)))
 
-    es21 = _mean_at(per_net, "iterative", 21.1, "es_iteration")
+    es21 = _mean_at(per_net, ITERATIVE, 21.1, "es_iteration")
     speedup = None if es21 is None else 1 - es21 / dense_es
     add("es_speedup_21", None if speedup is None else 100 * speedup,
         speedup is not None and speedup >= ref.LENET_CLAIMS["es_speedup_21"] / 2)
 
-    acc13 = _mean_at(per_net, "iterative", 13.5, "es_test_acc")
+    acc13 = _mean_at(per_net, ITERATIVE, 13.5, "es_test_acc")
     gain = None if acc13 is None else 100 * (acc13 - dense_acc)
     add("acc_gain_13_5", gain, gain is not None and gain > 0.3)
 
-    acc36 = _mean_at(per_net, "iterative", 3.6, "es_test_acc")
+    acc36 = _mean_at(per_net, ITERATIVE, 3.6, "es_test_acc")
     drop = None if acc36 is None else 100 * (acc36 - dense_acc)
     add("acc_back_3_6", drop, drop is not None and abs(drop) <= 0.3)
 
-    ticket_es = _mean_at(per_net, "iterative", 21.1, "es_iteration")
-    reinit_es = _mean_at(per_net, "reinit", 21.1, "es_iteration")
+    ticket_es = _mean_at(per_net, ITERATIVE, 21.1, "es_iteration")
+    reinit_es = _mean_at(per_net, REINIT, 21.1, "es_iteration")
     ratio = None if ticket_es is None or reinit_es is None else reinit_es / ticket_es
     half_ratio = 1 + (ref.LENET_CLAIMS["reinit_es_ratio_21"] - 1) / 2
     add("reinit_es_ratio_21", ratio, ratio is not None and ratio >= half_ratio)
 
-    ticket_acc = _mean_at(per_net, "iterative", 21.1, "es_test_acc")
-    reinit_acc = _mean_at(per_net, "reinit", 21.1, "es_test_acc")
+    ticket_acc = _mean_at(per_net, ITERATIVE, 21.1, "es_test_acc")
+    reinit_acc = _mean_at(per_net, REINIT, 21.1, "es_test_acc")
     gap = None if ticket_acc is None or reinit_acc is None else 100 * (ticket_acc - reinit_acc)
     add("reinit_acc_gap_21", gap, gap is not None and gap >= ref.LENET_CLAIMS["reinit_acc_gap_21_pp"] / 2)
 
-    oneshot = per_net[(per_net["variant"] == "oneshot")]
+    oneshot = per_net[(per_net["variant"] == ONESHOT)]
     high, low = ref.LENET_CLAIMS["oneshot_acc_range"]
     in_range = oneshot[(oneshot["p_m"] <= high) & (oneshot["p_m"] >= low)].groupby("p_m")["es_test_acc"].mean()
     share = None if in_range.empty else float((in_range > dense_acc).mean()) * 100
@@ -203,7 +204,7 @@ def lenet_claims(table: pd.DataFrame) -> list[Claim]:
     share = None if in_range.empty else float((in_range < dense_es).mean()) * 100
     add("oneshot_es", share, share is not None and share == 100)
 
-    for key, variant in (("reinit_falls_pm", "reinit"), ("ticket_falls_pm", "iterative")):
+    for key, variant in (("reinit_falls_pm", REINIT), ("ticket_falls_pm", ITERATIVE)):
         paper = ref.LENET_CLAIMS[key]
         curve = _by_pm(per_net[per_net["round"] > 0], variant, "es_test_acc")
         onset = _falls_at(curve, dense_acc)
@@ -211,7 +212,7 @@ def lenet_claims(table: pd.DataFrame) -> list[Claim]:
         verdict = NOT_RUN if not ran else REPRODUCED if _within_factor_2(onset, paper) else NOT_REPRODUCED
         add(key.replace("_pm", f"_{paper:g}".replace(".", "_")), onset, False, verdict)
 
-    full = per_net[per_net["variant"] == "iterative"]["final_train_acc_full"].dropna()
+    full = per_net[per_net["variant"] == ITERATIVE]["final_train_acc_full"].dropna()
     train_acc = None if full.empty else 100 * float(full.mean())
     long_enough = per_net["final_iteration"].max() >= ref.LENET_ITERATIONS
     add("train_acc_full", train_acc, train_acc is not None and train_acc >= 99.0, None if long_enough else NOT_RUN)
@@ -239,11 +240,11 @@ def conv_claims(plain: dict[str, pd.DataFrame], dropout: dict[str, pd.DataFrame]
         per_net = early_stopping(table)
         dense = per_net[per_net["round"] == 0]
         factor, at = ref.CONV_ES_SPEEDUP[model]
-        es = _mean_at(per_net, "iterative", at, "es_iteration", tol=0.3)
+        es = _mean_at(per_net, ITERATIVE, at, "es_iteration", tol=0.3)
         speed = None if es is None else float(dense["es_iteration"].mean()) / es
         add(f"{model}_es", speed, speed is not None and speed >= 1 + (factor - 1) / 2)
         gain_pp, at = ref.CONV_ACC_GAIN_PP[model]
-        acc = _mean_at(per_net, "iterative", at, "es_test_acc", tol=0.3)
+        acc = _mean_at(per_net, ITERATIVE, at, "es_test_acc", tol=0.3)
         gain = None if acc is None else 100 * (acc - float(dense["es_test_acc"].mean()))
         add(f"{model}_acc", gain, gain is not None and gain >= gain_pp / 2)
         val = float(dense["es_val_acc"].mean())
@@ -258,7 +259,7 @@ def conv_claims(plain: dict[str, pd.DataFrame], dropout: dict[str, pd.DataFrame]
         if model in ref.CONV_DROPOUT_BEST:
             paper_acc, paper_pm = ref.CONV_DROPOUT_BEST[model]
             paper_gain = paper_acc - ref.CONV_DROPOUT_UNPRUNED[model]
-            tickets = _by_pm(with_dropout[with_dropout["round"] > 0], "iterative", "es_test_acc")
+            tickets = _by_pm(with_dropout[with_dropout["round"] > 0], ITERATIVE, "es_test_acc")
             ran = not tickets.empty and tickets.index.min() <= paper_pm + 0.3
             best, best_pm = (float(tickets.max()), float(tickets.idxmax())) if ran else (None, None)
             passes = ran and best - dense_acc >= paper_gain / 2 and _within_factor_2(best_pm, paper_pm)
@@ -274,7 +275,7 @@ def vgg_claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
     if warm is not None:
         per_net = early_stopping(warm)
         dense = float(per_net[per_net["round"] == 0]["final_test_acc"].mean())
-        tickets = _by_pm(per_net[per_net["round"] > 0], "iterative", "final_test_acc")
+        tickets = _by_pm(per_net[per_net["round"] > 0], ITERATIVE, "final_test_acc")
         smallest = _matching_down_to(tickets, dense)
         reached = per_net["p_m"].min() <= ref.VGG19_WARMUP_MIN_PM + 0.2
         passes = smallest is not None and smallest <= 2 * ref.VGG19_WARMUP_MIN_PM
@@ -284,7 +285,7 @@ def vgg_claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
     if cold is not None:
         pruned = early_stopping(cold)
         pruned = pruned[pruned["round"] > 0]
-        gaps = (100 * (_by_pm(pruned, "iterative", "final_test_acc") - _by_pm(pruned, "reinit", "final_test_acc"))
+        gaps = (100 * (_by_pm(pruned, ITERATIVE, "final_test_acc") - _by_pm(pruned, REINIT, "final_test_acc"))
                 ).dropna()
         worst = None if gaps.empty else float(gaps.max())
         claims.append(_claim("vgg19_warmup", "lr01_no_tickets", worst,
@@ -293,7 +294,7 @@ def vgg_claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
     if slow is not None:
         per_net = early_stopping(slow)
         dense = float(per_net[per_net["round"] == 0]["final_test_acc"].mean())
-        tickets = _by_pm(per_net[per_net["round"] > 0], "iterative", "final_test_acc")
+        tickets = _by_pm(per_net[per_net["round"] > 0], ITERATIVE, "final_test_acc")
         floor = ref.VGG19_LR001_WITHIN_1PP_PM
         ran = not tickets.empty and tickets.index.min() <= floor + 0.2
         kept = tickets[tickets.index >= floor - 0.2]
@@ -309,21 +310,21 @@ def landscape_claims(table: pd.DataFrame, interpolation: pd.DataFrame, hessian: 
 
     last = early_stopping(table[table["round"] == table["round"].max()])
     accuracy = last.groupby("variant")["final_test_acc"].mean()
-    others = accuracy.drop("iterative", errors="ignore")
-    margin = None if "iterative" not in accuracy or others.empty else 100 * (accuracy["iterative"] - others.max())
+    others = accuracy.drop(ITERATIVE, errors="ignore")
+    margin = None if ITERATIVE not in accuracy or others.empty else 100 * (accuracy[ITERATIVE] - others.max())
     tops = spectrum_summary(hessian).groupby("level")["top"].mean()
     return [_claim("imp_landscape", "imp_best_last_level", margin, MEASURED),
             _claim("imp_landscape", "no_barrier", float(barriers(interpolation)["barrier"].max()), MEASURED),
             _claim("imp_landscape", "wider_minima", float(tops.iloc[-1] / tops.iloc[0]), MEASURED)]
 
 
-def dual_claims(per_net: pd.DataFrame, methods: tuple[str, ...] = ("rst", "unidlth")) -> list[Claim]:
+def dual_claims(per_net: pd.DataFrame, methods: tuple[str, ...] = (RST, UNIDLTH)) -> list[Claim]:
     """What the finding-vs-transforming chapter measures, as a scoreboard row (``per_net``:
     ``transform.dual_summary``)."""
     sparsest = per_net[per_net["round"] == per_net["round"].max()].groupby("variant")["es_test_acc"].mean()
     transformed = sparsest.reindex(list(methods)).dropna()
-    gap = None if transformed.empty or "iterative" not in sparsest else \
-        100 * float(transformed.max() - sparsest["iterative"])
+    gap = None if transformed.empty or ITERATIVE not in sparsest else \
+        100 * float(transformed.max() - sparsest[ITERATIVE])
     return [_claim("dual_tickets", "transform_vs_imp", gap, MEASURED)]
 
 

@@ -10,9 +10,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from lt_utils.data import DATASETS, real_dataset
 from lt_utils.errors import ConfigError
 from lt_utils.keys import stable_key
-from lt_utils.models import MODEL_DATASETS, MODELS
+from lt_utils.models import MODELS, models_where
 from lt_utils.validation import (
     check_bool,
     check_choice,
@@ -25,11 +26,8 @@ from lt_utils.validation import (
 )
 
 OPTIMIZERS = ("adam", "sgd")
-DATASETS = ("mnist", "cifar10", "synthetic_cifar10")
 STRATEGIES = ("layerwise", "global")
 LAYER_KINDS = ("conv", "fc", "output", "shortcut")
-TRAIN_SIZES = {"mnist": 55_000, "cifar10": 45_000}  # after the validation split (the synthetic set's varies)
-DROPOUT_MODELS = ("conv2", "conv4", "conv6")  # the models with dropout layers (on their FC layers)
 
 
 def _require(ok: bool, field_name: str, value: Any, allowed: str) -> None:
@@ -135,21 +133,22 @@ class ExperimentConfig:
         _require(isinstance(self.name, str) and self.name.replace("_", "").replace("-", "").isalnum(),
                  "name", self.name, "letters, digits, '-' and '_'")
         check_choice("model", self.model, sorted(MODELS))
-        check_choice("dataset", self.dataset, DATASETS)
+        check_choice("dataset", self.dataset, tuple(DATASETS))
         require(isinstance(self.train, TrainConfig), "train", self.train, "a TrainConfig")
         require(isinstance(self.prune, PruneConfig), "prune", self.prune, "a PruneConfig")
-        expected = MODEL_DATASETS[self.model]
-        _require(self.dataset.removeprefix("synthetic_") == expected, "dataset", self.dataset,
+        expected = MODELS[self.model].dataset
+        _require(real_dataset(self.dataset) == expected, "dataset", self.dataset,
                  f"{expected!r} (or its synthetic stand-in) for model {self.model!r}")
-        for name in ("batch_size", "train_eval_size") if self.dataset in TRAIN_SIZES else ():
-            require(getattr(self.train, name) <= TRAIN_SIZES[self.dataset], name, getattr(self.train, name),
-                    f"at most the {TRAIN_SIZES[self.dataset]} training examples of {self.dataset}")
+        train_size = DATASETS[self.dataset].train_size
+        for name in ("batch_size", "train_eval_size") if train_size is not None else ():
+            require(getattr(self.train, name) <= train_size, name, getattr(self.train, name),
+                    f"at most the {train_size} training examples of {self.dataset}")
         check_int("trials", self.trials, 1)
         check_int("rounds", self.rounds, 0)
         check_int("reinits", self.reinits, 0)
         _rate("dropout", self.dropout, allow_zero=True)
-        require(self.dropout == 0 or self.model in DROPOUT_MODELS, "dropout", self.dropout,
-                f"0 for model {self.model!r}, which has no dropout (dropout models: {DROPOUT_MODELS})")
+        require(self.dropout == 0 or MODELS[self.model].dropout, "dropout", self.dropout,
+                f"0 for model {self.model!r}, which has no dropout (dropout models: {models_where(dropout=True)})")
         object.__setattr__(self, "one_shot_rounds",
                            check_int_tuple("one_shot_rounds", self.one_shot_rounds, 1, max(self.rounds, 1)))
         _require(all(r <= self.rounds for r in self.one_shot_rounds), "one_shot_rounds",

@@ -8,23 +8,66 @@ else ``$LT_DATA_DIR``, else ``~/.cache/lt_utils/data``) and are downloaded when 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from lt_utils.datafiles import check_cifar10, check_labels, check_mnist
 from lt_utils.errors import ConfigError, DataUnavailableError
 from lt_utils.validation import check_int, require
 
 VALIDATION_SIZE = 5_000
 SPLIT_SEED = 0
-_STATS = {"mnist": ((0.1307,), (0.3081,)),
-          "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))}
-_EXPECTED_FILES = {
-    "mnist": ("MNIST/raw", ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                            "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]),
-    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]),
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """A registered data set: its normalization, where torchvision keeps it, and its size."""
+
+    mean: tuple[float, ...]  # per-channel mean of the training images (pixels in [0, 1])
+    std: tuple[float, ...]  # per-channel standard deviation
+    torchvision: str | None = None  # ``torchvision.datasets`` class that reads (or downloads) it; None: synthetic
+    folder: str = ""  # the files' folder under the data directory (torchvision's layout)
+    files: tuple[str, ...] = ()  # the files torchvision needs there
+    check: Callable[[Path, bool], None] | None = None  # refuses damaged files by name: (data dir, train split)
+    train_size: int | None = None  # training examples after the validation split (None: varies)
+    stand_in_for: str | None = None  # a synthetic set: the real data set whose shapes and statistics it copies
+
+    @property
+    def synthetic(self) -> bool:
+        """Generated in memory (a stand-in for smoke runs), not read from files."""
+        return self.torchvision is None
+
+
+_CIFAR10_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+DATASETS: dict[str, DataInfo] = {
+    "mnist": DataInfo((0.1307,), (0.3081,), "MNIST", "MNIST/raw",
+                      ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                       "t10k-labels-idx1-ubyte"), check_mnist, train_size=55_000),
+    "cifar10": DataInfo(*_CIFAR10_STATS, "CIFAR10", "cifar-10-batches-py",
+                        (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta"),
+                        lambda root, train: check_cifar10(root), train_size=45_000),
+    "synthetic_cifar10": DataInfo(*_CIFAR10_STATS, stand_in_for="cifar10"),
 }
+"""Every data set by name: the one place a new data set is registered."""
+
+
+def real_dataset(name: str) -> str:
+    """The real data set ``name`` stands for: itself, or the one a synthetic stand-in copies."""
+    return DATASETS[name].stand_in_for or name
+
+
+def stand_in(name: str) -> str | None:
+    """The synthetic stand-in of data set ``name`` (for smoke runs), if it has one."""
+    return next((other for other, info in DATASETS.items() if info.stand_in_for == name), None)
+
+
+def stats(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The normalization ``(mean, std)`` of data set ``name`` (a stand-in uses its real set's)."""
+    info = DATASETS[name]
+    return info.mean, info.std
 
 
 @dataclass(frozen=True)
@@ -55,7 +98,7 @@ def default_data_dir() -> Path:
 
 
 def _missing_message(name: str, root: Path, cause: Exception) -> str:
-    folder, files = _EXPECTED_FILES[name]
+    folder, files = DATASETS[name].folder, list(DATASETS[name].files)
     where = root / folder
     return (f"{name} is not in {root} and could not be downloaded ({type(cause).__name__}: {cause}). "
             f"Put the files {files} into {where} (torchvision's layout), or point data_dir / "
@@ -66,10 +109,10 @@ def _load_raw(name: str, root: Path, train: bool) -> tuple[torch.Tensor, torch.T
     """uint8 images N x C x H x W and int64 labels, read (or downloaded) by torchvision."""
     from torchvision import datasets
 
-    from lt_utils.datafiles import check_cifar10, check_labels, check_mnist
-
-    check_mnist(root, train) if name == "mnist" else check_cifar10(root)
-    cls = {"mnist": datasets.MNIST, "cifar10": datasets.CIFAR10}[name]
+    info = DATASETS[name]
+    if info.check is not None:
+        info.check(root, train)
+    cls = getattr(datasets, info.torchvision)
     try:
         ds = cls(root=str(root), train=train, download=False)
     except RuntimeError:
@@ -94,8 +137,8 @@ def _synthetic_raw(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return (templates[labels] + noise).clamp(0, 255).to(torch.uint8), labels
 
 
-def _normalize(images: torch.Tensor, stats_name: str, device: torch.device) -> torch.Tensor:
-    mean, std = (torch.tensor(s, device=device).view(1, -1, 1, 1) for s in _STATS[stats_name])
+def _normalize(images: torch.Tensor, name: str, device: torch.device) -> torch.Tensor:
+    mean, std = (torch.tensor(s, device=device).view(1, -1, 1, 1) for s in stats(name))
     return (images.to(device).float() / 255 - mean) / std
 
 
@@ -103,21 +146,21 @@ def load_dataset(name: str, data_dir: str | Path | None = None, device: str | to
                  train_eval_size: int = 5_000, synthetic_size: int = 1_200, batch_size: int | None = None) -> Dataset:
     """Load a data set onto ``device``, holding out 5,000 training examples for validation
     (the synthetic stand-in, which is small, holds out a sixth of its training set)."""
-    if name not in ("mnist", "cifar10", "synthetic_cifar10"):
-        raise ConfigError(f"unknown dataset {name!r}; choose one of ['mnist', 'cifar10', 'synthetic_cifar10']")
+    if name not in DATASETS:
+        raise ConfigError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}")
     device = torch.device(device)
-    if name == "synthetic_cifar10":
+    if DATASETS[name].synthetic:
         train_raw, test_raw = _synthetic_raw(synthetic_size, seed=1), _synthetic_raw(synthetic_size // 6, seed=2)
-        stats, validation_size = "cifar10", synthetic_size // 6
+        validation_size = synthetic_size // 6
     else:
         root = Path(data_dir) if data_dir is not None else default_data_dir()
         train_raw, test_raw = _load_raw(name, root, True), _load_raw(name, root, False)
-        stats, validation_size = name, VALIDATION_SIZE
+        validation_size = VALIDATION_SIZE
     order = torch.randperm(len(train_raw[1]), generator=torch.Generator().manual_seed(SPLIT_SEED))
     val_idx, train_idx = order[:validation_size], order[validation_size:]
 
     def split(images: torch.Tensor, labels: torch.Tensor) -> Split:
-        return Split(_normalize(images, stats, device), labels.to(device))
+        return Split(_normalize(images, name, device), labels.to(device))
 
     train = split(train_raw[0][train_idx], train_raw[1][train_idx])
     check_int("train_eval_size", train_eval_size, 1, len(train))
@@ -126,7 +169,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, device: str | to
     subset = slice(0, min(train_eval_size, len(train)))
     return Dataset(name=name, train=train, val=split(train_raw[0][val_idx], train_raw[1][val_idx]),
                    test=split(*test_raw), train_eval=Split(train.x[subset], train.y[subset]),
-                   synthetic=name.startswith("synthetic"))
+                   synthetic=DATASETS[name].synthetic)
 
 
 def epoch_batches(n_examples: int, batch_size: int, generators: list[torch.Generator],
@@ -153,9 +196,9 @@ def skip_augment(n: int, generator: torch.Generator, device: torch.device) -> No
     _augment_draws(n, generator, device)
 
 
-def black(stats_name: str = "cifar10") -> tuple[float, ...]:
-    """The normalized value of a zero (black) pixel, per channel."""
-    mean, std = _STATS[stats_name]
+def black(name: str = "cifar10") -> tuple[float, ...]:
+    """The normalized value of a zero (black) pixel, per channel, in data set ``name``."""
+    mean, std = stats(name)
     return tuple(-m / s for m, s in zip(mean, std, strict=True))
 
 

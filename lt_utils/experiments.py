@@ -42,6 +42,7 @@ from lt_utils.stack import State, concat, init_states, select
 from lt_utils.stored import stored_table
 from lt_utils.training import train_stack
 from lt_utils.validation import check_run_options
+from lt_utils.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class RunOptions:
     max_stack: int | None = None  # networks trained at once; None: all (one at a time with batch norm)
     eval_batch: int = 2_000
     progress: bool = True
-    step: str = "auto"  # the training step: "auto" ("graph" on CUDA, "eager" on CPU), "eager", "compile", "graph"
+    step: str = "auto"  # "auto" (CUDA: graph, falling back to compile, then eager; CPU: eager), or one form
     precision: str = "fp32"  # "fp32" (the paper's) or "bf16" (autocast: faster, not the paper's numbers)
     stored_dir: str | None = None  # committed tables (the book's book/results): a complete one is read, not retrained
     wait: bool | None = None  # another process on the same experiment: wait (True) or fail (False)
@@ -183,27 +184,27 @@ class _Runner:
     def _networks(self, r: int, masks: Masks, rewind: tuple[State, State],
                   dense_trained: State | None) -> list[_Network]:
         cfg = self.cfg
-        nets = [_Network("iterative", t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(masks, t),
-                         self._seed("data", "iterative", t, r)) for t in range(cfg.trials)]
+        nets = [_Network(ITERATIVE, t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(masks, t),
+                         self._seed("data", ITERATIVE, t, r)) for t in range(cfg.trials)]
         if r == 0:
             return nets
-        fresh_seeds = [self._seed("init", "reinit", t, j, r) for t in range(cfg.trials) for j in range(cfg.reinits)]
+        fresh_seeds = [self._seed("init", REINIT, t, j, r) for t in range(cfg.trials) for j in range(cfg.reinits)]
         if fresh_seeds:
             _, fresh, fresh_buffers = init_states(cfg.model, fresh_seeds, cfg.dropout, self.device)
             for i in range(len(fresh_seeds)):
                 t, j = divmod(i, cfg.reinits)
-                nets.append(_Network("reinit", t, j, _one(fresh, i), _one(fresh_buffers, i), _one(masks, t),
-                                     self._seed("data", "reinit", t, j, r)))
+                nets.append(_Network(REINIT, t, j, _one(fresh, i), _one(fresh_buffers, i), _one(masks, t),
+                                     self._seed("data", REINIT, t, j, r)))
         if cfg.random_sparse:
-            gen = torch.Generator(device=self.device).manual_seed(self._seed("mask", "random_sparse", r))
+            gen = torch.Generator(device=self.device).manual_seed(self._seed("mask", RANDOM_SPARSE, r))
             random = random_masks_like(masks, gen)
-            nets += [_Network("random_sparse", t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(random, t),
-                              self._seed("data", "random_sparse", t, r)) for t in range(cfg.trials)]
+            nets += [_Network(RANDOM_SPARSE, t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(random, t),
+                              self._seed("data", RANDOM_SPARSE, t, r)) for t in range(cfg.trials)]
         if r in cfg.one_shot_rounds:
             dense = dense_masks(dense_trained, self.kinds)
             oneshot = prune_to_round(dense_trained, dense, self.kinds, cfg.prune, r)
-            nets += [_Network("oneshot", t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(oneshot, t),
-                              self._seed("data", "oneshot", t, r)) for t in range(cfg.trials)]
+            nets += [_Network(ONESHOT, t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(oneshot, t),
+                              self._seed("data", ONESHOT, t, r)) for t in range(cfg.trials)]
         return nets
 
     def _train(self, r: int, nets: list[_Network]) -> tuple[pd.DataFrame, State, State, tuple[State, State] | None]:
@@ -230,7 +231,7 @@ class _Runner:
             labels = [{"variant": n.variant, "trial": n.trial, "replicate": n.replicate, "round": r, "p_m": p}
                       for n, p in zip(chunk, p_m, strict=True)]
             tables.append(curves_to_table(result.curves, result.eval_iterations, labels, result.final_train))
-            iterative = [i for i, n in enumerate(chunk) if n.variant == "iterative"]
+            iterative = [i for i, n in enumerate(chunk) if n.variant == ITERATIVE]
             if iterative:
                 trained.append(select(result.params, iterative))
                 trained_buffers.append(select(result.buffers, iterative) if has_bn else {})

@@ -24,6 +24,7 @@ from lt_utils.data import Dataset, Split, load_dataset
 from lt_utils.errors import ConfigError
 from lt_utils.experiments import RunOptions, experiment_path, load_trained, run_experiment
 from lt_utils.models import PrunableModel
+from lt_utils.presets import preset
 from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_round, random_masks_like
 from lt_utils.results import cached_table, curves_to_table
 from lt_utils.seeding import derive_seed
@@ -32,6 +33,10 @@ from lt_utils.step import make_scorer
 from lt_utils.stored import stored_copy
 from lt_utils.training import evaluate_stack, train_stack
 from lt_utils.validation import check_float, check_int, require
+from lt_utils.variants import FINETUNE, ITERATIVE, ONESHOT, RANDOM_SPARSE, RANDOM_SPARSE_REINIT, REINIT
+
+COMPARED = (ITERATIVE, ONESHOT, FINETUNE, REINIT, RANDOM_SPARSE, RANDOM_SPARSE_REINIT)
+"""The variants compared at the last level's sparsity, in the order the chapter shows them."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,26 @@ def landscape_experiment(base: ExperimentConfig, levels: int = 10, rewind_iterat
     return base.with_overrides(name=f"landscape_{base.model}", rounds=levels, rewind_iteration=rewind_iteration,
                                reinits=1, random_sparse=True, one_shot_rounds=(levels,), fc_rate=rate,
                                conv_rate=rate, output_rate=rate / 2)
+
+
+def landscape_config(model: str, levels: int = 10, rewind_iteration: int = 1_000, rate: float = 0.2, *,
+                     trials: int | None = None, iterations: int | None = None, seed: int | None = None,
+                     interpolation_points: int = 11, hessian_k: int = 100, hessian_examples: int = 5_000,
+                     hessian_trials: int = 1, smoke: bool = False) -> LandscapeConfig:
+    """The chapter's configuration: ``landscape_experiment`` on the preset named ``model`` (``None``
+    keeps the preset's value), with the analyses' settings; with ``smoke``, ``smoke_landscape`` of it."""
+    base = preset(model, trials=trials, iterations=iterations, seed=seed)
+    lcfg = LandscapeConfig(landscape_experiment(base, levels, rewind_iteration, rate), interpolation_points,
+                           hessian_k, hessian_examples, hessian_trials)
+    return smoke_landscape(lcfg) if smoke else lcfg
+
+
+def smoke_landscape(lcfg: LandscapeConfig) -> LandscapeConfig:
+    """CI's tiny version of ``lcfg``: few iterations and levels, a small Hessian; never a result."""
+    cfg = lcfg.experiment.with_overrides(name=f"{lcfg.experiment.name}_smoke", iterations=200, eval_every=100,
+                                         trials=1, rounds=2, one_shot_rounds=(2,), rewind_iteration=100,
+                                         train_eval_size=500)
+    return replace(lcfg, experiment=cfg, hessian_k=3, hessian_examples=200, interpolation_points=5, hessian_trials=1)
 
 
 def project(params: State, masks: Masks) -> State:
@@ -170,23 +195,23 @@ def _comparison(lcfg: LandscapeConfig, options: RunOptions, data: Dataset) -> pd
     cfg, device = lcfg.experiment, options.torch_device()
     dense = load_trained(cfg, options.results_dir, 0, device, options)
     last = load_trained(cfg, options.results_dir, cfg.rounds, device, options)
-    model, fresh, fresh_buffers = init_states(cfg.model, [derive_seed(cfg.seed, "init", "random_sparse_reinit", t)
+    model, fresh, fresh_buffers = init_states(cfg.model, [derive_seed(cfg.seed, "init", RANDOM_SPARSE_REINIT, t)
                                                           for t in range(cfg.trials)], cfg.dropout, device)
     kinds = model.layer_kinds
     finetune_masks = prune_to_round(dense["params"], dense_masks(dense["params"], kinds), kinds, cfg.prune, cfg.rounds)
-    gen = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "mask", "random_sparse_reinit"))
+    gen = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "mask", RANDOM_SPARSE_REINIT))
     random_masks = random_masks_like(last["masks"], gen)
     params = {k: torch.cat([dense["params"][k], fresh[k]]) for k in fresh}
     buffers = {k: torch.cat([dense["buffers"][k], fresh_buffers[k]]) for k in fresh_buffers}
     masks = {k: torch.cat([finetune_masks[k], random_masks[k]]) for k in kinds}
-    seeds = [derive_seed(cfg.seed, "data", variant, t) for variant in ("finetune", "random_sparse_reinit")
+    seeds = [derive_seed(cfg.seed, "data", variant, t) for variant in (FINETUNE, RANDOM_SPARSE_REINIT)
              for t in range(cfg.trials)]
     result = train_stack(model, params, buffers, masks, data, cfg.train, seeds, start_iteration=cfg.rewind_iteration,
                          eval_batch=options.eval_batch, step=options.step, precision=options.precision,
                          progress="fine-tuning and random sparse (random init)" if options.progress else False)
     p_m = float(percent_remaining(last["masks"])[0])
     labels = [{"variant": variant, "trial": t, "replicate": 0, "round": cfg.rounds, "p_m": p_m}
-              for variant in ("finetune", "random_sparse_reinit") for t in range(cfg.trials)]
+              for variant in (FINETUNE, RANDOM_SPARSE_REINIT) for t in range(cfg.trials)]
     return curves_to_table(result.curves, result.eval_iterations, labels, result.final_train)
 
 
@@ -253,14 +278,6 @@ def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **op
     interp = cached(f"interpolation_{points}.csv.gz", interpolation)
     spectra = cached(f"hessian_k{lcfg.hessian_k}_n{lcfg.hessian_examples}_t{lcfg.hessian_trials}.csv.gz", hessian)
     return LandscapeResult(pd.concat([table, comparison], ignore_index=True), distances, interp, spectra)
-
-
-def smoke_landscape(lcfg: LandscapeConfig) -> LandscapeConfig:
-    """A tiny version for CI: few iterations and levels, a small Hessian."""
-    cfg = lcfg.experiment.with_overrides(name=f"{lcfg.experiment.name}_smoke", iterations=200, eval_every=100,
-                                         trials=1, rounds=2, one_shot_rounds=(2,), rewind_iteration=100,
-                                         train_eval_size=500)
-    return replace(lcfg, experiment=cfg, hessian_k=3, hessian_examples=200, interpolation_points=5, hessian_trials=1)
 
 
 def barriers(interpolation: pd.DataFrame, column: str = "train_loss") -> pd.DataFrame:

@@ -8,6 +8,7 @@ biases or batch-norm parameters) mapped to its kind: ``"conv"``, ``"fc"``, ``"ou
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -168,19 +169,34 @@ class ResNet20(PrunableModel):
         return self.output(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
-MODELS: dict[str, Callable[..., PrunableModel]] = {
-    "lenet": lambda dropout=0.0: Lenet(),
-    "conv2": lambda dropout=0.0: ConvNet((64, 64), dropout),
-    "conv4": lambda dropout=0.0: ConvNet((64, 64, 128, 128), dropout),
-    "conv6": lambda dropout=0.0: ConvNet((64, 64, 128, 128, 256, 256), dropout),
-    "vgg19": lambda dropout=0.0: VGG19(),
-    "resnet20": lambda dropout=0.0: ResNet20(),
-}
-"""Model name -> constructor taking the dropout rate (used by the Conv nets only)."""
+@dataclass(frozen=True)
+class ModelInfo:
+    """A registered model: how to build it and what the rest of the package needs to know of it."""
 
-MODEL_DATASETS = {"lenet": "mnist", "conv2": "cifar10", "conv4": "cifar10", "conv6": "cifar10",
-                  "vgg19": "cifar10", "resnet20": "cifar10"}
-"""The input shape each model is built for, named by the data set that has it."""
+    build: Callable[[float], PrunableModel]  # constructor taking the dropout rate (ignored without dropout layers)
+    dataset: str  # the data set whose input shape it is built for (``lt_utils.data.DATASETS``)
+    preset: str | None = None  # the paper-scale preset of its figure (the benchmark times and projects it)
+    dropout: bool = False  # has dropout layers (on its FC layers), so ``ExperimentConfig.dropout`` may be set
+    chapters: bool = False  # offered by the extension chapters (``imp_landscape``, ``dual_tickets``)
+
+
+MODELS: dict[str, ModelInfo] = {
+    "lenet": ModelInfo(lambda dropout=0.0: Lenet(), "mnist", preset="lenet", chapters=True),
+    "conv2": ModelInfo(lambda dropout=0.0: ConvNet((64, 64), dropout), "cifar10", preset="conv2", dropout=True,
+                       chapters=True),
+    "conv4": ModelInfo(lambda dropout=0.0: ConvNet((64, 64, 128, 128), dropout), "cifar10", preset="conv4",
+                       dropout=True, chapters=True),
+    "conv6": ModelInfo(lambda dropout=0.0: ConvNet((64, 64, 128, 128, 256, 256), dropout), "cifar10",
+                       preset="conv6", dropout=True, chapters=True),
+    "vgg19": ModelInfo(lambda dropout=0.0: VGG19(), "cifar10", preset="vgg19_lr01_warmup"),
+    "resnet20": ModelInfo(lambda dropout=0.0: ResNet20(), "cifar10"),
+}
+"""Every model by name: the one place a new model is registered."""
+
+
+def models_where(**flags: bool) -> tuple[str, ...]:
+    """Names of the models whose ``ModelInfo`` has each of ``flags`` (``models_where(dropout=True)``)."""
+    return tuple(name for name, info in MODELS.items() if all(getattr(info, k) == v for k, v in flags.items()))
 
 
 def build_model(name: str, dropout: float = 0.0, seed: int | None = None) -> PrunableModel:
@@ -190,7 +206,7 @@ def build_model(name: str, dropout: float = 0.0, seed: int | None = None) -> Pru
     with torch.random.fork_rng(devices=[], enabled=seed is not None):
         if seed is not None:
             torch.manual_seed(seed)
-        model = MODELS[name](dropout)
+        model = MODELS[name].build(dropout)
     model.spec = (name, dropout)
     return model
 

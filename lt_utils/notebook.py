@@ -10,13 +10,16 @@ from typing import Any
 import torch
 
 from lt_utils.config import ExperimentConfig
+from lt_utils.data import DATASETS
 from lt_utils.experiments import RunOptions, run_info
-from lt_utils.presets import preset
+from lt_utils.presets import preset, smoke_config
 
 
-def configure(preset_name: str, **overrides: Any) -> ExperimentConfig:
-    """The preset with the notebook's parameters applied (``None`` keeps the preset's value)."""
-    return preset(preset_name, **overrides)
+def configure(preset_name: str, smoke: bool = False, **overrides: Any) -> ExperimentConfig:
+    """The preset with the notebook's parameters applied (``None`` keeps the preset's value); with
+    ``smoke``, CI's tiny version of it (``lt_utils.presets.smoke_config``)."""
+    cfg = preset(preset_name, **overrides)
+    return smoke_config(cfg) if smoke else cfg
 
 
 def differences(cfg: ExperimentConfig, reference: ExperimentConfig) -> dict[str, tuple[Any, Any]]:
@@ -44,7 +47,7 @@ def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool
     ``paper`` is the full-scale configuration, or the name of its preset; ``extra`` adds
     differences of settings outside it, as ``{name: (this run, paper)}``."""
     if cfg.name == "smoke" or smoke:
-        what = "synthetic stand-in data, " if cfg.dataset.startswith("synthetic") else ""
+        what = "synthetic stand-in data, " if DATASETS[cfg.dataset].synthetic else ""
         return f"SMOKE RUN ({what}tiny configuration): not a result"
     diff = differences(cfg, preset(paper) if isinstance(paper, str) else paper)
     diff |= {k: v for k, v in (extra or {}).items() if v[0] != v[1]}
@@ -137,23 +140,6 @@ def save_run_record(notebook: str, records: list[dict[str, Any]], record_dir: st
         atomic_write_json({"notebook": notebook, "runs": records}, Path(record_dir) / f"{notebook}.json")
 
 
-SMOKE_OVERRIDES: dict[str, Any] = {
-    "dataset": "synthetic_cifar10", "iterations": 20, "eval_every": 10, "batch_size": 8, "trials": 1, "rounds": 1,
-    "reinits": 1, "train_eval_size": 100, "one_shot_rounds": (), "warmup_iterations": 0, "lr_drops": (10,),
-}
-"""CI's tiny configuration for the CIFAR-10 notebooks (synthetic stand-in data)."""
-
-
-def smoke_config(cfg: ExperimentConfig) -> ExperimentConfig:
-    """A tiny version of ``cfg`` on the synthetic CIFAR-10 stand-in, for CI smoke runs only."""
-    overrides = dict(SMOKE_OVERRIDES)
-    if not cfg.train.lr_drops:
-        overrides.pop("lr_drops")
-    if cfg.train.warmup_iterations:
-        overrides["warmup_iterations"] = 5
-    return cfg.with_overrides(name=f"{cfg.name}_smoke", **overrides)
-
-
 def parse_choices(field_name: str, text: str, valid: dict[str, Any]) -> list[Any]:
     """``"a,b"`` -> ``[valid["a"], valid["b"]]``, or a clear error naming the bad item and the choices."""
     from lt_utils.errors import ConfigError
@@ -169,16 +155,14 @@ def run_presets(presets: list[str], overrides: dict[str, Any], smoke: bool, note
                 **options: Any) -> tuple[dict[str, tuple[ExperimentConfig, Any]], list[dict[str, Any]]]:
     """Run (or resume) each preset with the notebook's overrides; save the run record.
 
-    Returns ``{preset: (config, table)}`` and the run records. With ``smoke``, each configuration is replaced by its
-    tiny synthetic-data version (CI only).
+    Returns ``{preset: (config, table)}`` and the run records. With ``smoke``, each configuration is replaced by
+    CI's tiny version of it (``lt_utils.presets.smoke_config``).
     """
     from lt_utils.experiments import run_experiment
 
     out, records = {}, []
     for name in presets:
-        cfg = configure(name, **overrides)
-        if smoke:
-            cfg = smoke_config(cfg)
+        cfg = configure(name, smoke, **overrides)
         out[name] = (cfg, run_experiment(cfg, **options).table)
         run_options = {k: v for k, v in options.items() if k != "results_dir"}
         records.append(run_record(cfg, options.get("results_dir", "results"), record_dir, notebook, **run_options))

@@ -19,8 +19,10 @@ from lt_utils import claims as claim_lib
 from lt_utils import plots
 from lt_utils import reference as ref
 from lt_utils.config import ExperimentConfig
+from lt_utils.data import DATASETS
 from lt_utils.presets import preset
 from lt_utils.results import early_stopping
+from lt_utils.variants import ITERATIVE, REINIT
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def scale_summary(cfg: ExperimentConfig, full: ExperimentConfig | None) -> str:
     for name, value, paper in (("trials", cfg.trials, full and full.trials),
                                ("iterations", cfg.train.iterations, full and full.train.iterations)):
         parts.append(f"{value:,} of {paper:,} {name}" if paper and paper != value else f"{value:,} {name}")
-    if cfg.name.endswith("smoke") or cfg.dataset.startswith("synthetic"):
+    if cfg.name.endswith("smoke") or DATASETS[cfg.dataset].synthetic:
         parts.insert(0, "smoke run")
     return ", ".join(parts)
 
@@ -165,7 +167,7 @@ def headline_figure(book_dir: Path) -> Any:
         plots.pm_axis(axes[0, 0])
         return fig
     table = runs[0][1]
-    return plots.early_stopping_figure(table, ["iterative", "reinit"])
+    return plots.early_stopping_figure(table, [ITERATIVE, REINIT])
 
 
 def placeholder_page(page: Page, title: str, bench_dir: Path, figure_name: str) -> str:

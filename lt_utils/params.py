@@ -69,14 +69,15 @@ def _options(p: dict[str, Any]) -> Any:
 
 def check_notebook_parameters(name: str, parameters: dict[str, Any], declared: dict[str, Any]) -> None:
     """Refuse, before any kernel starts, the parameters that the notebook ``name`` would refuse."""
-    from lt_utils.notebook import configure, parse_choices, smoke_config
+    from lt_utils.models import models_where
+    from lt_utils.notebook import configure, parse_choices
 
     check_types(parameters, declared)
     p = _defaults(declared) | parameters
     _options(p)
     smoke = bool(p.get("smoke"))
     if name == "lenet_imp":
-        configure(p["preset"], trials=p["trials"], rounds=p["rounds"], iterations=p["iterations"],
+        configure(p["preset"], smoke, trials=p["trials"], rounds=p["rounds"], iterations=p["iterations"],
                   reinits=p["reinits"], lr=p["lr"], fc_rate=p["fc_rate"], train_eval_size=p["train_eval_size"],
                   seed=p["seed"])
     elif name in ("conv_dropout", "vgg19_warmup"):
@@ -90,25 +91,22 @@ def check_notebook_parameters(name: str, parameters: dict[str, Any], declared: d
             presets = parse_choices("settings", p["settings"], labels)
             overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "seed")}
         for preset_name in presets:
-            cfg = configure(preset_name, **overrides)
-            if smoke:
-                smoke_config(cfg)
+            configure(preset_name, smoke, **overrides)
     elif name == "imp_landscape":
-        from lt_utils.landscape import LandscapeConfig, landscape_experiment
+        from lt_utils.landscape import landscape_config
 
-        model = parse_choices("model", p["model"], {m: m for m in ("lenet", "conv2", "conv4", "conv6")})[0]
-        base = configure(model, trials=p["trials"], iterations=p["iterations"], seed=p["seed"])
-        LandscapeConfig(landscape_experiment(base, p["levels"], p["rewind_iteration"], p["rate"]),
-                        p["interpolation_points"], p["hessian_k"], p["hessian_examples"], p["hessian_trials"])
+        model = parse_choices("model", p["model"], {m: m for m in models_where(chapters=True)})[0]
+        landscape_config(model, p["levels"], p["rewind_iteration"], p["rate"], trials=p["trials"],
+                         iterations=p["iterations"], seed=p["seed"], interpolation_points=p["interpolation_points"],
+                         hessian_k=p["hessian_k"], hessian_examples=p["hessian_examples"],
+                         hessian_trials=p["hessian_trials"], smoke=smoke)
     elif name == "dual_tickets":
-        from lt_utils.transform import METHODS, DualConfig, TransformConfig
+        from lt_utils.transform import METHODS, dual_config
 
-        model = parse_choices("model", p["model"], {m: m for m in ("lenet", "conv2", "conv4", "conv6")})[0]
+        model = parse_choices("model", p["model"], {m: m for m in models_where(chapters=True)})[0]
         rounds = parse_choices("target_rounds", p["target_rounds"], {str(r): r for r in range(1, 31)})
         methods = parse_choices("methods", p["methods"], {m: m for m in METHODS})
-        imp = configure(model, trials=p["trials"], iterations=p["iterations"], seed=p["seed"]).with_overrides(
-            name=f"dual_imp_{model}", rounds=max(rounds), reinits=0, random_sparse=True, one_shot_rounds=())
-        transform = TransformConfig(p["penalty_step"], p["penalty_every"], p["penalty_max"], p["hold_iterations"],
-                                    patience_epochs=p["patience"], max_pretrain_iterations=imp.train.iterations,
-                                    stages=p["stages"])
-        DualConfig(imp, tuple(rounds), tuple(methods), transform)
+        dual_config(model, tuple(rounds), tuple(methods), trials=p["trials"], iterations=p["iterations"],
+                    seed=p["seed"], smoke=smoke, penalty_step=p["penalty_step"], penalty_every=p["penalty_every"],
+                    penalty_max=p["penalty_max"], hold_iterations=p["hold_iterations"],
+                    patience_epochs=p["patience"], stages=p["stages"])

@@ -2,7 +2,7 @@
 
 Every figure is at most :data:`PAGE_WIDTH` inches wide and its text at least 9 pt, so it reads
 at page width in the book; the scale of a run goes in the caption, never in the figure. Each
-variant has one colour and marker everywhere (:data:`VARIANT_STYLE`); the paper's own values
+variant has one colour and marker everywhere (``lt_utils.variants.VARIANTS``); the paper's own values
 are drawn in black and labelled "paper".
 """
 
@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from lt_utils.results import accuracy_at, early_stopping, summarize
+from lt_utils.variants import ITERATIVE, REINIT, VARIANTS
 
 PAGE_WIDTH = 7.5  # inches: the book's text column at 100 dpi; no figure is wider
 MIN_FONT_PT = 9.0
@@ -28,17 +29,8 @@ BOOK_STYLE = {
 }
 plt.rcParams.update(BOOK_STYLE)
 
-VARIANT_STYLE = {
-    "iterative": {"label": "winning ticket (iterative)", "color": "tab:blue", "marker": "o"},
-    "oneshot": {"label": "winning ticket (one-shot)", "color": "tab:green", "marker": "s"},
-    "reinit": {"label": "random reinitialization", "color": "tab:orange", "marker": "^"},
-    "random_sparse": {"label": "random sparse network", "color": "tab:red", "marker": "v"},
-    "finetune": {"label": "fine-tuning (no rewinding)", "color": "tab:olive", "marker": "h"},
-    "random_sparse_reinit": {"label": "random mask, random init", "color": "tab:gray", "marker": "<"},
-    "rst": {"label": "RST (DLTH)", "color": "tab:purple", "marker": "D"},
-    "unilth": {"label": "UniLTH", "color": "tab:brown", "marker": "P"},
-    "unidlth": {"label": "UniDLTH", "color": "tab:pink", "marker": "X"},
-}
+VARIANT_STYLE = {name: {"label": v.label, "color": v.color, "marker": v.marker} for name, v in VARIANTS.items()}
+"""Each variant's label, colour and marker, read from ``lt_utils.variants.VARIANTS``."""
 PAPER_STYLE = {"color": "black", "marker": "*", "markersize": 11, "linestyle": "none"}
 _NOTE_BOX = {"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1}  # paper labels over lines
 NETWORK_LINESTYLES = ("-", "--", ":", "-.")  # several networks or settings in one panel, in order
@@ -54,8 +46,8 @@ CONV_PANELS = FOUR_PANELS
 
 
 def label(variant: str) -> str:
-    """The book's label of a variant (one place for every legend and text)."""
-    return VARIANT_STYLE[variant]["label"]
+    """The book's label of a variant (``lt_utils.variants.label``)."""
+    return VARIANTS[variant].label
 
 
 def figure(rows: int = 1, cols: int = 1, height: float = 3.4, width: float = PAGE_WIDTH,
@@ -89,12 +81,12 @@ def metric_vs_pm(per_net: pd.DataFrame, column: str, ax: Axes, variants: Sequenc
     Round 0 (the dense network) is shared by every variant: the curves start from it.
     """
     stats = summarize(per_net, [column])
-    dense = stats[(stats["variant"] == "iterative") & (stats["round"] == 0)]
+    dense = stats[(stats["variant"] == ITERATIVE) & (stats["round"] == 0)]
     for variant in variants:
         rows = stats[stats["variant"] == variant]
         if rows.empty:
             continue
-        if variant != "iterative" and not (rows["round"] == 0).any():
+        if variant != ITERATIVE and not (rows["round"] == 0).any():
             rows = pd.concat([dense, rows])
         style = VARIANT_STYLE[variant]
         mean = rows[f"{column}_mean"].to_numpy() * scale
@@ -129,9 +121,9 @@ def _nearest_round(rows: pd.DataFrame, pm: float, tol: float = 0.15) -> float | 
     return float(nearest) if abs(nearest - pm) <= tol else None
 
 
-FIGURE3_PANELS = (("iterative", (100.0, 51.3, 21.1), ()),
-                  ("iterative", (100.0, 21.1, 7.0, 3.6, 1.9), ()),
-                  ("iterative", (100.0, 51.3, 21.1), (51.3, 21.1)))
+FIGURE3_PANELS = ((ITERATIVE, (100.0, 51.3, 21.1), ()),
+                  (ITERATIVE, (100.0, 21.1, 7.0, 3.6, 1.9), ()),
+                  (ITERATIVE, (100.0, 51.3, 21.1), (51.3, 21.1)))
 
 
 def figure3(table: pd.DataFrame, panels: Sequence[tuple[str, Sequence[float], Sequence[float]]] = FIGURE3_PANELS,
@@ -145,14 +137,14 @@ def figure3(table: pd.DataFrame, panels: Sequence[tuple[str, Sequence[float], Se
     last = table["iteration"].max()
     low, high = [], []
     for ax, (variant, pms, reinit_pms) in zip(axes[0], panels, strict=True):
-        for kind, chosen, style in ((variant, pms, "-"), ("reinit", reinit_pms, "--")):
+        for kind, chosen, style in ((variant, pms, "-"), (REINIT, reinit_pms, "--")):
             rows = table[table["variant"] == kind]
             for pm in chosen:
                 nearest = _nearest_round(rows, pm)
                 if nearest is None:
                     continue
                 curve = rows[rows["p_m"] == nearest].groupby("iteration")["test_acc"].agg(["mean", "min", "max"])
-                text = f"{nearest:.1f}" + (" reinit" if kind == "reinit" else "")
+                text = f"{nearest:.1f}" + (" reinit" if kind == REINIT else "")
                 ax.plot(curve.index, 100 * curve["mean"], color=colors[pm], linestyle=style, label=text)
                 ax.fill_between(curve.index, 100 * curve["min"], 100 * curve["max"], color=colors[pm], alpha=0.15)
                 settled = curve[curve.index >= settle * last]
@@ -226,7 +218,7 @@ def reference_pm(ax: Axes, pm: float, text: str, y: float = 0.95, left: bool = F
 
 def conv_figure(tables: dict[str, pd.DataFrame]) -> Figure:
     """Figure 5: the four panels, each network a line style, tickets against reinitialization."""
-    lines = [(table, ["iterative", "reinit"], f" {name}", NETWORK_LINESTYLES[i % 4])
+    lines = [(table, [ITERATIVE, REINIT], f" {name}", NETWORK_LINESTYLES[i % 4])
              for i, (name, table) in enumerate(tables.items())]
     return four_panel_figure(lines)
 
@@ -239,7 +231,7 @@ def dropout_figure(pairs: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> Figur
         for table, suffix, style, hollow in ((dropout, " with dropout", "-", False), (plain, " without", "--", True)):
             per_net = early_stopping(table)
             for row, (column, ylabel, scale) in enumerate(FOUR_PANELS[:2]):
-                metric_vs_pm(per_net, column, axes[row, col], ["iterative"], scale, suffix, style, hollow)
+                metric_vs_pm(per_net, column, axes[row, col], [ITERATIVE], scale, suffix, style, hollow)
                 axes[row, col].set_ylabel(ylabel if col == 0 else "")
         axes[0, col].set_title(name)
     legend_below(fig, list(axes.flat))
@@ -252,7 +244,7 @@ def checkpoint_figure(tables: dict[str, pd.DataFrame], checkpoints: Sequence[int
     fig, axes = figure(1, len(checkpoints), height=3.8, sharey=True)
     for ax, iteration in zip(axes[0], checkpoints, strict=True):
         for i, (name, table) in enumerate(tables.items()):
-            metric_vs_pm(accuracy_at(table, iteration), "test_acc", ax, ["iterative", "reinit"], 100, f" {name}",
+            metric_vs_pm(accuracy_at(table, iteration), "test_acc", ax, [ITERATIVE, REINIT], 100, f" {name}",
                          NETWORK_LINESTYLES[i % 4])
         ax.set_title(f"{iteration:,} iterations")
         ax.set_xticks((100, 21.1, 3.6), ["100", "21.1", "3.6"])
@@ -263,7 +255,7 @@ def checkpoint_figure(tables: dict[str, pd.DataFrame], checkpoints: Sequence[int
 
 
 def curves_by_round(table: pd.DataFrame, columns: Sequence[tuple[str, str, float]],
-                    variant: str = "iterative") -> Figure:
+                    variant: str = ITERATIVE) -> Figure:
     """One panel per metric over training, one line per round (level), mean over trials."""
     fig, axes = figure(1, len(columns), height=3.6)
     rows = table[table["variant"] == variant]

@@ -1,8 +1,12 @@
-"""Named configurations: one per figure of the paper (as PAPER.md states it), plus ``smoke``."""
+"""Named configurations: one per figure of the paper (as PAPER.md states it), plus ``smoke``;
+and ``smoke_config``, CI's tiny version of any of them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from lt_utils.config import ExperimentConfig, PruneConfig, TrainConfig
+from lt_utils.data import stand_in
 from lt_utils.errors import ConfigError
 
 
@@ -53,12 +57,35 @@ def _resnet20(lr: float, warmup: int) -> ExperimentConfig:
         trials=5, rounds=20, reinits=3, random_sparse=False)
 
 
+SMOKE_OVERRIDES: dict[str, Any] = {"iterations": 300, "train_eval_size": 1000, "trials": 2, "rounds": 2, "reinits": 1}
+"""CI's tiny schedule on a real data set small enough to load in CI (MNIST)."""
+
+STAND_IN_SMOKE_OVERRIDES: dict[str, Any] = {
+    "iterations": 20, "eval_every": 10, "batch_size": 8, "trials": 1, "rounds": 1, "reinits": 1,
+    "train_eval_size": 100, "one_shot_rounds": (), "warmup_iterations": 0, "lr_drops": (10,),
+}
+"""CI's tiny schedule on a data set's synthetic stand-in (CIFAR-10's)."""
+
+
+def smoke_config(cfg: ExperimentConfig) -> ExperimentConfig:
+    """CI's tiny version of ``cfg``, named ``<name>_smoke``: never a result.
+
+    A data set with a synthetic stand-in (``lt_utils.data.DATASETS``) is replaced by it, on
+    ``STAND_IN_SMOKE_OVERRIDES``; any other keeps its real data, on ``SMOKE_OVERRIDES``."""
+    stand_in_name = stand_in(cfg.dataset)
+    if stand_in_name is None:
+        return cfg.with_overrides(name=f"{cfg.name}_smoke", **SMOKE_OVERRIDES)
+    overrides = dict(STAND_IN_SMOKE_OVERRIDES, dataset=stand_in_name)
+    if not cfg.train.lr_drops:
+        overrides.pop("lr_drops")
+    if cfg.train.warmup_iterations:
+        overrides["warmup_iterations"] = 5
+    return cfg.with_overrides(name=f"{cfg.name}_smoke", **overrides)
+
+
 def _smoke() -> ExperimentConfig:
-    return ExperimentConfig(
-        name="smoke", model="lenet", dataset="mnist",
-        train=TrainConfig(optimizer="adam", lr=1.2e-3, iterations=300, batch_size=60, train_eval_size=1000),
-        prune=PruneConfig(strategy="layerwise", fc_rate=0.2, output_rate=0.1),
-        trials=2, rounds=2, reinits=1, one_shot_rounds=(1, 2), random_sparse=True)
+    # The "smoke" preset: Lenet's smoke configuration under the name its stored key was made with.
+    return smoke_config(_lenet()).with_overrides(name="smoke")
 
 
 PRESETS = {

@@ -14,6 +14,7 @@ import pandas as pd
 from lt_utils.config import ExperimentConfig
 from lt_utils.results import KEY_COLUMNS
 from lt_utils.training import METRICS
+from lt_utils.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
 
 
 class StoredTableError(ValueError):
@@ -23,13 +24,13 @@ class StoredTableError(ValueError):
 def expected_networks(cfg: ExperimentConfig, round_: int) -> set[tuple[str, int, int]]:
     """The ``(variant, trial, replicate)`` networks that round ``round_`` of ``cfg`` trains."""
     trials = range(cfg.trials)
-    nets = {("iterative", t, 0) for t in trials}
+    nets = {(ITERATIVE, t, 0) for t in trials}
     if round_ > 0:
-        nets |= {("reinit", t, j) for t in trials for j in range(cfg.reinits)}
+        nets |= {(REINIT, t, j) for t in trials for j in range(cfg.reinits)}
         if cfg.random_sparse:
-            nets |= {("random_sparse", t, 0) for t in trials}
+            nets |= {(RANDOM_SPARSE, t, 0) for t in trials}
         if round_ in cfg.one_shot_rounds:
-            nets |= {("oneshot", t, 0) for t in trials}
+            nets |= {(ONESHOT, t, 0) for t in trials}
     return nets
 
 

@@ -122,7 +122,7 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     record(0)
     slot = 1
     batches = _skip_data(cfg, len(data.train), generators, device, start_iteration)
-    fill = black(data.name.removeprefix("synthetic_"))  # the pad-and-crop border: a black pixel
+    fill = black(data.name)  # the pad-and-crop border: a black pixel
     bar = tqdm(total=cfg.iterations - start_iteration, desc=progress if isinstance(progress, str) else "training",
                disable=not progress, leave=False)
     for it in range(start_iteration, cfg.iterations):

@@ -31,6 +31,7 @@ from lt_utils.experiments import RunOptions, initial_states, run_experiment
 from lt_utils.integrity import load_checked, remove_stray_temporaries
 from lt_utils.keys import stable_key
 from lt_utils.locking import folder_lock
+from lt_utils.presets import preset
 from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_round
 from lt_utils.results import atomic_save_torch, atomic_write_json, cached_table, curves_to_table
 from lt_utils.seeding import derive_seed
@@ -38,8 +39,10 @@ from lt_utils.stack import State
 from lt_utils.stored import stored_copy
 from lt_utils.training import METRICS, train_stack
 from lt_utils.validation import check_choice_tuple, check_float, check_int, check_int_tuple, require
+from lt_utils.variants import ITERATIVE, RANDOM_SPARSE, RST, UNILTH, names
 
-METHODS = ("rst", "unilth", "unidlth")
+METHODS = names("transform")
+"""The transformation methods (``lt_utils.variants``): ``("rst", "unilth", "unidlth")``."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,35 @@ class DualConfig:
     def key_for(self, identity: dict[str, Any]) -> str:
         """Hash of the non-default settings and the run identity (``RunOptions.identity``)."""
         return stable_key(f"dual_{self.experiment.model}", self, identity)
+
+
+def dual_experiment(base: ExperimentConfig, rounds: int) -> ExperimentConfig:
+    """IMP over ``rounds`` rounds with its random sparse baseline only (no reinitializations, no
+    one-shot pruning): the experiment the methods are compared with."""
+    return base.with_overrides(name=f"dual_imp_{base.model}", rounds=rounds, reinits=0, random_sparse=True,
+                               one_shot_rounds=())
+
+
+def dual_config(model: str, target_rounds: tuple[int, ...] = (3, 7, 12), methods: tuple[str, ...] = METHODS, *,
+                trials: int | None = None, iterations: int | None = None, seed: int | None = None,
+                smoke: bool = False, **transform: Any) -> DualConfig:
+    """The chapter's configuration: ``dual_experiment`` on the preset named ``model`` (``None``
+    keeps the preset's value) up to the last target round, and a ``TransformConfig`` of
+    ``transform`` (its pre-training capped at a final run's iterations); with ``smoke``,
+    ``smoke_dual`` of it."""
+    imp = dual_experiment(preset(model, trials=trials, iterations=iterations, seed=seed), max(target_rounds))
+    tcfg = TransformConfig(**{"max_pretrain_iterations": imp.train.iterations, **transform})
+    dcfg = DualConfig(imp, tuple(target_rounds), tuple(methods), tcfg)
+    return smoke_dual(dcfg) if smoke else dcfg
+
+
+def smoke_dual(dcfg: DualConfig) -> DualConfig:
+    """CI's tiny version of ``dcfg``: one trial, at most two rounds, short penalty phases; never a result."""
+    rounds = min(max(dcfg.target_rounds), 2)
+    imp = dcfg.experiment.with_overrides(name=f"{dcfg.experiment.name}_smoke", trials=1, iterations=200,
+                                         eval_every=100, train_eval_size=200, rounds=rounds)
+    transform = TransformConfig(0.25, 5, 1.0, 20, patience_epochs=1, max_pretrain_iterations=300, stages=2)
+    return DualConfig(imp, tuple(sorted({min(r, rounds) for r in dcfg.target_rounds})), dcfg.methods, transform)
 
 
 def plateau_iteration(val_losses: list[float], iterations: list[int], patience: int) -> int | None:
@@ -206,7 +238,7 @@ class _DualRunner:
     def method(self, method: str) -> pd.DataFrame:
         """Every target sparsity and trial of one method, as one stack; rows plus training cost."""
         cfg, tcfg, targets, n = self.cfg, self.dcfg.transform, self.dcfg.target_rounds, self.cfg.trials
-        if method == "rst":
+        if method == RST:
             start, start_buffers, pre_iterations = self.theta0, self.buffers0, [0] * n
         else:
             start, start_buffers, pre_iterations = self.pretrained()
@@ -214,7 +246,7 @@ class _DualRunner:
         buffers = {k: v.repeat(len(targets), *[1] * (v.ndim - 1)) for k, v in start_buffers.items()}
         masks = dense_masks(params, self.kinds)
         gen = torch.Generator(device=self.device).manual_seed(derive_seed(cfg.seed, "transform", method))
-        stages = 1 if method == "rst" else tcfg.stages
+        stages = 1 if method == RST else tcfg.stages
         schedule = [_stage_rounds(r, stages) for r in targets]
         sgd = TrainConfig(optimizer="sgd", lr=tcfg.lr, momentum=tcfg.momentum, iterations=tcfg.transform_iterations,
                           batch_size=cfg.train.batch_size, eval_every=tcfg.transform_iterations,
@@ -228,7 +260,7 @@ class _DualRunner:
                 part = slice(j * n, (j + 1) * n)
                 chosen = removal_targets({k: v[part] for k, v in params.items()},
                                          {k: v[part] for k, v in masks.items()}, self.kinds, cfg, r,
-                                         method == "unilth", gen)
+                                         method == UNILTH, gen)
                 for k in remove:
                     remove[k][part] = chosen[k]
                 transforms[j] += tcfg.transform_iterations  # every network trains through every stage
@@ -274,9 +306,9 @@ def run_dual(dcfg: DualConfig, options: RunOptions | None = None, **option_value
     """
     options = options or RunOptions(**option_values)
     imp = run_experiment(dcfg.experiment, options).table
-    imp = imp[imp["variant"].isin(["iterative", "random_sparse"]) | (imp["round"] == 0)]
+    imp = imp[imp["variant"].isin([ITERATIVE, RANDOM_SPARSE]) | (imp["round"] == 0)]
     imp = imp.assign(extra_iterations=imp["round"] * dcfg.experiment.train.iterations)
-    imp.loc[imp["variant"] == "random_sparse", "extra_iterations"] = 0
+    imp.loc[imp["variant"] == RANDOM_SPARSE, "extra_iterations"] = 0
     return pd.concat([imp, _DualRunner(dcfg, options).run()], ignore_index=True)
 
 

@@ -105,7 +105,7 @@ def test_bad_transform_values_are_named():
 
 def test_transformation_phases_carry_the_trained_batch_norm_statistics(tmp_path, monkeypatch):
     import lt_utils.transform as transform
-    from lt_utils.notebook import smoke_config
+    from lt_utils.presets import smoke_config
 
     calls = []
     original = transform.train_stack
