@@ -144,18 +144,24 @@ class _ReplayByRerun:
         _ReplayByRerun.owner._run(_ReplayByRerun.owner.x, _ReplayByRerun.owner.y)
 
 
-def test_graph_step_bookkeeping_undoes_warmup_and_reads_each_new_batch(monkeypatch):
+def _cuda_shims(monkeypatch, graph=None):
+    """``torch.cuda``'s stream and graph calls stood in for on the CPU; ``graph``: the capture context."""
     import contextlib
-
-    from lt_utils.step import GraphStep
 
     class Stream:
         def wait_stream(self, other):
             pass
 
     for name, value in {"Stream": Stream, "current_stream": Stream, "stream": lambda s: contextlib.nullcontext(),
-                        "graph": lambda g, stream: contextlib.nullcontext(), "CUDAGraph": _ReplayByRerun}.items():
+                        "graph": graph or (lambda g, stream: contextlib.nullcontext()),
+                        "CUDAGraph": _ReplayByRerun}.items():
         monkeypatch.setattr(torch.cuda, name, value)
+
+
+def test_graph_step_bookkeeping_undoes_warmup_and_reads_each_new_batch(monkeypatch):
+    from lt_utils.step import GraphStep
+
+    _cuda_shims(monkeypatch)
     model, params, buffers, masks = _networks("lenet", 2)
     batches = _batches(2, (1, 28, 28), steps=4)
     forward = make_forward(model, False, shared_input=False)
@@ -210,18 +216,11 @@ def test_compiled_training_loop_never_reads_a_value_back_to_the_host(mnist, monk
 
 def _failing_capture(monkeypatch):
     """CUDA-graph shims for the CPU whose capture fails, as a broken driver or kernel would."""
-    import contextlib
-
-    class Stream:
-        def wait_stream(self, other):
-            pass
 
     def graph(g, stream):
         raise RuntimeError("operation not permitted when stream is capturing (simulated)")
 
-    for name, value in {"Stream": Stream, "current_stream": Stream, "stream": lambda s: contextlib.nullcontext(),
-                        "graph": graph, "CUDAGraph": _ReplayByRerun}.items():
-        monkeypatch.setattr(torch.cuda, name, value)
+    _cuda_shims(monkeypatch, graph)
 
 
 def test_auto_falls_back_from_a_failed_capture_restoring_the_weights(monkeypatch):
