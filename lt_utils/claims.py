@@ -344,6 +344,13 @@ def run_diagnostics(table: pd.DataFrame, iterations: int) -> dict[str, float]:
     }
 
 
+DIAGNOSTICS = {"dense_es_iteration": "unpruned networks' early-stopping iteration (mean)",
+               "late_share": "networks whose minimum falls in the last tenth of training (%)",
+               "late_share_dense": "unpruned networks whose minimum falls in the last tenth (%)",
+               "dense_spread_pp": "spread of unpruned test accuracy over trials (pp)"}
+"""The ``run_diagnostics`` compared between runs, with their descriptions."""
+
+
 def compare_runs(runs: dict[str, tuple[list[Claim], dict[str, float]]]) -> pd.DataFrame:
     """Two or more runs of one page side by side, ``{run label: (claims, run_diagnostics)}``: each
     claim's number and verdict per run, then the diagnostics (rows in the first run's order)."""
@@ -359,9 +366,3 @@ def compare_runs(runs: dict[str, tuple[list[Claim], dict[str, float]]]) -> pd.Da
         rows.append({"": text, "paper": ""} | {label: f"{diag[name]:.1f}" for label, (_, diag) in runs.items()})
     return pd.DataFrame(rows)
 
-
-DIAGNOSTICS = {"dense_es_iteration": "unpruned networks' early-stopping iteration (mean)",
-               "late_share": "networks whose minimum falls in the last tenth of training (%)",
-               "late_share_dense": "unpruned networks whose minimum falls in the last tenth (%)",
-               "dense_spread_pp": "spread of unpruned test accuracy over trials (pp)"}
-"""The ``run_diagnostics`` compared between runs, with their descriptions."""
