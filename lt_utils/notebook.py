@@ -184,7 +184,7 @@ def device_note(records: list[dict[str, Any]]) -> str:
     round trained at another than the paper's fp32."""
     names = sorted({name for record in records for name in record["device"]})
     note = f"device: {', '.join(names) or 'none recorded'}"
-    steps = sorted({form for record in records for step in record.get("step", []) for form in step.split(", ")})
+    steps = sorted({form for record in records for form in record.get("step", [])})  # run_record lists forms
     if steps:
         note += f"; step: {', '.join(steps)}"
     precisions = sorted({p for record in records for p in record.get("precision", ["fp32"])})

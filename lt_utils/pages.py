@@ -208,28 +208,32 @@ def configuration_table(configs: list[ExperimentConfig]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+_RECORD_A_GPU = ("On a GPU, `python -m lt_utils.bench --device cuda --out book/bench/my-gpu.json` records one, "
+                 "and this page then shows the projection.")
+
+
 def projected_time(configs: list[ExperimentConfig], bench_dir: Path, what: str = "the whole run") -> str:
     """The projected wall time of ``configs`` (``what``, in words) on each device whose stored
     benchmark times their models."""
     from lt_utils.bench import figure_network_iterations
 
-    lines = []
+    lines, gpu_timed = [], False
     for path in sorted(bench_dir.glob("*.json")) if bench_dir.exists() else []:
         report = json.loads(path.read_text())
         rates = {m: r["engine_network_iterations_per_s"] for m, r in report["models"].items()}
         if all(cfg.model in rates for cfg in configs):
             hours = sum(figure_network_iterations(cfg) / rates[cfg.model] for cfg in configs) / 3600
-            threads = f", {report['threads']} threads" if report["device"].startswith("CPU") else ""
+            cpu = report["device"].startswith("CPU")
+            gpu_timed |= not cpu
+            threads = f", {report['threads']} threads" if cpu else ""
             lines.append(f"- {report['device']}{threads} ({report['date'][:10]}): {hours:,.1f} h, projected from "
                          "the benchmark's fastest fp32 step form (a projection, not a measurement).")
     if not lines:
         models = ", ".join(sorted({cfg.model for cfg in configs}))
         return (f"**Projected time:** no stored benchmark times {models} yet (the stored reports in "
-                "`book/bench/` cover other models). On a GPU, `python -m lt_utils.bench --device cuda --out "
-                "book/bench/my-gpu.json` records one, and this page then shows the projection.")
-    if not any("- CPU" not in line for line in lines):
-        lines.append("- GPU: no stored benchmark yet. On a GPU, `python -m lt_utils.bench --device cuda --out "
-                     "book/bench/my-gpu.json` records one, and this page then shows the projection.")
+                f"`book/bench/` cover other models). {_RECORD_A_GPU}")
+    if not gpu_timed:
+        lines.append(f"- GPU: no stored benchmark yet. {_RECORD_A_GPU}")
     return f"**Projected time** of {what}, from the stored benchmark reports:\n\n" + "\n".join(lines)
 
 

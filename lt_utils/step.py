@@ -310,12 +310,13 @@ class StepForms:
 
     def _guarded(self, kind: str, call: Callable[[], Any]) -> Any:
         while not self._proven[kind] and self._index < len(self.forms) - 1:
-            saved = [t.detach().clone() for t in self._live]
+            saved = [t.detach().clone() for t in self._live] if kind == "step" else None  # scoring writes nothing
             try:
                 out = call()
             except Exception as error:  # any compile or capture failure falls back
-                with torch.no_grad():
-                    torch._foreach_copy_(self._live, saved)
+                if saved is not None:
+                    with torch.no_grad():
+                        torch._foreach_copy_(self._live, saved)
                 failed, cause = self.form, error.__cause__ or error
                 if (failed, type(cause).__name__) not in _warned:
                     _warned.add((failed, type(cause).__name__))
