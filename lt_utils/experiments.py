@@ -15,6 +15,8 @@ import json
 import platform
 import time
 import warnings
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from lt_utils import cluster
 from lt_utils.config import ExperimentConfig
 from lt_utils.data import Dataset, load_dataset
 from lt_utils.errors import ConfigError, DamagedResultWarning
@@ -34,13 +37,15 @@ from lt_utils.integrity import (
     verify_file,
     write_manifest,
 )
+from lt_utils.jobs import StackJob, train_job
 from lt_utils.locking import folder_lock
+from lt_utils.models import has_batch_norm
 from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_round, random_masks_like
 from lt_utils.results import atomic_save_torch, atomic_write_json, atomic_write_table, curves_to_table
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State, concat, init_states, select
 from lt_utils.stored import stored_table
-from lt_utils.training import train_stack
+from lt_utils.training import TrainResult
 from lt_utils.validation import check_run_options
 from lt_utils.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
 
@@ -55,8 +60,9 @@ class RunOptions:
     whose streams differ); and, for models with dropout, ``max_stack`` (the dropout seed is drawn
     per stack). The rest change only rounding or nothing: ``step`` (the same update, computed
     eagerly, compiled or as a CUDA graph), ``eval_batch`` (how evaluation sums are split), which
-    CUDA device, the folders, ``progress`` and ``wait`` (whether to wait for another process
-    holding the same experiment; ``None``: wait unless ``$LT_NO_WAIT`` is set).
+    CUDA device, the folders, ``progress``, ``wait`` (whether to wait for another process
+    holding the same experiment; ``None``: wait unless ``$LT_NO_WAIT`` is set), and where the
+    work runs: ``executor`` and ``ray_address`` (see :mod:`lt_utils.cluster`).
     """
 
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
@@ -69,6 +75,8 @@ class RunOptions:
     precision: str = "fp32"  # "fp32" (the paper's) or "bf16" (autocast: faster, not the paper's numbers)
     stored_dir: str | None = None  # committed tables (the book's book/results): a complete one is read, not retrained
     wait: bool | None = None  # another process on the same experiment: wait (True) or fail (False)
+    executor: str = "local"  # "local" (this process) or "ray" (Ray tasks: lt_utils.cluster)
+    ray_address: str | None = None  # the Ray cluster to join ("auto", "ray://..."); None: $RAY_ADDRESS or a local Ray
 
     def __post_init__(self) -> None:
         check_run_options(self)
@@ -149,9 +157,14 @@ def _stack(states: list[State]) -> State:
     return {k: torch.stack([s[k] for s in states]) for k in states[0]} if states and states[0] else {}
 
 
+Trainer = Callable[[list[StackJob]], list[TrainResult]]
+"""Trains a round's stacks and returns their results in order: in this process, or as Ray tasks."""
+
+
 class _Runner:
-    def __init__(self, cfg: ExperimentConfig, options: RunOptions):
+    def __init__(self, cfg: ExperimentConfig, options: RunOptions, trainer: Trainer | None = None):
         self.cfg, self.options = cfg, options
+        self.trainer = trainer or self._train_here
         self.device = options.torch_device()
         self.path = experiment_path(cfg, options.results_dir, options)
         self.identity = options.identity(cfg)
@@ -207,6 +220,22 @@ class _Runner:
                               self._seed("data", ONESHOT, t, r)) for t in range(cfg.trials)]
         return nets
 
+    def _job(self, r: int, start: int, chunk: list[_Network], of: int, first_iteration: int,
+             snapshot_at: int | None) -> StackJob:
+        """The stack of ``chunk``: networks ``start`` to ``start + len(chunk)`` of round ``r``'s ``of``."""
+        return StackJob(self.cfg, _stack([n.init for n in chunk]), _stack([n.buffers for n in chunk]),
+                        _stack([n.mask for n in chunk]), [n.data_seed for n in chunk], self._seed("dropout", r, start),
+                        first_iteration, snapshot_at,
+                        f"round {r}/{self.cfg.rounds} networks {start + 1}-{start + len(chunk)}/{of}")
+
+    def _train_here(self, jobs: list[StackJob]) -> list[TrainResult]:
+        """The local executor: train ``jobs`` one after another in this process."""
+        if self.data is None:
+            self.data = load_dataset(self.cfg.dataset, self.options.data_dir, self.device,
+                                     self.cfg.train.train_eval_size)
+        return [train_job(job, self.model, self.data, eval_batch=self.options.eval_batch, step=self.options.step,
+                          precision=self.options.precision, progress=self.options.progress) for job in jobs]
+
     def _train(self, r: int, nets: list[_Network]) -> tuple[pd.DataFrame, State, State, tuple[State, State] | None]:
         """Train ``nets`` in stacks; return their table rows, the trials' trained iterative
         params and buffers, and (round 0) the rewind point."""
@@ -216,16 +245,11 @@ class _Runner:
         self.round_steps: set[str] = set()  # the step forms that trained this round (recorded with it)
         snapshot_at = self.cfg.rewind_iteration if r == 0 and self.cfg.rewind_iteration > 0 else None
         first_iteration = 0 if r == 0 else self.cfg.rewind_iteration  # late rewinding: rounds >= 1 train from k to T
-        for start in range(0, len(nets), size):
-            chunk = nets[start : start + size]
-            torch.manual_seed(self._seed("dropout", r, start))
-            masks = _stack([n.mask for n in chunk])
-            label = f"round {r}/{self.cfg.rounds} networks {start + 1}-{start + len(chunk)}/{len(nets)}"
-            result = train_stack(self.model, _stack([n.init for n in chunk]), _stack([n.buffers for n in chunk]),
-                                 masks, self.data, self.cfg.train, [n.data_seed for n in chunk],
-                                 start_iteration=first_iteration, snapshot_at=snapshot_at,
-                                 eval_batch=self.options.eval_batch, step=self.options.step,
-                                 precision=self.options.precision, progress=label if self.options.progress else False)
+        chunks = [nets[start : start + size] for start in range(0, len(nets), size)]
+        jobs = [self._job(r, i * size, chunk, len(nets), first_iteration, snapshot_at)
+                for i, chunk in enumerate(chunks)]
+        for chunk, job, result in zip(chunks, jobs, self.trainer(jobs), strict=True):
+            masks = job.masks
             self.round_steps.add(result.step)
             p_m = percent_remaining(masks).tolist()
             labels = [{"variant": n.variant, "trial": n.trial, "replicate": n.replicate, "round": r, "p_m": p}
@@ -263,8 +287,6 @@ class _Runner:
                 rewind = (first["rewind"], first["rewind_buffers"])
             masks = prune_to_round(last["params"], last["masks"], self.kinds, cfg.prune, done[-1] + 1)
         for r in range(len(done), cfg.rounds + 1):
-            if self.data is None:
-                self.data = load_dataset(cfg.dataset, self.options.data_dir, self.device, cfg.train.train_eval_size)
             started = time.perf_counter()
             nets = self._networks(r, masks, rewind, dense_trained)
             table, trained, trained_buffers, snapshot = self._train(r, nets)
@@ -295,28 +317,65 @@ def _run_info(device: torch.device, options: RunOptions, seconds: float, network
               steps: set[str]) -> dict[str, Any]:
     """A finished round's record: device, the step form(s) that trained it, precision, time, versions."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    return {"device": str(device), "device_name": name, "step": ", ".join(sorted(steps)),
+    return {"device": str(device), "device_name": name, "step": ", ".join(sorted(steps)), "executor": options.executor,
             "precision": options.precision, "code": code_version(),
             "wall_seconds": round(seconds, 2), "networks": networks,
             "torch": torch.__version__, "python": platform.python_version(),
             "finished": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
+def _options(options: RunOptions | None, option_values: dict[str, Any]) -> RunOptions:
+    if options is not None:
+        return options
+    unknown = set(option_values) - set(RunOptions.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"unknown run option(s) {sorted(unknown)}; valid options are "
+                          f"{sorted(RunOptions.__dataclass_fields__)}")
+    return RunOptions(**option_values)
+
+
 def run_experiment(cfg: ExperimentConfig, options: RunOptions | None = None,
                    **option_values: Any) -> ExperimentResult:
     """Run (or resume) ``cfg``; options may be given as a RunOptions or as keywords."""
-    if options is None:
-        valid = set(RunOptions.__dataclass_fields__)
-        unknown = set(option_values) - valid
-        if unknown:
-            raise ConfigError(f"unknown run option(s) {sorted(unknown)}; valid options are {sorted(valid)}")
-        options = RunOptions(**option_values)
+    return run_experiments([cfg], options, **option_values)[0]
+
+
+def run_experiments(cfgs: list[ExperimentConfig], options: RunOptions | None = None,
+                    **option_values: Any) -> list[ExperimentResult]:
+    """Run (or resume) each of ``cfgs``: one after another (``executor="local"``), or all at once
+    as Ray tasks (``executor="ray"``, :mod:`lt_utils.cluster`), under one progress bar."""
+    options = _options(options, option_values)
+    if options.executor == "local":
+        return [_run_one(cfg, options, None) for cfg in cfgs]
+    cluster.connect(options.ray_address)
+    with ThreadPoolExecutor(max_workers=max(1, len(cfgs))) as pool:
+        with cluster.TaskProgress(options.progress) as progress:
+            futures = [pool.submit(_run_one, cfg, options, progress) for cfg in cfgs]
+            return [future.result() for future in futures]
+
+
+def planned_stacks(cfg: ExperimentConfig, options: RunOptions, rounds: Iterable[int]) -> list[int]:
+    """The networks of each stack that ``rounds`` of ``cfg`` train (a stack: one Ray task)."""
+    stacks = []
+    for r in rounds:
+        networks = cfg.trials if r == 0 else (cfg.trials * (1 + cfg.reinits + int(cfg.random_sparse))
+                                              + cfg.trials * (r in cfg.one_shot_rounds))
+        size = options.max_stack or (1 if has_batch_norm(cfg.model) else networks)
+        stacks += [min(size, networks - start) for start in range(0, networks, size)]
+    return stacks
+
+
+def _run_one(cfg: ExperimentConfig, options: RunOptions, progress: cluster.TaskProgress | None) -> ExperimentResult:
     path = experiment_path(cfg, options.results_dir, options)
-    if options.stored_dir is not None and len(finished_rounds(cfg, options.results_dir, options)) <= cfg.rounds:
+    done = finished_rounds(cfg, options.results_dir, options)
+    if options.stored_dir is not None and len(done) <= cfg.rounds:
         stored = stored_table(cfg, options.stored_dir, path.name)
         if stored is not None:
             return ExperimentResult(cfg, path, stored)
-    return _Runner(cfg, options).run()
+    if progress is None:
+        return _Runner(cfg, options).run()
+    progress.plan(planned_stacks(cfg, options, range(len(done), cfg.rounds + 1)))
+    return _Runner(cfg, options, cluster.ray_trainer(path.name, options, progress)).run()
 
 
 def run_info(cfg: ExperimentConfig, results_dir: str | Path, options: RunOptions | None = None) -> list[dict[str, Any]]:

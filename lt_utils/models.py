@@ -7,8 +7,10 @@ biases or batch-norm parameters) mapped to its kind: ``"conv"``, ``"fc"``, ``"ou
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import torch
 import torch.nn.functional as F
@@ -199,16 +201,26 @@ def models_where(**flags: bool) -> tuple[str, ...]:
     return tuple(name for name, info in MODELS.items() if all(getattr(info, k) == v for k, v in flags.items()))
 
 
+_GLOBAL_RNG = threading.Lock()
+"""Held while a model initializes from torch's global generator (the Ray driver's threads build at once)."""
+
+
 def build_model(name: str, dropout: float = 0.0, seed: int | None = None) -> PrunableModel:
     """Build a model by registry name, initialized from ``seed`` (CPU generator) when given."""
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
-    with torch.random.fork_rng(devices=[], enabled=seed is not None):
+    with _GLOBAL_RNG, torch.random.fork_rng(devices=[], enabled=seed is not None):
         if seed is not None:
             torch.manual_seed(seed)
         model = MODELS[name].build(dropout)
     model.spec = (name, dropout)
     return model
+
+
+@cache
+def has_batch_norm(name: str) -> bool:
+    """Whether model ``name`` has batch-norm buffers (such networks train one at a time)."""
+    return any(True for _ in build_model(name, seed=0).buffers())
 
 
 def weight_count(model: PrunableModel) -> int:

@@ -155,16 +155,18 @@ def run_presets(presets: list[str], overrides: dict[str, Any], smoke: bool, note
                 **options: Any) -> tuple[dict[str, tuple[ExperimentConfig, Any]], list[dict[str, Any]]]:
     """Run (or resume) each preset with the notebook's overrides; save the run record.
 
+    With ``executor="ray"`` among ``options``, the presets run at once (``lt_utils.cluster``).
     Returns ``{preset: (config, table)}`` and the run records. With ``smoke``, each configuration is replaced by
     CI's tiny version of it (``lt_utils.presets.smoke_config``).
     """
-    from lt_utils.experiments import run_experiment
+    from lt_utils.experiments import run_experiments
 
+    configs = [configure(name, smoke, **overrides) for name in presets]
+    results = run_experiments(configs, **options)  # executor="ray": all at once
     out, records = {}, []
-    for name in presets:
-        cfg = configure(name, smoke, **overrides)
-        out[name] = (cfg, run_experiment(cfg, **options).table)
-        run_options = {k: v for k, v in options.items() if k != "results_dir"}
+    run_options = {k: v for k, v in options.items() if k != "results_dir"}
+    for name, cfg, result in zip(presets, configs, results, strict=True):
+        out[name] = (cfg, result.table)
         records.append(run_record(cfg, options.get("results_dir", "results"), record_dir, notebook, **run_options))
     save_run_record(notebook, records, record_dir)
     return out, records

@@ -127,6 +127,10 @@ def check_device(field_name: str, value: Any) -> str:
     return value
 
 
+EXECUTORS = ("local", "ray")
+"""Where an experiment's training runs: in this process, or as Ray tasks (``lt_utils.cluster``)."""
+
+
 def check_run_options(options: Any) -> None:
     """Every field of a :class:`lt_utils.experiments.RunOptions`."""
     from lt_utils.stack import PRECISIONS
@@ -144,6 +148,13 @@ def check_run_options(options: Any) -> None:
     check_choice("step", options.step, STEP_MODES)
     check_choice("precision", options.precision, PRECISIONS)
     require(options.wait is None or isinstance(options.wait, bool), "wait", options.wait, "True, False or None")
+    check_choice("executor", options.executor, EXECUTORS)
+    require(options.ray_address is None or (isinstance(options.ray_address, str) and options.ray_address != ""),
+            "ray_address", options.ray_address, "a Ray address ('auto', 'ray://host:10001', 'host:6379') or None")
+    if options.executor == "ray":
+        from lt_utils.cluster import import_ray
+
+        import_ray()  # not installed: fail now, saying how to install it
 
 
 def check_fits(train: Any, train_size: int) -> None:

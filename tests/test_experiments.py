@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import lt_utils.experiments as experiments
+import lt_utils.jobs as jobs
 from lt_utils.experiments import finished_rounds, load_ticket, run_experiment
 from lt_utils.presets import preset
 from lt_utils.results import early_stopping
@@ -48,13 +49,13 @@ def test_rewinding_restores_initial_values_and_masks_shrink(tmp_path, data_dir):
 
 def test_reinitialization_keeps_mask_and_changes_weights(tmp_path, data_dir, monkeypatch):
     seen = []
-    original = experiments.train_stack
+    original = jobs.train_stack
 
     def spy(model, params, buffers, masks, *args, **kwargs):
         seen.append((params, masks))
         return original(model, params, buffers, masks, *args, **kwargs)
 
-    monkeypatch.setattr(experiments, "train_stack", spy)
+    monkeypatch.setattr(jobs, "train_stack", spy)
     _run(tmp_path, data_dir, rounds=1, one_shot_rounds=(), random_sparse=False)
     params, masks = seen[1]  # round 1: [iterative t0, iterative t1, reinit t0, reinit t1]
     for name in masks:
@@ -119,13 +120,13 @@ def test_rewind_to_iteration_k_uses_trained_weights(tmp_path, data_dir):
 
 def test_late_rewinding_trains_later_rounds_from_k_to_the_end(tmp_path, data_dir, monkeypatch):
     starts = []
-    original = experiments.train_stack
+    original = jobs.train_stack
 
     def spy(*args, **kwargs):
         starts.append(kwargs.get("start_iteration", 0))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(experiments, "train_stack", spy)
+    monkeypatch.setattr(jobs, "train_stack", spy)
     cfg, result = _run(tmp_path, data_dir, rounds=2, iterations=300, rewind_iteration=100, trials=1)
     assert starts == [0, 100, 100]  # round 0 from 0; rounds 1 and 2 (every variant) from k
     table = result.table

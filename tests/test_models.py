@@ -24,3 +24,15 @@ def test_batch_norm_and_bias_init_follow_open_lth(name):
 def test_glorot_nets_keep_zero_biases():
     model = build_model("conv2", seed=0)
     assert all(torch.all(m.bias == 0) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+
+
+def test_models_built_at_once_in_threads_get_the_weights_of_their_seeds():
+    """Initialization reads torch's global generator: threads (the Ray driver's) must not interleave."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    seeds = list(range(8))
+    alone = [build_model("conv2", seed=s).state_dict() for s in seeds]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda s: build_model("conv2", seed=s).state_dict(), seeds * 3))
+    for i, state in enumerate(together):
+        assert all(torch.equal(state[k], alone[i % 8][k]) for k in state)
