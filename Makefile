@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make book   build the book from the executed notebooks in book/ (into _build/html)
-#   make test   ruff, the test suite, a smoke run of every notebook and a book build from it
+#   make test   ruff, the test suite (with Ray, the optional [cluster] extra, which it installs), a smoke
+#               run of every notebook and a book build from it
 PYTHON ?= python3
 VENV ?= .venv
 DATA_DIR ?= ../shared/data
@@ -19,7 +20,12 @@ $(VENV)/.installed: pyproject.toml
 book: $(VENV)/.installed
 	$(BIN)/python -m lt_utils.book build
 
-test: $(VENV)/.installed
+# the optional Ray extra (executor="ray"): the test command installs and tests it; the book does not need it
+$(VENV)/.cluster: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[cluster]"
+	touch $@
+
+test: $(VENV)/.installed $(VENV)/.cluster
 	$(BIN)/ruff check .
 	LT_TEST_DATA_DIR=$(DATA_DIR) $(BIN)/python -m pytest -q
 	$(BIN)/python -m lt_utils.book smoke --data-dir $(DATA_DIR) --out .ci-out

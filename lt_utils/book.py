@@ -171,11 +171,13 @@ def benchmark_table(bench_dir: Path) -> str:
 def write_pages(book_dir: Path, root: Path) -> None:
     """Regenerate the pages computed from records and stored results: reproducibility, the
     benchmark table, the front page's scoreboard and the pages of figures not run yet."""
-    from lt_utils.pages import write_generated_pages
+    from lt_utils.pages import figure_presets, write_generated_pages
+    from lt_utils.scaling import scaling_page_section
 
     (book_dir / "reproducibility.md").write_text(reproducibility_page(book_dir / "runs"))
     (book_dir / "bench").mkdir(exist_ok=True)
     (book_dir / "bench" / "table.md").write_text(benchmark_table(book_dir / "bench"))
+    (book_dir / "bench" / "scaling.md").write_text(scaling_page_section(figure_presets(), book_dir / "bench"))
     write_generated_pages(root, book_dir)
 
 

@@ -4,7 +4,7 @@ one multi-GPU machine or a cluster, with results identical to a local run's.
 **What runs where.** The driver (the notebook's kernel) runs each configuration's chain of rounds
 in a thread of its own, so a notebook's configurations run at once. For each round it draws the
 initial weights, masks and seeds exactly as a local run does, and sends the round's stacks
-(:class:`lt_utils.jobs.StackJob`) out as tasks. Rounds of a chain stay sequential: a round's
+(``lt_utils.jobs.StackJob``) out as tasks. Rounds of a chain stay sequential: a round's
 masks come from the previous round's trained tickets. Placement:
 
 - Models without batch norm (Lenet, Conv-2/4/6) train a round's networks (every trial's ticket

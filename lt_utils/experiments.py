@@ -42,6 +42,7 @@ from lt_utils.locking import folder_lock
 from lt_utils.models import has_batch_norm
 from lt_utils.pruning import Masks, dense_masks, percent_remaining, prune_to_round, random_masks_like
 from lt_utils.results import atomic_save_torch, atomic_write_json, atomic_write_table, curves_to_table
+from lt_utils.scaling import round_networks
 from lt_utils.seeding import derive_seed
 from lt_utils.stack import State, concat, init_states, select
 from lt_utils.stored import stored_table
@@ -62,7 +63,7 @@ class RunOptions:
     eagerly, compiled or as a CUDA graph), ``eval_batch`` (how evaluation sums are split), which
     CUDA device, the folders, ``progress``, ``wait`` (whether to wait for another process
     holding the same experiment; ``None``: wait unless ``$LT_NO_WAIT`` is set), and where the
-    work runs: ``executor`` and ``ray_address`` (see :mod:`lt_utils.cluster`).
+    work runs: ``executor`` and ``ray_address`` (see ``lt_utils.cluster``).
     """
 
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
@@ -343,7 +344,7 @@ def run_experiment(cfg: ExperimentConfig, options: RunOptions | None = None,
 def run_experiments(cfgs: list[ExperimentConfig], options: RunOptions | None = None,
                     **option_values: Any) -> list[ExperimentResult]:
     """Run (or resume) each of ``cfgs``: one after another (``executor="local"``), or all at once
-    as Ray tasks (``executor="ray"``, :mod:`lt_utils.cluster`), under one progress bar."""
+    as Ray tasks (``executor="ray"``, ``lt_utils.cluster``), under one progress bar."""
     options = _options(options, option_values)
     if options.executor == "local":
         return [_run_one(cfg, options, None) for cfg in cfgs]
@@ -358,8 +359,7 @@ def planned_stacks(cfg: ExperimentConfig, options: RunOptions, rounds: Iterable[
     """The networks of each stack that ``rounds`` of ``cfg`` train (a stack: one Ray task)."""
     stacks = []
     for r in rounds:
-        networks = cfg.trials if r == 0 else (cfg.trials * (1 + cfg.reinits + int(cfg.random_sparse))
-                                              + cfg.trials * (r in cfg.one_shot_rounds))
+        networks = round_networks(cfg, r)
         size = options.max_stack or (1 if has_batch_norm(cfg.model) else networks)
         stacks += [min(size, networks - start) for start in range(0, networks, size)]
     return stacks

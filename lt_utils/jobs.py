@@ -1,5 +1,5 @@
 """One stack of a round's networks as a self-contained unit of work, trained in this process or
-on a Ray worker (:mod:`lt_utils.cluster`): everything its training depends on travels with it."""
+on a Ray worker (``lt_utils.cluster``): everything its training depends on travels with it."""
 
 from __future__ import annotations
 

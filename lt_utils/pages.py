@@ -42,6 +42,13 @@ PAGES = (
     Page("imp_landscape", "Inside IMP (extension)"),
     Page("dual_tickets", "Finding vs. transforming (extension)"),
 )
+
+
+def figure_presets() -> dict[str, list[ExperimentConfig]]:
+    """Each paper figure page's title and its configurations at the paper's scale."""
+    return {page.title: [preset(name) for name in page.presets] for page in PAGES if page.presets}
+
+
 VGG_SETTINGS = {"vgg19_lr01": "lr 0.1", "vgg19_lr01_warmup": "lr 0.1 + warmup", "vgg19_lr001": "lr 0.01"}
 NOT_RUN_YET = "not run yet"
 

@@ -63,7 +63,7 @@ def _defaults(declared: dict[str, Any]) -> dict[str, Any]:
 def _options(p: dict[str, Any]) -> Any:
     from lt_utils.experiments import RunOptions
 
-    fields = ("device", "step", "precision", "data_dir", "results_dir")
+    fields = ("device", "step", "precision", "data_dir", "results_dir", "executor", "ray_address")
     return RunOptions(**{k: p[k] for k in fields if k in p})
 
 

@@ -17,7 +17,8 @@ MEMBERS = re.compile(r"^\s*:members:\s*(.+)$")
 REQUIRED = {
     "lt_utils.presets.preset", "lt_utils.config.ExperimentConfig", "lt_utils.config.TrainConfig",
     "lt_utils.config.PruneConfig", "lt_utils.experiments.run_experiment", "lt_utils.experiments.RunOptions",
-    "lt_utils.experiments.load_ticket", "lt_utils.experiments.load_trained", "lt_utils.results.early_stopping",
+    "lt_utils.experiments.load_ticket", "lt_utils.experiments.run_experiments", "lt_utils.experiments.load_trained",
+    "lt_utils.results.early_stopping",
     "lt_utils.results.summarize", "lt_utils.results.accuracy_at", "lt_utils.pruning.prune_to_round",
     "lt_utils.landscape.LandscapeConfig", "lt_utils.landscape.landscape_experiment",
     "lt_utils.landscape.run_landscape", "lt_utils.landscape.barriers", "lt_utils.landscape.spectrum_summary",

@@ -30,3 +30,21 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme and "make book" in readme
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_ray_is_an_optional_extra_that_the_test_command_installs():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not any(d.lower().startswith("ray") for d in project["dependencies"])
+    assert any(d.startswith("ray") for d in project["optional-dependencies"]["cluster"])
+    makefile = (ROOT / "Makefile").read_text()
+    assert '.[cluster]"' in makefile and re.search(r"^test:.*\.cluster", makefile, re.MULTILINE)
+    assert not re.search(r"^book:.*\.cluster", makefile, re.MULTILINE)
+
+
+def test_the_package_imports_without_ray():
+    import subprocess
+    import sys
+
+    code = ("import sys, pkgutil, importlib, lt_utils; sys.modules['ray'] = None; "
+            "[importlib.import_module(f'lt_utils.{m.name}') for m in pkgutil.iter_modules(lt_utils.__path__)]")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -1,0 +1,38 @@
+"""Projections on many devices follow from each figure's chain structure."""
+
+import pytest
+
+from lt_utils.experiments import RunOptions, planned_stacks
+from lt_utils.pages import figure_presets
+from lt_utils.presets import PRESETS, preset
+from lt_utils.scaling import chain_runs, projected_hours, speedup_bound, structure_table, tasks
+
+
+def test_vgg19_figure_is_the_issues_1155_runs_in_chains_of_20():
+    settings = [preset(name) for name in ("vgg19_lr01", "vgg19_lr01_warmup", "vgg19_lr001")]
+    assert [chain_runs(cfg) for cfg in settings] == [(20, 5 + 19 * 5 * 4)] * 3
+    rates = {"vgg19": 1000.0}
+    one_run = settings[0].train.iterations / 1000.0 / 3600
+    assert projected_hours(settings, rates, 1) == pytest.approx(1155 * one_run)
+    assert projected_hours(settings, rates, 8) == pytest.approx(1155 / 8 * one_run)
+    assert projected_hours(settings, rates, 64) == pytest.approx(20 * one_run)  # the chain bounds it
+
+
+def test_a_single_stacked_chain_does_not_gain_from_more_devices():
+    assert speedup_bound([preset("lenet")], 64) == pytest.approx(1.0)
+    conv = figure_presets()["Conv-2/4/6 (Figures 5, 6)"]
+    assert 1 < speedup_bound(conv, 8) <= len(conv)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_the_tasks_a_run_plans_are_the_tasks_the_projection_counts(name):
+    cfg = preset(name)
+    stacks = planned_stacks(cfg, RunOptions(device="cpu"), range(cfg.rounds + 1))
+    assert len(stacks) == tasks(cfg)
+    assert sum(stacks) == chain_runs(cfg)[1]
+
+
+def test_structure_table_has_a_row_per_figure():
+    table = structure_table(figure_presets())
+    assert table.count("\n") == 2 + len(figure_presets())
+    assert "| VGG-19 (Figure 7) | 3 | 1,155 | 1,155 | 20 |" in table
