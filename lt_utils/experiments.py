@@ -244,6 +244,7 @@ class _Runner:
         size = self.options.max_stack or (1 if has_bn else len(nets))
         tables, trained, trained_buffers, snapshots = [], [], [], []
         self.round_steps: set[str] = set()  # the step forms that trained this round (recorded with it)
+        self.round_devices: set[str] = set()  # and the names of the devices it trained on
         snapshot_at = self.cfg.rewind_iteration if r == 0 and self.cfg.rewind_iteration > 0 else None
         first_iteration = 0 if r == 0 else self.cfg.rewind_iteration  # late rewinding: rounds >= 1 train from k to T
         chunks = [nets[start : start + size] for start in range(0, len(nets), size)]
@@ -252,6 +253,7 @@ class _Runner:
         for chunk, job, result in zip(chunks, jobs, self.trainer(jobs), strict=True):
             masks = job.masks
             self.round_steps.add(result.step)
+            self.round_devices.add(result.device_name)
             p_m = percent_remaining(masks).tolist()
             labels = [{"variant": n.variant, "trial": n.trial, "replicate": n.replicate, "round": r, "p_m": p}
                       for n, p in zip(chunk, p_m, strict=True)]
@@ -302,8 +304,9 @@ class _Runner:
             atomic_save_torch(state, self.path / "state" / f"round_{r:02d}.pt")
             ticket = {"masks": masks} | ({"init": rewind[0], "buffers": rewind[1]} if r == 0 else {})
             atomic_save_torch(ticket, self.path / "tickets" / f"round_{r:02d}.pt")
-            atomic_write_json(_run_info(self.device, self.options, time.perf_counter() - started, len(nets),
-                                        self.round_steps), self.path / "rounds" / f"round_{r:02d}.json")
+            info = _run_info(self.device, self.options, time.perf_counter() - started, len(nets), self.round_steps,
+                             self.round_devices)
+            atomic_write_json(info, self.path / "rounds" / f"round_{r:02d}.json")
             atomic_write_table(table, _round_file(self.path, r))
             write_manifest(self.path, r, files, self.identity)  # the round's last write: it is now finished
             if table["diverged"].any():
@@ -314,11 +317,12 @@ class _Runner:
                 masks = prune_to_round(trained, masks, self.kinds, cfg.prune, r + 1)
 
 
-def _run_info(device: torch.device, options: RunOptions, seconds: float, networks: int,
-              steps: set[str]) -> dict[str, Any]:
-    """A finished round's record: device, the step form(s) that trained it, precision, time, versions."""
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    return {"device": str(device), "device_name": name, "step": ", ".join(sorted(steps)), "executor": options.executor,
+def _run_info(device: torch.device, options: RunOptions, seconds: float, networks: int, steps: set[str],
+              devices: set[str]) -> dict[str, Any]:
+    """A finished round's record: the device (the driver's) and the names of the devices (``devices``) and
+    step forms (``steps``) that trained it, where (``executor``), precision, time, versions."""
+    return {"device": str(device), "device_name": ", ".join(sorted(devices)), "step": ", ".join(sorted(steps)),
+            "executor": options.executor,
             "precision": options.precision, "code": code_version(),
             "wall_seconds": round(seconds, 2), "networks": networks,
             "torch": torch.__version__, "python": platform.python_version(),

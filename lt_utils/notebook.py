@@ -87,7 +87,7 @@ def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None =
         "config": cfg.to_dict(),
         "key": cfg.key_for(run_options.identity(cfg)),
         "identity": run_options.identity(cfg),
-        "device": sorted({r["device_name"] for r in rounds}),
+        "device": sorted({name for r in rounds for name in r["device_name"].split(", ")}),  # Ray: maybe several
         "step": sorted({form for r in rounds for form in r.get("step", "eager").split(", ")}),  # before: eager
         "precision": sorted({r.get("precision", "fp32") for r in rounds}),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rounds), 1),

@@ -30,7 +30,7 @@ class TrainResult:
     """Final parameters and buffers, metric curves ``N x evaluations x METRICS`` (CPU), the state
     at ``snapshot_at`` when one was asked for, and ``final_train``: ``N x FULL_TRAIN_METRICS`` on
     the whole training split at the end of training (CPU), and ``step``: the step form that trained
-    them (``"auto"`` resolved, after any fallback)."""
+    them (``"auto"`` resolved, after any fallback), and ``device_name``: the device they trained on."""
 
     params: State
     buffers: State
@@ -39,6 +39,14 @@ class TrainResult:
     snapshot: tuple[State, State] | None = None
     final_train: torch.Tensor | None = None
     step: str = "eager"
+    device_name: str = ""
+
+
+def device_name(device: torch.device) -> str:
+    """The name a run record gives ``device``: the GPU's model, or the CPU's."""
+    import platform
+
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
 
 
 @torch.no_grad()
@@ -147,4 +155,4 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     model.train()
     final = {k: v.detach() for k, v in params.items()}
     return TrainResult(final, buffers, curves[:slot].transpose(0, 1).cpu(), eval_iterations[:slot], snapshot,
-                       final_train.cpu(), forms.form)
+                       final_train.cpu(), forms.form, device_name(device))

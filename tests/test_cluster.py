@@ -15,7 +15,7 @@ import torch
 
 from lt_utils import cluster
 from lt_utils.errors import ConfigError
-from lt_utils.experiments import RunOptions, load_trained, run_experiment
+from lt_utils.experiments import RunOptions, load_trained, run_experiment, run_info
 from lt_utils.notebook import run_presets
 from lt_utils.presets import preset
 
@@ -104,6 +104,8 @@ def test_a_ray_run_with_a_worker_killed_mid_round_writes_what_a_local_run_writes
     driver.join()
     assert killed is not None, "no training worker was found to kill"
     _assert_same_run(local_run, tmp_path, outcome["result"].table)
+    records = run_info(cfg, tmp_path, RunOptions(device="cpu"))
+    assert [r["executor"] for r in records] == ["ray"] * 3 and all(r["device_name"] for r in records)
     (bar,) = progress_bars
     assert bar.tasks_done == bar.tasks == 1 + 2  # one stack per round (a round's Lenet networks share one)
     assert bar.networks_done == bar.networks == 2 + 2 * (2 * (1 + 1 + 1 + 1))  # dense; ticket, reinit, random, one-shot
