@@ -15,7 +15,8 @@ import pandas as pd
 
 from lt_utils import reference as ref
 from lt_utils.results import early_stopping
-from lt_utils.variants import ITERATIVE, ONESHOT, REINIT, RST, UNIDLTH
+from lt_utils.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT, RST, UNIDLTH
+from lt_utils.variants import label as variant_label
 
 REPRODUCED, NOT_REPRODUCED, NOT_RUN = "reproduced", "not reproduced", "not run at this scale"
 MEASURED = "measured (the paper states no number)"
@@ -349,6 +350,36 @@ DIAGNOSTICS = {"dense_es_iteration": "unpruned networks' early-stopping iteratio
                "late_share_dense": "unpruned networks whose minimum falls in the last tenth (%)",
                "dense_spread_pp": "spread of unpruned test accuracy over trials (pp)"}
 """The ``run_diagnostics`` compared between runs, with their descriptions."""
+
+
+def variants_side_by_side(runs: dict[str, pd.DataFrame], p_ms: tuple[float, ...] = (51.3, 21.1, 7.0, 3.6),
+                          variants: tuple[str, ...] = (ITERATIVE, REINIT, ONESHOT, RANDOM_SPARSE)) -> pd.DataFrame:
+    """For each variant at each of ``p_ms`` (the unpruned network first), the mean early-stopping
+    iteration and test accuracy there in each of ``runs`` (``{label: table}``), side by side."""
+    per_net = {run: early_stopping(table) for run, table in runs.items()}
+    rows = []
+    for variant, p_m in [("dense", 100.0)] + [(v, p) for v in variants for p in p_ms]:
+        row = {"": "unpruned" if variant == "dense" else variant_label(variant), "P_m (%)": p_m}
+        for run, per in per_net.items():
+            es, acc = (_mean_at(per, variant, p_m, column) for column in ("es_iteration", "es_test_acc"))
+            row[run] = "—" if es is None else f"{es:,.0f} it., {100 * acc:.2f}%"
+        if any(row[run] != "—" for run in runs):
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def what_changed(before: tuple[str, list[Claim], dict[str, float]],
+                 after: tuple[str, list[Claim], dict[str, float]]) -> str:
+    """In words, from run ``before`` to run ``after`` (each ``(label, claims, run_diagnostics)``):
+    the claims whose verdict changed, then how each diagnostic moved."""
+    (label_a, claims_a, diag_a), (label_b, claims_b, diag_b) = before, after
+    old = {c.key: c.verdict for c in claims_a}
+    changed = [f"*{c.claim}*: {old[c.key]} → {c.verdict}" for c in claims_b if c.key in old and old[c.key] != c.verdict]
+    verdicts = (f"From {label_a} to {label_b}, {len(changed)} verdict{'s' if len(changed) != 1 else ''} changed"
+                + (": " + "; ".join(changed) + "." if changed else "."))
+    moved = "; ".join(f"{text}: {diag_a[name]:.1f} → {diag_b[name]:.1f}" for name, text in DIAGNOSTICS.items()
+                      if name in diag_a and name in diag_b)
+    return f"{verdicts} The diagnostics moved as follows. {moved}."
 
 
 def compare_runs(runs: dict[str, tuple[list[Claim], dict[str, float]]]) -> pd.DataFrame:

@@ -31,18 +31,23 @@ random masks on that device, so results match a local run on the same kind of de
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
+import tempfile
 import threading
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
-from lt_utils.data import Dataset, load_dataset
+from lt_utils.data import Dataset, default_data_dir, load_dataset
 from lt_utils.errors import ConfigError
 from lt_utils.jobs import StackJob, result_to, train_job
+from lt_utils.locking import folder_lock
 from lt_utils.models import has_batch_norm
 from lt_utils.stack import init_states
 from lt_utils.training import TrainResult
@@ -51,8 +56,6 @@ INSTALL = 'pip install -e ".[cluster]"'
 """The command that installs Ray with the package."""
 RETRIES = 3
 """How often Ray retries a task whose worker died."""
-GPU_SHARE = 0.25
-"""The fraction of a GPU that a stack of a model without batch norm asks for."""
 TASK_NAME = "lt_utils.train_stack"
 """The name of the training tasks (a running worker's process title is ``ray::`` and this name)."""
 WAIT_SECONDS = 1.0
@@ -69,20 +72,37 @@ def import_ray() -> Any:
     return ray
 
 
-def connect(address: str | None) -> Any:
+_CONNECTING = threading.Lock()
+
+
+def connect(address: str | None, device_type: str = "cpu") -> float:
     """Join the Ray cluster at ``address`` (or ``$RAY_ADDRESS``), or start a local Ray when neither
-    is set; a Ray already started in this process is used as it is."""
+    is set; a Ray already started in this process is used as it is. Returns the cluster's GPUs,
+    and fails at once if tasks on ``device_type`` ``"cuda"`` would wait for GPUs it does not have."""
     ray = import_ray()
-    if not ray.is_initialized():
-        joining = address or os.environ.get("RAY_ADDRESS")
-        ray.init(address=address, **({} if joining else {"include_dashboard": False}))
-    return ray
+    with _CONNECTING:
+        if not ray.is_initialized():
+            joining = address or os.environ.get("RAY_ADDRESS")
+            ray.init(address=address, **({} if joining else {"include_dashboard": False}))
+    gpus = float(ray.cluster_resources().get("GPU", 0))
+    if device_type == "cuda" and not gpus:
+        raise ConfigError("executor='ray' with device 'cuda': the Ray cluster has no GPU for the tasks; start Ray "
+                          "on nodes with GPUs (ray start ... --num-gpus N), or run with device='cpu'")
+    return gpus
 
 
-def task_resources(model: str, device_type: str) -> dict[str, float]:
-    """What one stack's task asks Ray for (see the module docstring)."""
+def gpu_share(gpus: float, chains: int) -> float:
+    """The GPU fraction a stack asks for when ``chains`` configurations run at once on ``gpus`` GPUs:
+    a whole GPU each while there are enough, else an equal share (Ray packs fractions onto one GPU
+    before it opens the next, so a fixed small share would crowd a few GPUs and leave the rest idle)."""
+    return min(1.0, math.floor(10_000 * gpus / max(1, chains)) / 10_000) if gpus else 0.0
+
+
+def task_resources(model: str, device_type: str, share: float = 1.0) -> dict[str, float]:
+    """What one stack's task asks Ray for: a whole GPU with batch norm (one network a task), else
+    ``share`` of one (see ``gpu_share``); one CPU where there is no GPU."""
     if device_type == "cuda":
-        return {"num_cpus": 1, "num_gpus": 1 if has_batch_norm(model) else GPU_SHARE}
+        return {"num_cpus": 1, "num_gpus": 1 if has_batch_norm(model) else share}
     return {"num_cpus": 1}
 
 
@@ -94,7 +114,10 @@ def _worker_data(dataset: str, data_dir: str | None, device: torch.device, train
     key = (dataset, data_dir, str(device), train_eval_size)
     if key not in _WORKER_DATA:
         _WORKER_DATA.clear()
-        _WORKER_DATA[key] = load_dataset(dataset, data_dir, device, train_eval_size)
+        root = str(Path(data_dir or default_data_dir()).resolve())  # one download at a time per node and folder
+        with folder_lock(Path(tempfile.gettempdir()) / f"lt_utils-data-{hashlib.sha1(root.encode()).hexdigest()[:12]}",
+                         wait=True):
+            _WORKER_DATA[key] = load_dataset(dataset, data_dir, device, train_eval_size)
     return _WORKER_DATA[key]
 
 
@@ -110,8 +133,11 @@ def train_on_worker(job: StackJob, device_type: str, data_dir: str | None, eval_
 
 
 @cache
-def _remote_train() -> Any:
-    return import_ray().remote(train_on_worker)
+def _remote_train(gpu: bool) -> Any:
+    """The task of ``train_on_worker``. A GPU task's worker process exits after it (``max_calls=1``):
+    a process keeps the GPU its CUDA started on, and Ray may give its next task another one."""
+    ray = import_ray()
+    return ray.remote(max_calls=1)(train_on_worker) if gpu else ray.remote(train_on_worker)
 
 
 class TaskProgress:
@@ -163,25 +189,25 @@ class TaskProgress:
 class RayTrainer:
     """Trains a round's stacks as Ray tasks and returns their results, in order, on ``device``."""
 
-    def __init__(self, name: str, device: torch.device, progress: TaskProgress, *, data_dir: str | None,
-                 eval_batch: int, step: str, precision: str):
-        self.name, self.device, self.progress = name, device, progress
+    def __init__(self, name: str, device: torch.device, progress: TaskProgress, *, share: float,
+                 data_dir: str | None, eval_batch: int, step: str, precision: str):
+        self.name, self.device, self.progress, self.share = name, device, progress, share
         self.settings = {"device_type": device.type, "data_dir": data_dir, "eval_batch": eval_batch, "step": step,
                          "precision": precision}
 
     def __call__(self, jobs: list[StackJob]) -> list[TrainResult]:
         ray = import_ray()
-        refs = [_remote_train().options(**task_resources(job.cfg.model, self.device.type), max_retries=RETRIES,
-                                        retry_exceptions=False, name=TASK_NAME).remote(job.to("cpu"), **self.settings)
+        self._check_stopped()
+        task = _remote_train(self.device.type == "cuda")
+        refs = [task.options(**task_resources(job.cfg.model, self.device.type, self.share), max_retries=RETRIES,
+                             retry_exceptions=False, name=TASK_NAME).remote(job.to("cpu"), **self.settings)
                 for job in jobs]
         networks = {ref: job.networks for ref, job in zip(refs, jobs, strict=True)}
         self.progress.submitted(self.name, sum(networks.values()))
         results, pending = {}, list(refs)
         try:
             while pending:
-                if self.progress.stopped.is_set():
-                    raise RuntimeError(f"{self.name}: stopped, because another part of the run failed or was "
-                                       "interrupted; its finished rounds are stored and resume")
+                self._check_stopped()
                 ready, pending = ray.wait(pending, num_returns=1, timeout=WAIT_SECONDS)
                 for ref in ready:
                     results[ref] = ray.get(ref)  # a task's error is raised here, in the driver
@@ -191,8 +217,18 @@ class RayTrainer:
                 ray.cancel(ref)
         return [result_to(results[ref], self.device) for ref in refs]
 
+    def _check_stopped(self) -> None:
+        if self.progress.stopped.is_set():
+            raise RuntimeError(f"{self.name}: stopped, because another part of the run failed or was interrupted; "
+                               "its finished rounds are stored, and running again resumes after them")
 
-def ray_trainer(name: str, options: Any, progress: TaskProgress) -> Callable[[list[StackJob]], list[TrainResult]]:
-    """The trainer of one configuration's run (``options``: its ``RunOptions``)."""
-    return RayTrainer(name, options.torch_device(), progress, data_dir=options.data_dir,
+
+def ray_trainer(name: str, options: Any, progress: TaskProgress,
+                chains: int) -> Callable[[list[StackJob]], list[TrainResult]]:
+    """The trainer of one configuration's run (``options``: its ``RunOptions``), one of ``chains``
+    configurations run at once; joins the cluster (``connect``) on first use."""
+    device = options.torch_device()
+    gpus = connect(options.ray_address, device.type)
+    data_dir = None if options.data_dir is None else str(options.data_dir)
+    return RayTrainer(name, device, progress, share=gpu_share(gpus, chains), data_dir=data_dir,
                       eval_batch=options.eval_batch, step=options.step, precision=options.precision)

@@ -16,7 +16,8 @@ import platform
 import time
 import warnings
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -351,11 +352,11 @@ def run_experiments(cfgs: list[ExperimentConfig], options: RunOptions | None = N
     as Ray tasks (``executor="ray"``, ``lt_utils.cluster``), under one progress bar."""
     options = _options(options, option_values)
     if options.executor == "local":
-        return [_run_one(cfg, options, None) for cfg in cfgs]
-    cluster.connect(options.ray_address)
+        return [_run_one(cfg, options, None, 1) for cfg in cfgs]
     with ThreadPoolExecutor(max_workers=max(1, len(cfgs))) as pool:
-        with cluster.TaskProgress(options.progress) as progress:
-            futures = [pool.submit(_run_one, cfg, options, progress) for cfg in cfgs]
+        with cluster.TaskProgress(options.progress) as progress:  # leaving it stops the other threads
+            futures = [pool.submit(_run_one, cfg, options, progress, len(cfgs)) for cfg in cfgs]
+            wait_for(futures, return_when=FIRST_EXCEPTION)  # the first failure is raised now, not after the others
             return [future.result() for future in futures]
 
 
@@ -369,7 +370,8 @@ def planned_stacks(cfg: ExperimentConfig, options: RunOptions, rounds: Iterable[
     return stacks
 
 
-def _run_one(cfg: ExperimentConfig, options: RunOptions, progress: cluster.TaskProgress | None) -> ExperimentResult:
+def _run_one(cfg: ExperimentConfig, options: RunOptions, progress: cluster.TaskProgress | None,
+             chains: int) -> ExperimentResult:
     path = experiment_path(cfg, options.results_dir, options)
     done = finished_rounds(cfg, options.results_dir, options)
     if options.stored_dir is not None and len(done) <= cfg.rounds:
@@ -379,7 +381,7 @@ def _run_one(cfg: ExperimentConfig, options: RunOptions, progress: cluster.TaskP
     if progress is None:
         return _Runner(cfg, options).run()
     progress.plan(planned_stacks(cfg, options, range(len(done), cfg.rounds + 1)))
-    return _Runner(cfg, options, cluster.ray_trainer(path.name, options, progress)).run()
+    return _Runner(cfg, options, cluster.ray_trainer(path.name, options, progress, chains)).run()
 
 
 def run_info(cfg: ExperimentConfig, results_dir: str | Path, options: RunOptions | None = None) -> list[dict[str, Any]]:

@@ -180,3 +180,33 @@ def test_compare_runs_puts_each_runs_number_and_verdict_side_by_side():
     assert first["good"].endswith(f"({REPRODUCED})") and first["bad"].endswith(f"({NOT_REPRODUCED})")
     dense_es = table.set_index("").loc[DIAGNOSTICS["dense_es_iteration"]]
     assert (dense_es["good"], dense_es["bad"]) == ("1000.0", "1000.0")
+
+
+def test_what_changed_names_the_verdicts_that_changed_and_every_diagnostic():
+    from lt_utils.claims import Claim, what_changed
+
+    def claims(verdict_b):
+        return [Claim("a", "tickets learn faster", "38%", 0.3, "", "reproduced"),
+                Claim("b", "tickets are more accurate", "0.5 pp", 0.1, "pp", verdict_b)]
+
+    diag = {name: 50.0 for name in DIAGNOSTICS}
+    text = what_changed(("5,000 it.", claims("not reproduced"), diag),
+                        ("20,000 it.", claims("reproduced"), diag | {"late_share": 12.0}))
+    assert "1 verdict changed: *tickets are more accurate*: not reproduced → reproduced." in text
+    assert "tickets learn faster" not in text
+    assert f"{DIAGNOSTICS['late_share']}: 50.0 → 12.0" in text
+    assert "0 verdicts changed." in what_changed(("x", claims("reproduced"), diag), ("y", claims("reproduced"), diag))
+
+
+def test_variants_side_by_side_reads_each_run_at_the_same_sparsities():
+    from pathlib import Path
+
+    from lt_utils.claims import variants_side_by_side
+
+    stored = pd.read_csv(next(Path(__file__).resolve().parents[1].glob("book/results/lenet-*.csv.gz")))
+    shorter = stored[stored["iteration"] <= 2_000]  # the same run cut at 2,000 iterations: earlier minima
+    table = variants_side_by_side({"all": stored, "cut": shorter}, p_ms=(21.1,))
+    assert table.iloc[0][""] == "unpruned" and table["P_m (%)"].tolist()[1:] == [21.1] * (len(table) - 1)
+    for _, row in table.iterrows():
+        assert int(row["cut"].split(" it.")[0].replace(",", "")) <= 2_000
+        assert int(row["all"].split(" it.")[0].replace(",", "")) >= int(row["cut"].split(" it.")[0].replace(",", ""))

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import ray
 import torch
 
 from lt_utils import cluster
@@ -18,6 +17,8 @@ from lt_utils.errors import ConfigError
 from lt_utils.experiments import RunOptions, load_trained, run_experiment, run_info
 from lt_utils.notebook import run_presets
 from lt_utils.presets import preset
+
+ray = pytest.importorskip("ray", reason="the [cluster] extra; make test installs it")
 
 TINY = {"iterations": 300, "trials": 2, "rounds": 2, "reinits": 1, "train_eval_size": 500}  # + one-shot, random sparse
 
@@ -130,3 +131,17 @@ def test_without_ray_installed_the_error_says_how_to_install_it(monkeypatch):
         RunOptions(executor="ray")
     with pytest.raises(ConfigError, match="invalid executor='dask'.*'local', 'ray'"):
         RunOptions(executor="dask")
+
+
+@pytest.mark.parametrize(("gpus", "chains", "share"), [(8, 6, 1.0), (1, 6, 0.1666), (2, 3, 0.6666), (1, 1, 1.0),
+                                                         (0, 3, 0.0)])
+def test_stacks_spread_over_the_gpus_before_they_share_one(gpus, chains, share):
+    assert cluster.gpu_share(gpus, chains) == share
+    if gpus:
+        assert cluster.task_resources("conv2", "cuda", share)["num_gpus"] == share
+        assert cluster.task_resources("vgg19", "cuda", share)["num_gpus"] == 1  # batch norm: a GPU per network
+
+
+def test_cuda_tasks_on_a_cluster_without_gpus_fail_at_once(local_ray):
+    with pytest.raises(ConfigError, match="has no GPU"):
+        cluster.connect(None, "cuda")
