@@ -133,6 +133,7 @@ def reproducibility_page(record_dir: Path) -> str:
                       f"| device | {', '.join(run['device'])} |",
                       f"| training step | {', '.join(run.get('step', ['eager']))} |",
                       f"| precision | {', '.join(run.get('precision', ['fp32']))} |",
+                      f"| executor | {', '.join(run.get('executor', ['local']))} |",
                       f"| wall time of the training rounds | {run['wall_seconds'] / 60:.1f} min "
                       f"({run['networks_trained']} networks) |",
                       f"| finished | {run['finished']} |",

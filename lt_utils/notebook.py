@@ -90,6 +90,7 @@ def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None =
         "device": sorted({name for r in rounds for name in r["device_name"].split(", ")}),  # Ray: maybe several
         "step": sorted({form for r in rounds for form in r.get("step", "eager").split(", ")}),  # before: eager
         "precision": sorted({r.get("precision", "fp32") for r in rounds}),
+        "executor": sorted({r.get("executor", "local") for r in rounds}),  # rounds recorded before it: local
         "wall_seconds": round(sum(r["wall_seconds"] for r in rounds), 1),
         "networks_trained": sum(r["networks"] for r in rounds),
         "torch": sorted({r["torch"] for r in rounds}),
