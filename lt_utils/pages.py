@@ -192,11 +192,21 @@ def placeholder_page(page: Page, title: str, bench_dir: Path, figure_name: str) 
                                           for c in claim_lib.page_catalog(page.notebook)])), "",
              "## The run this page will show", "", markdown_table(configuration_table(configs)), "",
              projected_time(configs, bench_dir), "", "## Running it", "", "```bash",
-             run_command(page.notebook), "```", "",
+             run_command(page.notebook), "```", "", ray_note(configs), "",
              f"The notebook is `notebooks/{page.notebook}.md`; its `parameters` cell lists every setting. The run",
              "writes the executed notebook here, its run record to `book/runs/` and its tables to",
              "`book/results/`; an interrupted run resumes from its last finished round.", ""]
     return "\n".join(lines)
+
+
+def ray_note(configs: list[ExperimentConfig]) -> str:
+    """How much faster ``executor="ray"`` lets ``configs`` run on 8 and 64 GPUs (a projection)."""
+    from lt_utils.scaling import speedup_bound
+
+    faster = " and ".join(f"up to {speedup_bound(configs, g):.1f}x faster on {g}" for g in (8, 64))
+    return (f"On many GPUs, add `-p executor ray` (see the performance page): its {len(configs)} configurations "
+            f"run at once, which the chain structure projects to be {faster} GPUs than on one (a projection "
+            "from the structure alone, every model at the same rate; no multi-GPU run has been made).")
 
 
 def configuration_table(configs: list[ExperimentConfig]) -> pd.DataFrame:
