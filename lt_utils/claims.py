@@ -359,7 +359,7 @@ def variants_side_by_side(runs: dict[str, pd.DataFrame], p_ms: tuple[float, ...]
     per_net = {run: early_stopping(table) for run, table in runs.items()}
     rows = []
     for variant, p_m in [("dense", 100.0)] + [(v, p) for v in variants for p in p_ms]:
-        row = {"": "unpruned" if variant == "dense" else variant_label(variant), "P_m (%)": p_m}
+        row = {"": "unpruned" if variant == "dense" else variant_label(variant), "P_m (%)": f"{p_m:.1f}"}
         for run, per in per_net.items():
             es, acc = (_mean_at(per, variant, p_m, column) for column in ("es_iteration", "es_test_acc"))
             row[run] = "—" if es is None else f"{es:,.0f} it., {100 * acc:.2f}%"

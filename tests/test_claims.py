@@ -206,7 +206,7 @@ def test_variants_side_by_side_reads_each_run_at_the_same_sparsities():
     stored = pd.read_csv(next(Path(__file__).resolve().parents[1].glob("book/results/lenet-*.csv.gz")))
     shorter = stored[stored["iteration"] <= 2_000]  # the same run cut at 2,000 iterations: earlier minima
     table = variants_side_by_side({"all": stored, "cut": shorter}, p_ms=(21.1,))
-    assert table.iloc[0][""] == "unpruned" and table["P_m (%)"].tolist()[1:] == [21.1] * (len(table) - 1)
+    assert table.iloc[0][""] == "unpruned" and table["P_m (%)"].tolist()[1:] == ["21.1"] * (len(table) - 1)
     for _, row in table.iterrows():
         assert int(row["cut"].split(" it.")[0].replace(",", "")) <= 2_000
         assert int(row["all"].split(" it.")[0].replace(",", "")) >= int(row["cut"].split(" it.")[0].replace(",", ""))
