@@ -55,9 +55,9 @@ def networks_per_round(cfg: ExperimentConfig) -> int:
 
 def figure_network_iterations(cfg: ExperimentConfig) -> int:
     """All network-iterations of the figure: dense round plus every pruning round."""
-    one_shot = len(cfg.one_shot_rounds) * cfg.trials
-    per_round = cfg.trials * (1 + cfg.reinits + int(cfg.random_sparse))
-    return cfg.train.iterations * (cfg.trials + cfg.rounds * per_round + one_shot)
+    from lt_utils.scaling import chain_runs
+
+    return cfg.train.iterations * chain_runs(cfg)[1]
 
 
 class _Images(torch.utils.data.Dataset):
