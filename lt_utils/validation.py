@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -125,36 +124,6 @@ def check_device(field_name: str, value: Any) -> str:
         require(device.index is None or device.index < count, field_name, value,
                 f"a CUDA device index below {count}")
     return value
-
-
-EXECUTORS = ("local", "ray")
-"""Where an experiment's training runs: in this process, or as Ray tasks (``lt_utils.cluster``)."""
-
-
-def check_run_options(options: Any) -> None:
-    """Every field of a :class:`lt_utils.experiments.RunOptions`."""
-    from lt_utils.stack import PRECISIONS
-    from lt_utils.step import STEP_MODES
-
-    check_device("device", options.device)
-    require(options.data_dir is None or isinstance(options.data_dir, (str, os.PathLike)), "data_dir",
-            options.data_dir, "a folder (str) or None")
-    require(isinstance(options.results_dir, (str, os.PathLike)) and str(options.results_dir) != "", "results_dir",
-            options.results_dir, "a folder (str)")
-    if options.max_stack is not None:
-        check_int("max_stack", options.max_stack, 1)
-    check_int("eval_batch", options.eval_batch, 1)
-    check_bool("progress", options.progress)
-    check_choice("step", options.step, STEP_MODES)
-    check_choice("precision", options.precision, PRECISIONS)
-    require(options.wait is None or isinstance(options.wait, bool), "wait", options.wait, "True, False or None")
-    check_choice("executor", options.executor, EXECUTORS)
-    require(options.ray_address is None or (isinstance(options.ray_address, str) and options.ray_address != ""),
-            "ray_address", options.ray_address, "a Ray address ('auto', 'ray://host:10001', 'host:6379') or None")
-    if options.executor == "ray":
-        from lt_utils.cluster import import_ray
-
-        import_ray()  # not installed: fail now, saying how to install it
 
 
 def check_fits(train: Any, train_size: int) -> None:

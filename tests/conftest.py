@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lt_utils.data import load_dataset
+from lt_utils.engine.data import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(__import__("os").environ.get("LT_TEST_DATA_DIR", ROOT.parent / "shared" / "data"))

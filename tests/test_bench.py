@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from lt_utils.bench import benchmark, engine_forms, figure_network_iterations, main, networks_per_round
-from lt_utils.book import benchmark_table
+from lt_utils.book.bench import benchmark, engine_forms, figure_network_iterations, main, networks_per_round
+from lt_utils.book.cli import benchmark_table
 from lt_utils.errors import ConfigError
-from lt_utils.presets import preset
+from lt_utils.lottery.presets import preset
 
 
 def test_figure_work_counts_every_network_of_the_paper_protocol():

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lt_utils.book import build
-from lt_utils.claims import CATALOG
+from lt_utils.book.claims import CATALOG
+from lt_utils.book.cli import build
 
 ROOT = Path(__file__).resolve().parents[1]
 ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/(home|Users|root|tmp|work|mnt|opt|var|srv|usr|private)/|[A-Z]:\\\\")

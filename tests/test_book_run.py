@@ -6,7 +6,7 @@ import nbformat
 import papermill
 import pytest
 
-from lt_utils import book
+from lt_utils.book import cli as book
 from lt_utils.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,9 +1,9 @@
-"""Every claim of lt_utils.claims on small synthetic tables: one it must call reproduced, one it must not."""
+"""Every claim of lt_utils.book.claims on small synthetic tables: one it must call reproduced, one it must not."""
 
 import pandas as pd
 import pytest
 
-from lt_utils.claims import (
+from lt_utils.book.claims import (
     DIAGNOSTICS,
     NOT_REPRODUCED,
     NOT_RUN,
@@ -14,9 +14,9 @@ from lt_utils.claims import (
     run_diagnostics,
     vgg_claims,
 )
-from lt_utils.models import build_model
-from lt_utils.presets import preset
-from lt_utils.pruning import remaining_percent
+from lt_utils.engine.models import build_model
+from lt_utils.engine.pruning import remaining_percent
+from lt_utils.lottery.presets import preset
 
 
 def _pms(name, rounds):
@@ -183,7 +183,7 @@ def test_compare_runs_puts_each_runs_number_and_verdict_side_by_side():
 
 
 def test_what_changed_names_the_verdicts_that_changed_and_every_diagnostic():
-    from lt_utils.claims import Claim, what_changed
+    from lt_utils.book.claims import Claim, what_changed
 
     def claims(verdict_b):
         return [Claim("a", "tickets learn faster", "38%", 0.3, "", "reproduced"),
@@ -201,7 +201,7 @@ def test_what_changed_names_the_verdicts_that_changed_and_every_diagnostic():
 def test_variants_side_by_side_reads_each_run_at_the_same_sparsities():
     from pathlib import Path
 
-    from lt_utils.claims import variants_side_by_side
+    from lt_utils.book.claims import variants_side_by_side
 
     stored = pd.read_csv(next(Path(__file__).resolve().parents[1].glob("book/results/lenet-*.csv.gz")))
     shorter = stored[stored["iteration"] <= 2_000]  # the same run cut at 2,000 iterations: earlier minima

@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 import torch
 
-from lt_utils import cluster
+from lt_utils.book.notebook import run_presets
 from lt_utils.errors import ConfigError
-from lt_utils.experiments import RunOptions, load_trained, run_experiment, run_info
-from lt_utils.notebook import run_presets
-from lt_utils.presets import preset
+from lt_utils.lottery import cluster
+from lt_utils.lottery.experiments import load_trained, run_experiment, run_info
+from lt_utils.lottery.options import RunOptions
+from lt_utils.lottery.presets import preset
 
 ray = pytest.importorskip("ray", reason="the [cluster] extra; make test installs it")
 

@@ -1,11 +1,13 @@
 import pytest
 
-from lt_utils.config import ExperimentConfig, PruneConfig, TrainConfig
-from lt_utils.data import load_dataset
+from lt_utils.engine.data import load_dataset
+from lt_utils.engine.hparams import PruneConfig, TrainConfig
+from lt_utils.engine.models import build_model
 from lt_utils.errors import ConfigError
-from lt_utils.experiments import RunOptions, run_experiment
-from lt_utils.models import build_model
-from lt_utils.presets import PRESETS, preset
+from lt_utils.lottery.config import ExperimentConfig
+from lt_utils.lottery.experiments import run_experiment
+from lt_utils.lottery.options import RunOptions
+from lt_utils.lottery.presets import PRESETS, preset
 
 
 @pytest.mark.parametrize("make,pattern", [

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torchvision import datasets
 
-from lt_utils.data import VALIDATION_SIZE, augment, load_dataset
+from lt_utils.engine.data import VALIDATION_SIZE, augment, load_dataset
 from lt_utils.errors import DataUnavailableError
 
 

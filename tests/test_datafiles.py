@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from lt_utils.data import load_dataset
+from lt_utils.engine.data import load_dataset
 from lt_utils.errors import DamagedFileError
-from lt_utils.results import curves_to_table, divergence_note
+from lt_utils.lottery.results import curves_to_table, divergence_note
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 

@@ -2,12 +2,12 @@ import pandas as pd
 import pytest
 import torch
 
-import lt_utils.experiments as experiments
-import lt_utils.jobs as jobs
-from lt_utils.experiments import finished_rounds, load_ticket, run_experiment
-from lt_utils.presets import preset
-from lt_utils.results import early_stopping
-from lt_utils.stack import init_states
+import lt_utils.lottery.experiments as experiments
+import lt_utils.lottery.jobs as jobs
+from lt_utils.engine.stack import init_states
+from lt_utils.lottery.experiments import finished_rounds, load_ticket, run_experiment
+from lt_utils.lottery.presets import preset
+from lt_utils.lottery.results import early_stopping
 
 TINY = {"iterations": 200, "trials": 2, "rounds": 2, "reinits": 1, "train_eval_size": 500}
 

@@ -6,11 +6,11 @@ import stat
 import pandas as pd
 import pytest
 
-import lt_utils.experiments as experiments
+import lt_utils.lottery.experiments as experiments
 from lt_utils.errors import DamagedFileError, DamagedResultWarning
-from lt_utils.experiments import experiment_path, finished_rounds, load_ticket, load_trained, run_experiment
-from lt_utils.integrity import manifest_path
-from lt_utils.presets import preset
+from lt_utils.lottery.experiments import experiment_path, finished_rounds, load_ticket, load_trained, run_experiment
+from lt_utils.lottery.integrity import manifest_path
+from lt_utils.lottery.presets import preset
 
 TINY = {"iterations": 20, "eval_every": 10, "trials": 1, "rounds": 2, "reinits": 0, "one_shot_rounds": (),
         "random_sparse": False, "train_eval_size": 100}

@@ -4,10 +4,10 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from lt_utils.data import Split
+from lt_utils.chapters.landscape import hessian_top_eigenvalues, interpolate, project
+from lt_utils.engine.data import Split
+from lt_utils.engine.models import Lenet
 from lt_utils.errors import ConfigError
-from lt_utils.landscape import hessian_top_eigenvalues, interpolate, project
-from lt_utils.models import Lenet
 
 
 def _tiny():
@@ -69,12 +69,12 @@ def test_interpolation_endpoints_are_the_two_networks():
 
 
 def test_hessian_uses_the_trained_networks_batch_norm_statistics(monkeypatch):
-    import lt_utils.landscape as landscape
-    from lt_utils.config import TrainConfig
-    from lt_utils.data import load_dataset
-    from lt_utils.pruning import dense_masks
-    from lt_utils.stack import init_states
-    from lt_utils.training import train_stack
+    import lt_utils.chapters.landscape as landscape
+    from lt_utils.engine.data import load_dataset
+    from lt_utils.engine.hparams import TrainConfig
+    from lt_utils.engine.pruning import dense_masks
+    from lt_utils.engine.stack import init_states
+    from lt_utils.engine.training import train_stack
 
     # one Hessian-vector product H @ 1 stands in for Lanczos: it shows which statistics the loss used
     monkeypatch.setattr(landscape, "eigsh", lambda op, k, **kw: op.matvec(np.ones(op.shape[0]))[:k])

@@ -9,12 +9,12 @@ import time
 import pytest
 
 from lt_utils.errors import FolderBusyError
-from lt_utils.locking import folder_lock
+from lt_utils.lottery.locking import folder_lock
 
 HOLD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from lt_utils.locking import folder_lock
+    from lt_utils.lottery.locking import folder_lock
     with folder_lock(Path(sys.argv[1])):
         print("held", flush=True)
         time.sleep(float(sys.argv[2]))
@@ -72,8 +72,9 @@ def test_no_wait_comes_from_the_environment(tmp_path, monkeypatch):
 
 
 def test_second_run_of_the_same_experiment_refused_without_waiting(tmp_path, data_dir):
-    from lt_utils.experiments import RunOptions, experiment_path, run_experiment
-    from lt_utils.presets import preset
+    from lt_utils.lottery.experiments import experiment_path, run_experiment
+    from lt_utils.lottery.options import RunOptions
+    from lt_utils.lottery.presets import preset
 
     cfg = preset("smoke", iterations=20, eval_every=10, trials=1, rounds=0, train_eval_size=100)
     options = RunOptions(results_dir=str(tmp_path), data_dir=str(data_dir), progress=False, wait=False)

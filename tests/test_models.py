@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from lt_utils.models import build_model
+from lt_utils.engine.models import build_model
 
 
 @pytest.mark.parametrize("name", ["vgg19", "resnet20"])

@@ -3,16 +3,17 @@
 import pytest
 import torch
 
-from lt_utils.config import PruneConfig, TrainConfig
-from lt_utils.data import load_dataset
+from lt_utils.book.notebook import device_note, run_record
+from lt_utils.engine.data import load_dataset
+from lt_utils.engine.hparams import PruneConfig, TrainConfig
+from lt_utils.engine.pruning import dense_masks, prune_to_round
+from lt_utils.engine.stack import init_states, make_forward
+from lt_utils.engine.step import make_train_step
+from lt_utils.engine.training import METRICS, train_stack
 from lt_utils.errors import ConfigError
-from lt_utils.experiments import RunOptions, run_experiment
-from lt_utils.notebook import device_note, run_record
-from lt_utils.presets import preset
-from lt_utils.pruning import dense_masks, prune_to_round
-from lt_utils.stack import init_states, make_forward
-from lt_utils.step import make_train_step
-from lt_utils.training import METRICS, train_stack
+from lt_utils.lottery.experiments import run_experiment
+from lt_utils.lottery.options import RunOptions
+from lt_utils.lottery.presets import preset
 
 
 def _train(model_name, data, cfg, precision, n=3, step="eager"):

@@ -1,12 +1,12 @@
 import pytest
 import torch
 
-from lt_utils.config import PruneConfig
+from lt_utils.engine.hparams import PruneConfig
+from lt_utils.engine.models import build_model, weight_count
+from lt_utils.engine.pruning import dense_masks, percent_remaining, prune_to_round, random_masks_like, remaining_percent
+from lt_utils.engine.stack import init_states
 from lt_utils.errors import ConfigError
-from lt_utils.models import build_model, weight_count
-from lt_utils.presets import preset
-from lt_utils.pruning import dense_masks, percent_remaining, prune_to_round, random_masks_like, remaining_percent
-from lt_utils.stack import init_states
+from lt_utils.lottery.presets import preset
 
 
 def _sizes(model_name):

@@ -1,10 +1,10 @@
 """Each model and data set is registered once; everything else reads the registries."""
 
-from lt_utils import bench
-from lt_utils.config import ExperimentConfig
-from lt_utils.data import DATASETS, real_dataset, stand_in, stats
-from lt_utils.models import MODELS, build_model, models_where
-from lt_utils.presets import PRESETS, preset
+from lt_utils.book import bench
+from lt_utils.engine.data import DATASETS, real_dataset, stand_in, stats
+from lt_utils.engine.models import MODELS, build_model, models_where
+from lt_utils.lottery.config import ExperimentConfig
+from lt_utils.lottery.presets import PRESETS, preset
 
 
 def test_every_model_names_a_registered_data_set_and_an_existing_preset():
@@ -41,8 +41,8 @@ def test_every_figure_notebook_is_listed_in_the_runner_the_pages_and_the_toc():
 
     import yaml
 
-    from lt_utils.book import NOTEBOOKS
-    from lt_utils.pages import PAGES
+    from lt_utils.book.cli import NOTEBOOKS
+    from lt_utils.book.pages import PAGES
 
     root = Path(__file__).resolve().parents[1]
     toc = yaml.safe_load((root / "_toc.yml").read_text())

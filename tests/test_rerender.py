@@ -7,15 +7,15 @@ import nbformat
 import pandas as pd
 import pytest
 
-from lt_utils import plots
-from lt_utils.bench import figure_network_iterations
-from lt_utils.book import recorded_parameters, tidy_executed
-from lt_utils.claims import CATALOG, lenet_claims, page_catalog
-from lt_utils.config import ExperimentConfig
-from lt_utils.experiments import run_experiment
-from lt_utils.pages import PAGES, projected_time, scoreboard
-from lt_utils.presets import preset
-from lt_utils.stored import StoredTableError, stored_table, verify_table
+from lt_utils.book import plots
+from lt_utils.book.bench import figure_network_iterations
+from lt_utils.book.claims import CATALOG, lenet_claims, page_catalog
+from lt_utils.book.cli import recorded_parameters, tidy_executed
+from lt_utils.book.pages import PAGES, projected_time, scoreboard
+from lt_utils.lottery.config import ExperimentConfig
+from lt_utils.lottery.experiments import run_experiment
+from lt_utils.lottery.presets import preset
+from lt_utils.lottery.stored import StoredTableError, stored_table, verify_table
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -77,7 +77,7 @@ def test_every_figure_reads_at_page_width():
                plots.conv_figure({"conv2": table, "conv4": table}),
                plots.dropout_figure({"conv2": (table, table), "conv4": (table, table)}),
                plots.checkpoint_figure({"lr 0.1": table, "lr 0.01": table}, [1000, 3000, 5000])]
-    from lt_utils import reference
+    from lt_utils.book import reference
 
     figures += [plots.paper_conv_figure(reference), plots.paper_vgg_figure(reference)]
     for fig in figures:

@@ -2,10 +2,11 @@
 
 import pytest
 
-from lt_utils.experiments import RunOptions, planned_stacks
-from lt_utils.pages import figure_presets
-from lt_utils.presets import PRESETS, preset
-from lt_utils.scaling import chain_runs, projected_hours, speedup_bound, structure_table, tasks
+from lt_utils.book.pages import figure_presets
+from lt_utils.lottery.experiments import planned_stacks
+from lt_utils.lottery.options import RunOptions
+from lt_utils.lottery.presets import PRESETS, preset
+from lt_utils.lottery.scaling import chain_runs, projected_hours, speedup_bound, structure_table, tasks
 
 
 def test_vgg19_figure_is_the_issues_1155_runs_in_chains_of_20():

@@ -5,12 +5,12 @@ import dataclasses
 
 import pytest
 
-from lt_utils.book import NOTEBOOKS, SMOKE_PARAMETERS
-from lt_utils.data import DATASETS
-from lt_utils.landscape import landscape_config
-from lt_utils.notebook import configure
-from lt_utils.presets import PRESETS, preset, smoke_config
-from lt_utils.transform import dual_config
+from lt_utils.book.cli import NOTEBOOKS, SMOKE_PARAMETERS
+from lt_utils.book.notebook import configure
+from lt_utils.chapters.landscape import landscape_config
+from lt_utils.chapters.transform import dual_config
+from lt_utils.engine.data import DATASETS
+from lt_utils.lottery.presets import PRESETS, preset, smoke_config
 
 
 def test_every_notebook_asks_for_its_smoke_version_the_same_way():

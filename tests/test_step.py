@@ -3,13 +3,13 @@
 import pytest
 import torch
 
-from lt_utils.config import PruneConfig, TrainConfig
+from lt_utils.engine.hparams import PruneConfig, TrainConfig
+from lt_utils.engine.pruning import dense_masks, prune_to_round
+from lt_utils.engine.stack import init_states, make_forward
+from lt_utils.engine.step import FunctionalStep, functional_update, make_train_step, resolve_step_mode
+from lt_utils.engine.training import METRICS, train_stack
 from lt_utils.errors import ConfigError
-from lt_utils.experiments import RunOptions
-from lt_utils.pruning import dense_masks, prune_to_round
-from lt_utils.stack import init_states, make_forward
-from lt_utils.step import FunctionalStep, functional_update, make_train_step, resolve_step_mode
-from lt_utils.training import METRICS, train_stack
+from lt_utils.lottery.options import RunOptions
 
 ADAM = TrainConfig(optimizer="adam", lr=1.2e-3, weight_decay=1e-4)
 SGD = TrainConfig(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=1e-4)
@@ -121,7 +121,7 @@ def test_step_modes_are_checked_with_the_choices_named():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
 def test_cuda_graph_step_matches_eager_on_gpu(data_dir):
-    from lt_utils.data import load_dataset
+    from lt_utils.engine.data import load_dataset
 
     data = load_dataset("mnist", data_dir, "cuda", train_eval_size=1000)
     model, params, buffers = init_states("lenet", [0, 1, 2], device="cuda")
@@ -159,7 +159,7 @@ def _cuda_shims(monkeypatch, graph=None):
 
 
 def test_graph_step_bookkeeping_undoes_warmup_and_reads_each_new_batch(monkeypatch):
-    from lt_utils.step import GraphStep
+    from lt_utils.engine.step import GraphStep
 
     _cuda_shims(monkeypatch)
     model, params, buffers, masks = _networks("lenet", 2)
@@ -178,7 +178,7 @@ def test_graph_step_bookkeeping_undoes_warmup_and_reads_each_new_batch(monkeypat
 
 
 def test_compiled_step_accepts_a_model_outside_the_registry():
-    from lt_utils.models import Lenet
+    from lt_utils.engine.models import Lenet
 
     model = Lenet(hidden=(20,))  # a user's own architecture: spec is unset
     params = {k: v.detach().unsqueeze(0).repeat(2, *[1] * v.ndim) for k, v in model.named_parameters()}
@@ -224,7 +224,7 @@ def _failing_capture(monkeypatch):
 
 
 def test_auto_falls_back_from_a_failed_capture_restoring_the_weights(monkeypatch):
-    from lt_utils.step import GraphStep, StepForms, make_scorer_for
+    from lt_utils.engine.step import GraphStep, StepForms, make_scorer_for
 
     _failing_capture(monkeypatch)
     model, params, buffers, masks = _networks("lenet", 2)
@@ -257,7 +257,7 @@ def test_auto_falls_back_from_a_failed_capture_restoring_the_weights(monkeypatch
 
 
 def test_training_records_the_form_it_fell_back_to(mnist, monkeypatch):
-    import lt_utils.step as step_module
+    import lt_utils.engine.step as step_module
 
     def broken_compile(fn, **kwargs):
         def fail(*args, **kw):

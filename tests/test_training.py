@@ -5,12 +5,12 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from lt_utils.config import PruneConfig, TrainConfig
-from lt_utils.data import Dataset, Split
-from lt_utils.pruning import dense_masks, prune_to_round
-from lt_utils.results import early_stopping
-from lt_utils.stack import init_states, select
-from lt_utils.training import METRICS, train_stack
+from lt_utils.engine.data import Dataset, Split
+from lt_utils.engine.hparams import PruneConfig, TrainConfig
+from lt_utils.engine.pruning import dense_masks, prune_to_round
+from lt_utils.engine.stack import init_states, select
+from lt_utils.engine.training import METRICS, train_stack
+from lt_utils.lottery.results import early_stopping
 
 SHORT = TrainConfig(iterations=200, eval_every=100)
 
@@ -100,7 +100,7 @@ class _Recorder:
 
 
 def _record_steps(monkeypatch, mnist, cfg, start):
-    import lt_utils.step as step
+    import lt_utils.engine.step as step
 
     recorder = _Recorder()
     monkeypatch.setattr(step, "make_train_step", lambda *a, **k: recorder)

@@ -1,13 +1,13 @@
 import pytest
 import torch
 
-from lt_utils.config import TrainConfig
+from lt_utils.chapters.transform import DualConfig, TransformConfig, plateau_iteration, removal_targets, run_dual
+from lt_utils.engine.hparams import TrainConfig
+from lt_utils.engine.pruning import dense_masks, percent_remaining, remaining_percent
+from lt_utils.engine.stack import init_states
+from lt_utils.engine.training import train_stack
 from lt_utils.errors import ConfigError
-from lt_utils.presets import preset
-from lt_utils.pruning import dense_masks, percent_remaining, remaining_percent
-from lt_utils.stack import init_states
-from lt_utils.training import train_stack
-from lt_utils.transform import DualConfig, TransformConfig, plateau_iteration, removal_targets, run_dual
+from lt_utils.lottery.presets import preset
 
 
 def test_penalty_schedule_grows_by_step_then_holds():
@@ -104,8 +104,8 @@ def test_bad_transform_values_are_named():
 
 
 def test_transformation_phases_carry_the_trained_batch_norm_statistics(tmp_path, monkeypatch):
-    import lt_utils.transform as transform
-    from lt_utils.presets import smoke_config
+    import lt_utils.chapters.transform as transform
+    from lt_utils.lottery.presets import smoke_config
 
     calls = []
     original = transform.train_stack

@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from lt_utils.book import NOTEBOOKS, SMOKE_PARAMETERS, declared_parameters, execute, parse_value
-from lt_utils.config import PruneConfig
+from lt_utils.book.cli import NOTEBOOKS, SMOKE_PARAMETERS, declared_parameters, execute, parse_value
+from lt_utils.book.params import check_notebook_parameters
+from lt_utils.chapters.landscape import LandscapeConfig
+from lt_utils.chapters.transform import DualConfig, TransformConfig
+from lt_utils.engine.hparams import PruneConfig
 from lt_utils.errors import ConfigError
-from lt_utils.experiments import RunOptions
-from lt_utils.landscape import LandscapeConfig
-from lt_utils.params import check_notebook_parameters
-from lt_utils.presets import preset
-from lt_utils.transform import DualConfig, TransformConfig
+from lt_utils.lottery.options import RunOptions
+from lt_utils.lottery.presets import preset
 
 ROOT = Path(__file__).resolve().parents[1]
 INF, NAN = math.inf, math.nan

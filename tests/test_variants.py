@@ -1,10 +1,10 @@
 """The variants table is the one home of names, labels and styles: every runner's names are in
 it, the plots read it, and each variant has its own label, colour and marker."""
 
-from lt_utils import plots
-from lt_utils.landscape import COMPARED
-from lt_utils.transform import METHODS
-from lt_utils.variants import VARIANTS, label, labels, names
+from lt_utils.book import plots
+from lt_utils.chapters.landscape import COMPARED
+from lt_utils.chapters.transform import METHODS
+from lt_utils.lottery.variants import VARIANTS, label, labels, names
 
 
 def test_every_runner_names_only_listed_variants():

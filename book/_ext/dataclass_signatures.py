@@ -1,7 +1,7 @@
 """Sphinx extension for the API page: show a dataclass field's ``default_factory`` as a call.
 
 autodoc writes such defaults as ``<factory>``, which is not Python, so Sphinx cannot parse the
-signature and prints it raw (``~lt_utils.config.TrainConfig``, tuples split at their commas).
+signature and prints it raw (``~lt_utils.lottery.config.TrainConfig``, tuples split at their commas).
 Writing ``TrainConfig()`` instead keeps the signature parseable and says what the default is.
 """
 

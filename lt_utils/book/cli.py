@@ -1,0 +1,321 @@
+"""Run the figure notebooks with papermill and build the book.
+
+    python -m lt_utils.book run lenet_imp -p trials 2 -p device cuda   # one figure, into book/figures
+    python -m lt_utils.book run all                                    # every figure, paper scale
+    python -m lt_utils.book rerender lenet_imp                         # re-render from committed tables
+    python -m lt_utils.book smoke --data-dir ../shared/data --out DIR  # CI: tiny runs + book build in DIR
+    python -m lt_utils.book build                                      # build the book (warnings as errors)
+
+Finished rounds are reused (the engine resumes), and a configuration whose table the book
+commits (``book/results``) is read from it: re-running a figure re-renders it without retraining.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from lt_utils.book.pages import figure_presets, write_generated_pages
+from lt_utils.book.params import check_notebook_parameters
+from lt_utils.errors import ConfigError
+from lt_utils.lottery.config import ExperimentConfig
+from lt_utils.lottery.experiments import load_folder_table
+from lt_utils.lottery.locking import NO_WAIT_ENV
+from lt_utils.lottery.results import atomic_write_bytes, atomic_write_json, atomic_write_table
+from lt_utils.lottery.scaling import scaling_page_section
+from lt_utils.lottery.stored import StoredTableError, stored_table
+
+NOTEBOOKS = ("lenet_imp", "conv_dropout", "vgg19_warmup", "imp_landscape", "dual_tickets")
+SMOKE_PARAMETERS: dict[str, dict[str, Any]] = {name: {"smoke": True} for name in NOTEBOOKS}
+"""CI's parameters: every notebook asks for its configuration's smoke version the same way."""
+BOOK_FILES = ("_config.yml", "_toc.yml", "book")
+
+
+def repo_root() -> Path:
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_toc.yml").exists() and (folder / "notebooks").is_dir():
+            return folder
+    raise SystemExit("run this from the project's folder (the one with _toc.yml and notebooks/)")
+
+
+def parse_value(text: str) -> Any:
+    """A ``-p`` value exactly as papermill's own ``-p`` reads it: ``True``, ``False``, ``None``, an
+    int, a float, else the string itself (``3,7`` stays the string ``"3,7"``)."""
+    from papermill.cli import _resolve_type
+
+    return _resolve_type(text)
+
+
+def failed_path(output: Path) -> Path:
+    """Where a failed execution of ``output`` is kept: ``NAME.failed.ipynb`` beside it."""
+    return output.with_name(f"{output.stem}.failed{output.suffix}")
+
+
+def execute(name: str, parameters: dict[str, Any], output: Path, root: Path) -> Path:
+    """Execute ``notebooks/<name>.md`` with ``parameters`` into ``output`` (an .ipynb path).
+
+    The parameters are checked in Python first (no kernel starts for bad ones). The notebook runs
+    into a temporary file that replaces ``output`` only on success; a failed run is kept as
+    :func:`failed_path` and ``output`` is left as it was."""
+    import jupytext
+    import papermill
+
+
+    if name not in NOTEBOOKS:
+        raise ConfigError(f"unknown notebook {name!r}; choose one of {list(NOTEBOOKS)}")
+    notebook = jupytext.read(root / "notebooks" / f"{name}.md")
+    declared = declared_parameters(notebook)
+    unknown = set(parameters) - set(declared)
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {sorted(unknown)} for {name}; valid parameters are {sorted(declared)}")
+    check_notebook_parameters(name, parameters, declared)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    running = output.with_name(f".{output.stem}.running{output.suffix}")  # outside the toc: never built
+    try:
+        papermill.execute_notebook(notebook, str(running), parameters=parameters, cwd=str(root),
+                                   kernel_name="python3", progress_bar=False, log_output=False)
+    except BaseException:
+        if running.exists():
+            running.replace(failed_path(output))
+        raise
+    running.replace(output)
+    failed_path(output).unlink(missing_ok=True)
+    tidy_executed(output, root)
+    return output
+
+
+def tidy_executed(path: Path, root: Path) -> None:
+    """Tag papermill's injected-parameters cell ``remove-cell`` (the page shows the run's
+    parameters once, in its scale note, not as code) and make papermill's recorded paths
+    relative to ``root``: no committed notebook names a machine's folders."""
+    import nbformat
+
+    notebook = nbformat.read(str(path), as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    papermill = notebook.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if isinstance(papermill.get(key), str) and Path(papermill[key]).is_absolute():
+            papermill[key] = relative(papermill[key], root)
+    nbformat.write(notebook, str(path))
+
+
+def declared_parameters(notebook: Any) -> dict[str, Any]:
+    """The parameters cell of a notebook as papermill reads it (name -> type, default, help)."""
+    import tempfile
+
+    import nbformat
+    import papermill
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "notebook.ipynb"
+        nbformat.write(notebook, str(path))
+        return papermill.inspect_notebook(str(path))
+
+
+def reproducibility_page(record_dir: Path) -> str:
+    """Markdown for the reproducibility page, generated from the run records."""
+    lines = ["# Reproducibility", "",
+             "Generated from the run records that the figure notebooks write (`book/runs/*.json`).", ""]
+    records = sorted(record_dir.glob("*.json")) if record_dir.exists() else []
+    if not records:
+        lines.append("No figure has been run yet: every figure page says how to produce it.")
+    for path in records:
+        data = json.loads(path.read_text())
+        lines += [f"## {data['notebook']}", ""]
+        for run in data["runs"]:
+            cfg = run["config"]
+            lines += [f"### {cfg['name']} (`{run['key']}`)", "",
+                      "| | |", "|---|---|",
+                      f"| device | {', '.join(run['device'])} |",
+                      f"| training step | {', '.join(run.get('step', ['eager']))} |",
+                      f"| precision | {', '.join(run.get('precision', ['fp32']))} |",
+                      f"| executor | {', '.join(run.get('executor', ['local']))} |",
+                      f"| wall time of the training rounds | {run['wall_seconds'] / 60:.1f} min "
+                      f"({run['networks_trained']} networks) |",
+                      f"| finished | {run['finished']} |",
+                      f"| torch | {', '.join(run['torch'])} (a build for CUDA {run['cuda']}) |",
+                      f"| python | {run['python']} |", "",
+                      "```json", json.dumps(cfg, indent=1), "```", ""]
+    return "\n".join(lines)
+
+
+def benchmark_table(bench_dir: Path) -> str:
+    """Markdown tables of the benchmark reports in ``bench_dir`` (written by ``python -m lt_utils.book.bench``)."""
+    reports = sorted(bench_dir.glob("*.json")) if bench_dir.exists() else []
+    if not reports:
+        return "No benchmark has been recorded yet.\n"
+    lines = []
+    for path in reports:
+        report = json.loads(path.read_text())
+        lines += [f"### {report['device']} ({report['date'][:10]})", "",
+                  f"torch {report['torch']}, CPU threads: {report['threads']}; engine timed over "
+                  f"{report['iterations']} iterations, reference over {report['reference_iterations']}. "
+                  "Each step form: network-iterations per second, its ratio to the reference, and the "
+                  "compile time spent before timing.", "",
+                  "| model | networks at once | reference (it/s) | engine, by step form | fastest in fp32 "
+                  "| projected figure (h) | one run (min) |", "|---|---|---|---|---|---|---|"]
+        for name, m in report["models"].items():
+            forms = "; ".join(f"{step}: {e['network_iterations_per_s']:.1f} ({e['ratio']:.1f}x"
+                              + (f", compiled in {e['compile_seconds']:.0f} s)" if e["compile_seconds"] else ")")
+                              for step, e in m["engine"].items())
+            lines.append(f"| {name} | {m['networks_at_once']} | {m['reference_iterations_per_s']:.1f} | {forms} "
+                         f"| {m['fastest_step']}, {m['ratio']:.1f}x | {m['projected_figure_hours']:.2f} "
+                         f"| {m['projected_single_run_minutes']:.1f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_pages(book_dir: Path, root: Path) -> None:
+    """Regenerate the pages computed from records and stored results: reproducibility, the
+    benchmark table, the front page's scoreboard and the pages of figures not run yet."""
+
+    (book_dir / "reproducibility.md").write_text(reproducibility_page(book_dir / "runs"))
+    (book_dir / "bench").mkdir(exist_ok=True)
+    (book_dir / "bench" / "table.md").write_text(benchmark_table(book_dir / "bench"))
+    (book_dir / "bench" / "scaling.md").write_text(scaling_page_section(figure_presets(), book_dir / "bench"))
+    write_generated_pages(root, book_dir)
+
+
+PATH_PARAMETERS = ("record_dir", "results_dir", "stored_dir", "data_dir")
+
+
+def relative(path: Path | str, root: Path) -> str:
+    """``path`` relative to ``root`` (``..`` where needed): no executed notebook names a machine's folders."""
+    return os.path.relpath(Path(path).resolve(), root.resolve())
+
+
+def run_figure(name: str, parameters: dict[str, Any], root: Path, book_dir: Path, wait: bool = True) -> Path:
+    """Execute one figure notebook into the book, replacing its not-yet-run placeholder.
+
+    Paths are handed to the notebook relative to ``root``; the book's committed tables are its
+    stored results, so a configuration the book already holds is re-rendered, not retrained.
+    ``wait=False``: fail at once when another process holds one of its experiments."""
+
+    if not wait:
+        os.environ[NO_WAIT_ENV] = "1"  # the kernel inherits it; RunOptions(wait=None) reads it
+    parameters = {"record_dir": book_dir / "runs", "stored_dir": book_dir / "results", **parameters}
+    parameters = {k: relative(v, root) if k in PATH_PARAMETERS and v is not None else v
+                  for k, v in parameters.items()}
+    out = execute(name, parameters, book_dir / "figures" / f"{name}.ipynb", root)
+    (book_dir / "figures" / f"{name}.md").unlink(missing_ok=True)  # the not-yet-run page and its figure
+    (book_dir / "figures" / f"{name}_paper.png").unlink(missing_ok=True)
+    record = book_dir / "runs" / f"{name}.json"
+    data = json.loads(record.read_text())
+    data["parameters"] = {k: v for k, v in parameters.items() if k not in PATH_PARAMETERS}
+    atomic_write_json(data, record)
+    export_tables(record, Path(root, parameters.get("results_dir", "results")), book_dir / "results")
+    write_pages(book_dir, root)
+    return out
+
+
+def recorded_parameters(name: str, book_dir: Path) -> dict[str, Any]:
+    """The parameters a committed page was run with: from its run record, else from the
+    executed notebook's papermill metadata (records written before they held them)."""
+    import nbformat
+
+    record = book_dir / "runs" / f"{name}.json"
+    if not record.exists():
+        raise ConfigError(f"{name} has no run record ({record}): run it with 'python -m lt_utils.book run {name}'")
+    parameters = json.loads(record.read_text()).get("parameters")
+    if parameters is None:
+        notebook = nbformat.read(str(book_dir / "figures" / f"{name}.ipynb"), as_version=4)
+        parameters = dict(notebook.metadata.get("papermill", {}).get("parameters", {}))
+    return {k: v for k, v in parameters.items() if k not in PATH_PARAMETERS}
+
+
+def rerender(name: str, root: Path, book_dir: Path) -> Path:
+    """Re-execute a committed page with its recorded parameters, reading every result from the
+    book's committed tables (verified first): nothing is trained, no data set is needed."""
+
+    for run in json.loads((book_dir / "runs" / f"{name}.json").read_text())["runs"]:
+        cfg = ExperimentConfig.from_dict(run["config"])
+        if stored_table(cfg, book_dir / "results") is None:
+            raise StoredTableError(f"{name}: the book holds no table for {cfg.key} in {book_dir / 'results'}; "
+                                   f"run it with 'python -m lt_utils.book run {name}'")
+    return run_figure(name, {**recorded_parameters(name, book_dir), "device": "cpu"}, root, book_dir)
+
+
+def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
+    """Copy the results of every run in a run record into the book: the tidy table of each
+    experiment, and every other table (``*.csv.gz``) of its folder and of the folders the record
+    lists under ``exports`` (chapter analyses). Checkpoints stay behind."""
+
+    for run in json.loads(record.read_text())["runs"]:
+        cfg = ExperimentConfig.from_dict(run["config"])
+        table = load_folder_table(results_dir / run["key"], cfg.rounds)
+        if not table.empty:  # empty: re-rendered from the book's own table (its exports may still be new)
+            atomic_write_table(table, out_dir / f"{run['key']}.csv.gz")
+        for folder in [run["key"], *run.get("exports", [])]:
+            for table in sorted((results_dir / folder).rglob("*.csv.gz")):
+                relative = table.relative_to(results_dir / folder)
+                if relative.parts[0] != "rounds":
+                    atomic_write_bytes(out_dir / folder / relative, table.read_bytes())
+
+
+def build(root: Path, extra: list[str] | None = None) -> None:
+    """Build the book at ``root`` offline with warnings as errors."""
+    jupyter_book = str(Path(sys.executable).with_name("jupyter-book"))
+    cmd = [jupyter_book, "build", str(root), "--warningiserror", "--nitpick", "--keep-going", *(extra or [])]
+    subprocess.run(cmd, check=True)
+
+
+def smoke(root: Path, out: Path, data_dir: str | None) -> None:
+    """Run every notebook on its tiny configuration and build the book from those outputs in ``out``."""
+    if out.exists():
+        shutil.rmtree(out)
+    site = out / "site"
+    site.mkdir(parents=True)
+    for item in BOOK_FILES:
+        src = root / item
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, site / item)
+    shutil.rmtree(site / "book" / "runs", ignore_errors=True)
+    for name in NOTEBOOKS:
+        params = {**SMOKE_PARAMETERS[name], "results_dir": str(out / "results"), "device": "cpu"}
+        if data_dir:
+            params["data_dir"] = data_dir
+        (site / "book" / "figures" / f"{name}.ipynb").unlink(missing_ok=True)
+        run_figure(name, params, root, site / "book")
+    build(site)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m lt_utils.book", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute figure notebook(s) into the book")
+    run.add_argument("notebook", choices=[*NOTEBOOKS, "all"])
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    run.add_argument("--no-wait", action="store_true",
+                     help="fail at once if another process is running the same experiment (default: wait)")
+    smoke_cmd = sub.add_parser("smoke", help="tiny runs of every notebook and a book build, in a scratch folder")
+    smoke_cmd.add_argument("--out", default=".ci-out")
+    smoke_cmd.add_argument("--data-dir", default=None)
+    again = sub.add_parser("rerender", help="re-render committed page(s) from the book's tables, without training")
+    again.add_argument("notebook", choices=[*NOTEBOOKS, "all"])
+    sub.add_parser("build", help="build the book from the executed notebooks in book/")
+    args = parser.parse_args(argv)
+    root = repo_root()
+    if args.command == "run":
+        params = {k: parse_value(v) for k, v in args.parameter}
+        for name in NOTEBOOKS if args.notebook == "all" else [args.notebook]:
+            print(run_figure(name, params, root, root / "book", wait=not args.no_wait))
+    elif args.command == "rerender":
+        names = [n for n in NOTEBOOKS if (root / "book" / "runs" / f"{n}.json").exists()] \
+            if args.notebook == "all" else [args.notebook]
+        for name in names:
+            print(rerender(name, root, root / "book"))
+    elif args.command == "smoke":
+        smoke(root, Path(args.out).resolve(), args.data_dir)
+    else:
+        write_pages(root / "book", root)
+        build(root)

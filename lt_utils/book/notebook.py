@@ -1,0 +1,195 @@
+"""Helpers that every figure notebook calls: configuration from parameters, the scale banner,
+and the run record."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+from typing import Any
+
+import torch
+
+from lt_utils.engine.data import DATASETS
+from lt_utils.errors import ConfigError
+from lt_utils.lottery.config import ExperimentConfig
+from lt_utils.lottery.experiments import run_experiments, run_info
+from lt_utils.lottery.options import RunOptions
+from lt_utils.lottery.presets import preset, smoke_config
+from lt_utils.lottery.results import atomic_write_json
+
+
+def configure(preset_name: str, smoke: bool = False, **overrides: Any) -> ExperimentConfig:
+    """The preset with the notebook's parameters applied (``None`` keeps the preset's value); with
+    ``smoke``, CI's tiny version of it (``lt_utils.lottery.presets.smoke_config``)."""
+    cfg = preset(preset_name, **overrides)
+    return smoke_config(cfg) if smoke else cfg
+
+
+def differences(cfg: ExperimentConfig, reference: ExperimentConfig) -> dict[str, tuple[Any, Any]]:
+    """Fields where ``cfg`` differs from ``reference``: ``{field: (this run, reference)}``."""
+    out = {}
+    for section in ("train", "prune", None):
+        this = dataclasses.asdict(getattr(cfg, section) if section else cfg)
+        ref = dataclasses.asdict(getattr(reference, section) if section else reference)
+        for key, value in this.items():
+            if key in ("train", "prune", "name") or value == ref[key]:
+                continue
+            out[key] = (value, ref[key])
+    return out
+
+
+SCALE_FIELDS = {"iterations": "iterations", "trials": "trials", "reinits": "reinitializations", "rounds": "rounds",
+                "train_eval_size": "tracked training examples", "hold_iterations": "hold iterations"}
+"""Settings that make a run smaller than the paper's, with the words a scale note uses for them."""
+
+
+def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool = False,
+               extra: dict[str, tuple[Any, Any]] | None = None) -> str:
+    """One line that says at what scale a figure was run, for captions and page banners.
+
+    ``paper`` is the full-scale configuration, or the name of its preset; ``extra`` adds
+    differences of settings outside it, as ``{name: (this run, paper)}``."""
+    if cfg.name == "smoke" or smoke:
+        what = "synthetic stand-in data, " if DATASETS[cfg.dataset].synthetic else ""
+        return f"SMOKE RUN ({what}tiny configuration): not a result"
+    diff = differences(cfg, preset(paper) if isinstance(paper, str) else paper)
+    diff |= {k: v for k, v in (extra or {}).items() if v[0] != v[1]}
+    if not diff:
+        return "Full scale (every setting as the paper's)"
+    reduced = {k for k, (this, full) in diff.items()
+               if k in SCALE_FIELDS and isinstance(this, int) and isinstance(full, int) and this < full}
+    changed = ", ".join(f"{diff[k][0]:,} of {diff[k][1]:,} {SCALE_FIELDS[k]}" if k in reduced
+                        else f"{k}={diff[k][0]} (full scale: {diff[k][1]})" for k in diff)
+    return f"{'Reduced scale' if reduced else 'Settings changed'}: {changed}"
+
+
+def committed_record(record_dir: str | None, notebook: str, key: str) -> dict[str, Any] | None:
+    """The run of ``key`` in the committed run record ``<record_dir>/<notebook>.json``, if any."""
+    import json
+    from pathlib import Path
+
+    path = Path(record_dir or "", f"{notebook}.json")
+    if not record_dir or not path.exists():
+        return None
+    return next((run for run in json.loads(path.read_text())["runs"] if run["key"] == key), None)
+
+
+def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None = None, notebook: str = "",
+               **options: Any) -> dict[str, Any]:
+    """Parameters, device, wall time and versions of a finished run, for the reproducibility page.
+    ``options`` are the run's options (``RunOptions`` fields; they locate its results). A run
+    re-rendered from the book's committed tables (nothing in ``results_dir``) keeps the record it
+    was committed with."""
+    run_options = RunOptions(results_dir=results_dir, **options)
+    rounds = run_info(cfg, results_dir, run_options)
+    if not rounds:
+        previous = committed_record(record_dir, notebook, cfg.key_for(run_options.identity(cfg)))
+        if previous is not None:
+            return previous
+    return {
+        "config": cfg.to_dict(),
+        "key": cfg.key_for(run_options.identity(cfg)),
+        "identity": run_options.identity(cfg),
+        "device": sorted({name for r in rounds for name in r["device_name"].split(", ")}),  # Ray: maybe several
+        "step": sorted({form for r in rounds for form in r.get("step", "eager").split(", ")}),  # before: eager
+        "precision": sorted({r.get("precision", "fp32") for r in rounds}),
+        "executor": sorted({r.get("executor", "local") for r in rounds}),  # rounds recorded before it: local
+        "wall_seconds": round(sum(r["wall_seconds"] for r in rounds), 1),
+        "networks_trained": sum(r["networks"] for r in rounds),
+        "torch": sorted({r["torch"] for r in rounds}),
+        "code": sorted({r.get("code", "unknown") for r in rounds}),
+        "python": platform.python_version(),
+        "finished": max(r["finished"] for r in rounds) if rounds else None,
+        "cuda": torch.version.cuda,
+    }
+
+
+def _assigned_names(source: str) -> set[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
+def check_parameters(history: list[str]) -> None:
+    """Fail on a mistyped papermill parameter (``-p trails 3``), naming it and the valid ones.
+
+    ``history`` is IPython's ``In``: the first cell run is the parameters cell, and any cell
+    run between it and this one (papermill's injected parameters) may only set its names.
+    """
+
+    cells = [cell for cell in history if cell.strip()]
+    if len(cells) < 2:
+        return
+    declared = _assigned_names(cells[0])
+    injected = set().union(*(_assigned_names(cell) for cell in cells[1:-1])) if len(cells) > 2 else set()
+    unknown = injected - declared
+    if unknown:
+        raise ConfigError(f"unknown notebook parameter(s) {sorted(unknown)}; valid parameters are {sorted(declared)}")
+
+
+def save_run_record(notebook: str, records: list[dict[str, Any]], record_dir: str | None) -> None:
+    """Write the run record of a figure notebook (read by the reproducibility page)."""
+    from pathlib import Path
+
+
+    if record_dir:
+        atomic_write_json({"notebook": notebook, "runs": records}, Path(record_dir) / f"{notebook}.json")
+
+
+def parse_choices(field_name: str, text: str, valid: dict[str, Any]) -> list[Any]:
+    """``"a,b"`` -> ``[valid["a"], valid["b"]]``, or a clear error naming the bad item and the choices."""
+
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    bad = [item for item in items if item not in valid]
+    if bad or not items:
+        raise ConfigError(f"invalid {field_name}={text!r}: use a comma-separated list of {sorted(valid)}")
+    return [valid[item] for item in items]
+
+
+def run_presets(presets: list[str], overrides: dict[str, Any], smoke: bool, notebook: str, record_dir: str | None,
+                **options: Any) -> tuple[dict[str, tuple[ExperimentConfig, Any]], list[dict[str, Any]]]:
+    """Run (or resume) each preset with the notebook's overrides; save the run record.
+
+    With ``executor="ray"`` among ``options``, the presets run at once (``lt_utils.lottery.cluster``).
+    Returns ``{preset: (config, table)}`` and the run records. With ``smoke``, each configuration is replaced by
+    CI's tiny version of it (``lt_utils.lottery.presets.smoke_config``).
+    """
+
+    configs = [configure(name, smoke, **overrides) for name in presets]
+    results = run_experiments(configs, **options)  # executor="ray": all at once
+    out, records = {}, []
+    run_options = {k: v for k, v in options.items() if k != "results_dir"}
+    for name, cfg, result in zip(presets, configs, results, strict=True):
+        out[name] = (cfg, result.table)
+        records.append(run_record(cfg, options.get("results_dir", "results"), record_dir, notebook, **run_options))
+    save_run_record(notebook, records, record_dir)
+    return out, records
+
+
+def scale_notes(configs: dict[str, ExperimentConfig], smoke: bool) -> str:
+    """The scale line of several runs (one per preset), joined."""
+    notes = {name: scale_note(cfg, name, smoke=smoke) for name, cfg in configs.items()}
+    if len(set(notes.values())) == 1:
+        return next(iter(notes.values()))
+    return "; ".join(f"{name}: {note}" for name, note in notes.items())
+
+
+def device_note(records: list[dict[str, Any]]) -> str:
+    """The devices the runs of ``records`` (see :func:`run_record`) trained on, for captions:
+    ``"device: ...; step: ..."`` (the step forms that trained them), and the precision where any
+    round trained at another than the paper's fp32."""
+    names = sorted({name for record in records for name in record["device"]})
+    note = f"device: {', '.join(names) or 'none recorded'}"
+    steps = sorted({form for record in records for form in record.get("step", [])})  # run_record lists forms
+    if steps:
+        note += f"; step: {', '.join(steps)}"
+    precisions = sorted({p for record in records for p in record.get("precision", ["fp32"])})
+    if precisions not in ([], ["fp32"]):
+        note += f"; precision: {', '.join(precisions)} (the paper: fp32)"
+    return note

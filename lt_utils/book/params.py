@@ -1,0 +1,112 @@
+"""Notebook parameters checked in Python before a kernel starts.
+
+Each value is checked against the type its parameters cell declares, then the notebook's
+configuration is built in-process with the same classes the notebook uses, so a bad value fails
+with the same message the API gives, and no kernel is started for it.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from lt_utils.book.notebook import configure, parse_choices
+from lt_utils.chapters.landscape import landscape_config
+from lt_utils.chapters.transform import METHODS, dual_config
+from lt_utils.engine.models import models_where
+from lt_utils.errors import ConfigError
+from lt_utils.lottery.options import RunOptions
+from lt_utils.validation import is_int, is_real
+
+_TYPES = {"int": "an integer", "float": "a finite number", "bool": "True or False", "str": "a string"}
+
+
+def _declared_type(text: str) -> tuple[str, bool]:
+    """``"Optional[int]"`` -> ``("int", True)``; ``"str"`` -> ``("str", False)``."""
+    text = text.replace(" ", "")
+    if text.startswith("Optional[") and text.endswith("]"):
+        return text[len("Optional["):-1], True
+    parts = [p for p in text.split("|") if p != "None"]
+    return (parts[0] if parts else text), len(parts) < len(text.split("|"))
+
+
+def check_types(parameters: dict[str, Any], declared: dict[str, Any]) -> None:
+    """Each given value has its declared type (a bool is not an int; a float must be finite)."""
+    import math
+
+    for name, value in parameters.items():
+        if name not in declared:
+            continue
+        kind, optional = _declared_type(declared[name].get("inferred_type_name", ""))
+        if kind not in _TYPES:
+            continue
+        if value is None:
+            ok = optional
+        elif kind == "int":
+            ok = is_int(value)
+        elif kind == "float":
+            ok = is_real(value) and math.isfinite(value)
+        elif kind == "bool":
+            ok = isinstance(value, bool)
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            allowed = _TYPES[kind] + (" or None" if optional else "")
+            raise ConfigError(f"invalid {name}={value!r}: must be {allowed} (notebook parameter)")
+
+
+def _defaults(declared: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, info in declared.items():
+        try:
+            out[name] = ast.literal_eval(info.get("default", "None"))
+        except (ValueError, SyntaxError):
+            out[name] = None
+    return out
+
+
+def _options(p: dict[str, Any]) -> Any:
+
+    fields = ("device", "step", "precision", "data_dir", "results_dir", "executor", "ray_address")
+    return RunOptions(**{k: p[k] for k in fields if k in p})
+
+
+def check_notebook_parameters(name: str, parameters: dict[str, Any], declared: dict[str, Any]) -> None:
+    """Refuse, before any kernel starts, the parameters that the notebook ``name`` would refuse."""
+
+    check_types(parameters, declared)
+    p = _defaults(declared) | parameters
+    _options(p)
+    smoke = bool(p.get("smoke"))
+    if name == "lenet_imp":
+        configure(p["preset"], smoke, trials=p["trials"], rounds=p["rounds"], iterations=p["iterations"],
+                  reinits=p["reinits"], lr=p["lr"], fc_rate=p["fc_rate"], train_eval_size=p["train_eval_size"],
+                  seed=p["seed"])
+    elif name in ("conv_dropout", "vgg19_warmup"):
+        if name == "conv_dropout":
+            models = parse_choices("models", p["models"], {m: m for m in ("conv2", "conv4", "conv6")})
+            variants = parse_choices("dropout", p["dropout"], {"none": [""], "both": ["", "_dropout"]})[0]
+            presets = [f"{m}{suffix}" for suffix in variants for m in models]
+            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "lr", "seed")}
+        else:
+            labels = {"lr0.1": "vgg19_lr01", "warmup": "vgg19_lr01_warmup", "lr0.01": "vgg19_lr001"}
+            presets = parse_choices("settings", p["settings"], labels)
+            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "seed")}
+        for preset_name in presets:
+            configure(preset_name, smoke, **overrides)
+    elif name == "imp_landscape":
+
+        model = parse_choices("model", p["model"], {m: m for m in models_where(chapters=True)})[0]
+        landscape_config(model, p["levels"], p["rewind_iteration"], p["rate"], trials=p["trials"],
+                         iterations=p["iterations"], seed=p["seed"], interpolation_points=p["interpolation_points"],
+                         hessian_k=p["hessian_k"], hessian_examples=p["hessian_examples"],
+                         hessian_trials=p["hessian_trials"], smoke=smoke)
+    elif name == "dual_tickets":
+
+        model = parse_choices("model", p["model"], {m: m for m in models_where(chapters=True)})[0]
+        rounds = parse_choices("target_rounds", p["target_rounds"], {str(r): r for r in range(1, 31)})
+        methods = parse_choices("methods", p["methods"], {m: m for m in METHODS})
+        dual_config(model, tuple(rounds), tuple(methods), trials=p["trials"], iterations=p["iterations"],
+                    seed=p["seed"], smoke=smoke, penalty_step=p["penalty_step"], penalty_every=p["penalty_every"],
+                    penalty_max=p["penalty_max"], hold_iterations=p["hold_iterations"],
+                    patience_epochs=p["patience"], stages=p["stages"])

@@ -1,0 +1,385 @@
+"""Lottery-ticket experiments: iterative pruning with rewinding, and its controls, round by round.
+
+Round ``r`` trains, as one stack: the trials' winning tickets at round ``r`` (``iterative``);
+``reinits`` random reinitializations of each (``reinit``); random masks with the same
+per-layer counts (``random_sparse``); and one-shot pruning of the dense trained network to
+round ``r``'s sparsity (``oneshot``). After each round the results are written atomically,
+so an interrupted run resumes at the first unfinished round. With late rewinding to iteration
+k (``rewind_iteration``), rounds >= 1 train from k to the end of the schedule, as open_lth does,
+and are evaluated on the original iteration axis (first at k).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from lt_utils.engine.data import Dataset, load_dataset
+from lt_utils.engine.models import has_batch_norm
+from lt_utils.engine.pruning import Masks, dense_masks, percent_remaining, prune_to_round, random_masks_like
+from lt_utils.engine.seeding import derive_seed
+from lt_utils.engine.stack import State, concat, init_states, select
+from lt_utils.engine.training import TrainResult
+from lt_utils.errors import ConfigError, DamagedResultWarning
+from lt_utils.lottery import cluster
+from lt_utils.lottery.config import ExperimentConfig
+from lt_utils.lottery.integrity import (
+    code_version,
+    load_checked,
+    remove_stray_temporaries,
+    verified_rounds,
+    verify_file,
+    write_manifest,
+)
+from lt_utils.lottery.jobs import StackJob, train_job
+from lt_utils.lottery.locking import folder_lock
+from lt_utils.lottery.options import RunOptions
+from lt_utils.lottery.results import atomic_save_torch, atomic_write_json, atomic_write_table, curves_to_table
+from lt_utils.lottery.scaling import round_networks
+from lt_utils.lottery.stored import stored_table
+from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
+
+
+@dataclass
+class ExperimentResult:
+    """What ``run_experiment`` returns: the configuration, its results folder and its tidy table."""
+
+    config: ExperimentConfig
+    path: Path
+    table: pd.DataFrame
+
+
+@dataclass
+class _Network:
+    variant: str
+    trial: int
+    replicate: int
+    init: State  # params of this one network (no leading axis)
+    buffers: State
+    mask: Masks
+    data_seed: int
+
+
+def initial_states(cfg: ExperimentConfig, device: str | torch.device = "cpu") -> tuple[Any, State, State]:
+    """The template model and the stacked parameters and buffers of the trials at initialization."""
+    seeds = [derive_seed(cfg.seed, "init", t) for t in range(cfg.trials)]
+    return init_states(cfg.model, seeds, cfg.dropout, device)
+
+
+def experiment_path(cfg: ExperimentConfig, results_dir: str | Path, options: RunOptions | None = None) -> Path:
+    """The folder of ``cfg``'s results as run with ``options`` (default: ``RunOptions()``)."""
+    return Path(results_dir) / cfg.key_for((options or RunOptions()).identity(cfg))
+
+
+def _round_file(path: Path, r: int) -> Path:
+    return path / "rounds" / f"round_{r:02d}.csv.gz"
+
+
+def finished_rounds(cfg: ExperimentConfig, results_dir: str | Path, options: RunOptions | None = None,
+                    deep: bool = False) -> list[int]:
+    """Rounds whose stored files all match their manifests (a run resumes after the last
+    consecutive one). ``deep`` also hashes the checkpoints; a round that fails is named in a warning."""
+    options = options or RunOptions()
+    return verified_rounds(experiment_path(cfg, results_dir, options), cfg.rounds, options.identity(cfg), deep)
+
+
+def load_table(cfg: ExperimentConfig, results_dir: str | Path, options: RunOptions | None = None) -> pd.DataFrame:
+    """The tidy table of every verified round."""
+    return load_folder_table(experiment_path(cfg, results_dir, options), cfg.rounds,
+                             (options or RunOptions()).identity(cfg))
+
+
+def load_folder_table(path: Path, rounds: int, identity: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The tidy table of every verified round stored in ``path`` (a results folder named by its key);
+    ``identity=None`` accepts the run identity its manifests record."""
+    done = verified_rounds(path, rounds, identity, deep=False)
+    parts = [load_checked(_round_file(path, r), pd.read_csv) for r in done]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _one(state: State, i: int) -> State:
+    return {k: v[i] for k, v in state.items()}
+
+
+def _stack(states: list[State]) -> State:
+    return {k: torch.stack([s[k] for s in states]) for k in states[0]} if states and states[0] else {}
+
+
+Trainer = Callable[[list[StackJob]], list[TrainResult]]
+"""Trains a round's stacks and returns their results in order: in this process, or as Ray tasks."""
+
+
+class _Runner:
+    def __init__(self, cfg: ExperimentConfig, options: RunOptions, trainer: Trainer | None = None):
+        self.cfg, self.options = cfg, options
+        self.trainer = trainer or self._train_here
+        self.device = options.torch_device()
+        self.path = experiment_path(cfg, options.results_dir, options)
+        self.identity = options.identity(cfg)
+        self.model, self.theta0, self.buffers0 = initial_states(cfg, self.device)
+        self.kinds = self.model.layer_kinds
+        self.data: Dataset | None = None
+
+    def _seed(self, *parts: Any) -> int:
+        return derive_seed(self.cfg.seed, *parts)
+
+    def _check_config(self) -> None:
+        saved = self.path / "config.json"
+        if saved.exists():
+            try:
+                stored = ExperimentConfig.from_dict(json.loads(saved.read_text()))
+            except (ValueError, TypeError, UnicodeDecodeError) as error:
+                warnings.warn(f"{saved} is damaged ({type(error).__name__}: {error}); rewriting it from the "
+                              "requested configuration, which the folder's name identifies", DamagedResultWarning,
+                              stacklevel=3)
+            else:
+                if stored != self.cfg:
+                    raise ConfigError(f"{self.path} holds results of a different configuration")
+                return
+        atomic_write_json(self.cfg.to_dict(), saved)
+
+    def _state(self, name: str) -> dict[str, Any]:
+        return load_checked(self.path / "state" / name,
+                            lambda p: torch.load(p, map_location=self.device, weights_only=True))
+
+    def _networks(self, r: int, masks: Masks, rewind: tuple[State, State],
+                  dense_trained: State | None) -> list[_Network]:
+        cfg = self.cfg
+        nets = [_Network(ITERATIVE, t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(masks, t),
+                         self._seed("data", ITERATIVE, t, r)) for t in range(cfg.trials)]
+        if r == 0:
+            return nets
+        fresh_seeds = [self._seed("init", REINIT, t, j, r) for t in range(cfg.trials) for j in range(cfg.reinits)]
+        if fresh_seeds:
+            _, fresh, fresh_buffers = init_states(cfg.model, fresh_seeds, cfg.dropout, self.device)
+            for i in range(len(fresh_seeds)):
+                t, j = divmod(i, cfg.reinits)
+                nets.append(_Network(REINIT, t, j, _one(fresh, i), _one(fresh_buffers, i), _one(masks, t),
+                                     self._seed("data", REINIT, t, j, r)))
+        if cfg.random_sparse:
+            gen = torch.Generator(device=self.device).manual_seed(self._seed("mask", RANDOM_SPARSE, r))
+            random = random_masks_like(masks, gen)
+            nets += [_Network(RANDOM_SPARSE, t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(random, t),
+                              self._seed("data", RANDOM_SPARSE, t, r)) for t in range(cfg.trials)]
+        if r in cfg.one_shot_rounds:
+            dense = dense_masks(dense_trained, self.kinds)
+            oneshot = prune_to_round(dense_trained, dense, self.kinds, cfg.prune, r)
+            nets += [_Network(ONESHOT, t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(oneshot, t),
+                              self._seed("data", ONESHOT, t, r)) for t in range(cfg.trials)]
+        return nets
+
+    def _job(self, r: int, start: int, chunk: list[_Network], of: int, first_iteration: int,
+             snapshot_at: int | None) -> StackJob:
+        """The stack of ``chunk``: networks ``start`` to ``start + len(chunk)`` of round ``r``'s ``of``."""
+        return StackJob(self.cfg, _stack([n.init for n in chunk]), _stack([n.buffers for n in chunk]),
+                        _stack([n.mask for n in chunk]), [n.data_seed for n in chunk], self._seed("dropout", r, start),
+                        first_iteration, snapshot_at,
+                        f"round {r}/{self.cfg.rounds} networks {start + 1}-{start + len(chunk)}/{of}")
+
+    def _train_here(self, jobs: list[StackJob]) -> list[TrainResult]:
+        """The local executor: train ``jobs`` one after another in this process."""
+        if self.data is None:
+            self.data = load_dataset(self.cfg.dataset, self.options.data_dir, self.device,
+                                     self.cfg.train.train_eval_size)
+        return [train_job(job, self.model, self.data, eval_batch=self.options.eval_batch, step=self.options.step,
+                          precision=self.options.precision, progress=self.options.progress) for job in jobs]
+
+    def _train(self, r: int, nets: list[_Network]) -> tuple[pd.DataFrame, State, State, tuple[State, State] | None]:
+        """Train ``nets`` in stacks; return their table rows, the trials' trained iterative
+        params and buffers, and (round 0) the rewind point."""
+        has_bn = bool(self.buffers0)
+        size = self.options.max_stack or (1 if has_bn else len(nets))
+        tables, trained, trained_buffers, snapshots = [], [], [], []
+        self.round_steps: set[str] = set()  # the step forms that trained this round (recorded with it)
+        self.round_devices: set[str] = set()  # and the names of the devices it trained on
+        snapshot_at = self.cfg.rewind_iteration if r == 0 and self.cfg.rewind_iteration > 0 else None
+        first_iteration = 0 if r == 0 else self.cfg.rewind_iteration  # late rewinding: rounds >= 1 train from k to T
+        chunks = [nets[start : start + size] for start in range(0, len(nets), size)]
+        jobs = [self._job(r, i * size, chunk, len(nets), first_iteration, snapshot_at)
+                for i, chunk in enumerate(chunks)]
+        for chunk, job, result in zip(chunks, jobs, self.trainer(jobs), strict=True):
+            masks = job.masks
+            self.round_steps.add(result.step)
+            self.round_devices.add(result.device_name)
+            p_m = percent_remaining(masks).tolist()
+            labels = [{"variant": n.variant, "trial": n.trial, "replicate": n.replicate, "round": r, "p_m": p}
+                      for n, p in zip(chunk, p_m, strict=True)]
+            tables.append(curves_to_table(result.curves, result.eval_iterations, labels, result.final_train))
+            iterative = [i for i, n in enumerate(chunk) if n.variant == ITERATIVE]
+            if iterative:
+                trained.append(select(result.params, iterative))
+                trained_buffers.append(select(result.buffers, iterative) if has_bn else {})
+                if result.snapshot is not None:
+                    snapshots.append(tuple(select(s, iterative) if s else {} for s in result.snapshot))
+        snapshot = (concat([s[0] for s in snapshots]), concat([s[1] for s in snapshots]) if has_bn else {}) \
+            if snapshots else None
+        return (pd.concat(tables, ignore_index=True), concat(trained),
+                concat(trained_buffers) if has_bn else {}, snapshot)
+
+    def run(self) -> ExperimentResult:
+        with folder_lock(self.path, self.options.wait):
+            remove_stray_temporaries(self.path)
+            self._check_config()
+            self._run()
+        return ExperimentResult(self.cfg, self.path, load_table(self.cfg, self.options.results_dir, self.options))
+
+    def _run(self) -> None:
+        cfg = self.cfg
+        done = verified_rounds(self.path, cfg.rounds, self.identity, deep=True, invalidate=True)
+        rewind: tuple[State, State] = (self.theta0, self.buffers0)
+        masks = dense_masks(self.theta0, self.kinds)
+        dense_trained = None
+        if done and done[-1] < cfg.rounds:
+            last = self._state(f"round_{done[-1]:02d}.pt")  # written before its round's table
+            first = self._state("round_00.pt")
+            dense_trained = first["params"]
+            if "rewind" in first:
+                rewind = (first["rewind"], first["rewind_buffers"])
+            masks = prune_to_round(last["params"], last["masks"], self.kinds, cfg.prune, done[-1] + 1)
+        for r in range(len(done), cfg.rounds + 1):
+            started = time.perf_counter()
+            nets = self._networks(r, masks, rewind, dense_trained)
+            table, trained, trained_buffers, snapshot = self._train(r, nets)
+            state = {"round": r, "params": trained, "buffers": trained_buffers, "masks": masks}
+            if r == 0:
+                dense_trained = trained
+                if snapshot is not None:
+                    rewind = snapshot
+                    state |= {"rewind": snapshot[0], "rewind_buffers": snapshot[1]}
+            files = {self.path / "state" / f"round_{r:02d}.pt": None, self.path / "tickets" / f"round_{r:02d}.pt": None,
+                     self.path / "rounds" / f"round_{r:02d}.json": None, _round_file(self.path, r): len(table)}
+            atomic_save_torch(state, self.path / "state" / f"round_{r:02d}.pt")
+            ticket = {"masks": masks} | ({"init": rewind[0], "buffers": rewind[1]} if r == 0 else {})
+            atomic_save_torch(ticket, self.path / "tickets" / f"round_{r:02d}.pt")
+            info = _run_info(self.device, self.options, time.perf_counter() - started, len(nets), self.round_steps,
+                             self.round_devices)
+            atomic_write_json(info, self.path / "rounds" / f"round_{r:02d}.json")
+            atomic_write_table(table, _round_file(self.path, r))
+            write_manifest(self.path, r, files, self.identity)  # the round's last write: it is now finished
+            if table["diverged"].any():
+                warnings.warn(f"round {r} of {cfg.name}: {table.loc[table['diverged'], 'trial'].size} evaluations "
+                              "of diverged networks (non-finite loss); they are flagged in the table's 'diverged' "
+                              "column", RuntimeWarning, stacklevel=2)
+            if r < cfg.rounds:
+                masks = prune_to_round(trained, masks, self.kinds, cfg.prune, r + 1)
+
+
+def _run_info(device: torch.device, options: RunOptions, seconds: float, networks: int, steps: set[str],
+              devices: set[str]) -> dict[str, Any]:
+    """A finished round's record: the device (the driver's) and the names of the devices (``devices``) and
+    step forms (``steps``) that trained it, where (``executor``), precision, time, versions."""
+    return {"device": str(device), "device_name": ", ".join(sorted(devices)), "step": ", ".join(sorted(steps)),
+            "executor": options.executor,
+            "precision": options.precision, "code": code_version(),
+            "wall_seconds": round(seconds, 2), "networks": networks,
+            "torch": torch.__version__, "python": platform.python_version(),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
+def _options(options: RunOptions | None, option_values: dict[str, Any]) -> RunOptions:
+    if options is not None:
+        return options
+    unknown = set(option_values) - set(RunOptions.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"unknown run option(s) {sorted(unknown)}; valid options are "
+                          f"{sorted(RunOptions.__dataclass_fields__)}")
+    return RunOptions(**option_values)
+
+
+def run_experiment(cfg: ExperimentConfig, options: RunOptions | None = None,
+                   **option_values: Any) -> ExperimentResult:
+    """Run (or resume) ``cfg``; options may be given as a RunOptions or as keywords."""
+    return run_experiments([cfg], options, **option_values)[0]
+
+
+def run_experiments(cfgs: list[ExperimentConfig], options: RunOptions | None = None,
+                    **option_values: Any) -> list[ExperimentResult]:
+    """Run (or resume) each of ``cfgs``: one after another (``executor="local"``), or all at once
+    as Ray tasks (``executor="ray"``, ``lt_utils.lottery.cluster``), under one progress bar."""
+    options = _options(options, option_values)
+    if options.executor == "local":
+        return [_run_one(cfg, options, None, 1) for cfg in cfgs]
+    with ThreadPoolExecutor(max_workers=max(1, len(cfgs))) as pool:
+        with cluster.TaskProgress(options.progress) as progress:  # leaving it stops the other threads
+            futures = [pool.submit(_run_one, cfg, options, progress, len(cfgs)) for cfg in cfgs]
+            wait_for(futures, return_when=FIRST_EXCEPTION)  # the first failure is raised now, not after the others
+            return [future.result() for future in futures]
+
+
+def planned_stacks(cfg: ExperimentConfig, options: RunOptions, rounds: Iterable[int]) -> list[int]:
+    """The networks of each stack that ``rounds`` of ``cfg`` train (a stack: one Ray task)."""
+    stacks = []
+    for r in rounds:
+        networks = round_networks(cfg, r)
+        size = options.max_stack or (1 if has_batch_norm(cfg.model) else networks)
+        stacks += [min(size, networks - start) for start in range(0, networks, size)]
+    return stacks
+
+
+def _run_one(cfg: ExperimentConfig, options: RunOptions, progress: cluster.TaskProgress | None,
+             chains: int) -> ExperimentResult:
+    path = experiment_path(cfg, options.results_dir, options)
+    done = finished_rounds(cfg, options.results_dir, options)
+    if options.stored_dir is not None and len(done) <= cfg.rounds:
+        stored = stored_table(cfg, options.stored_dir, path.name)
+        if stored is not None:
+            return ExperimentResult(cfg, path, stored)
+    if progress is None:
+        return _Runner(cfg, options).run()
+    progress.plan(planned_stacks(cfg, options, range(len(done), cfg.rounds + 1)))
+    return _Runner(cfg, options, cluster.ray_trainer(path.name, options, progress, chains)).run()
+
+
+def run_info(cfg: ExperimentConfig, results_dir: str | Path, options: RunOptions | None = None) -> list[dict[str, Any]]:
+    """What each finished round was run with: device, wall time, versions, date."""
+    path = experiment_path(cfg, results_dir, options)
+    rounds = finished_rounds(cfg, results_dir, options)
+    return [load_checked(path / "rounds" / f"round_{r:02d}.json", lambda p: json.loads(p.read_text()))
+            for r in rounds]
+
+
+def _load_verified(folder: Path, path: Path, device: str | torch.device) -> dict[str, Any]:
+    """A checkpoint of a finished round, checked against its manifest (the error names a bad file)."""
+    verify_file(path, folder)
+    return load_checked(path, lambda p: torch.load(p, map_location=device, weights_only=True))
+
+
+def load_trained(cfg: ExperimentConfig, results_dir: str | Path, round_: int,
+                 device: str = "cpu", options: RunOptions | None = None) -> dict[str, Any]:
+    """The trials' winning tickets of one round after training: ``params``, ``buffers`` and
+    ``masks`` (stacked over trials), plus ``rewind``: the weights they were rewound to."""
+    folder = experiment_path(cfg, results_dir, options)
+    path = folder / "state"
+    state = _load_verified(folder, path / f"round_{round_:02d}.pt", device)
+    first = _load_verified(folder, path / "round_00.pt", device)
+    if "rewind" in first:
+        state["rewind"] = first["rewind"]
+    else:
+        state["rewind"] = initial_states(cfg, device)[1]
+    return state
+
+
+def load_ticket(cfg: ExperimentConfig, results_dir: str | Path, round_: int, trial: int = 0,
+                device: str = "cpu", options: RunOptions | None = None) -> tuple[torch.nn.Module, Masks]:
+    """A winning ticket as a ready model (weights at the rewind point, masked) and its masks."""
+    folder = experiment_path(cfg, results_dir, options)
+    path = folder / "tickets"
+    init = _load_verified(folder, path / "round_00.pt", device)
+    masks = _load_verified(folder, path / f"round_{round_:02d}.pt", device)["masks"]
+    model, _, _ = init_states(cfg.model, [0], cfg.dropout, device)
+    mask = _one(masks, trial)
+    state = {k: v[trial] * mask[k] if k in mask else v[trial] for k, v in init["init"].items()}
+    model.load_state_dict(state | {k: v[trial] for k, v in init["buffers"].items()})
+    return model, mask

@@ -1,0 +1,158 @@
+"""Manifests that make every stored round verifiable, and checked loading of stored files.
+
+Each round's last write is ``rounds/round_NN.manifest.json``: the sha256, size and (for tables)
+row count of every file the round wrote, the run identity and the code version. A round counts
+as finished only when its manifest is readable and every file matches it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import subprocess
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lt_utils.errors import DamagedFileError, DamagedResultWarning
+from lt_utils.lottery.results import atomic_write_json
+
+T = TypeVar("T")
+
+
+def manifest_path(folder: Path, r: int) -> Path:
+    return folder / "rounds" / f"round_{r:02d}.manifest.json"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """``git describe --always --dirty`` of the package's repository, else the package version."""
+    root = Path(__file__).resolve().parents[1]
+    if (root / ".git").exists():
+        try:
+            out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True,
+                                 text=True, timeout=10, check=True)
+            return out.stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lt-utils")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def write_manifest(folder: Path, r: int, files: dict[Path, int | None], identity: dict[str, Any]) -> None:
+    """Record ``files`` (path -> row count, None for non-tables) of round ``r``; the round's last write."""
+    entries = {str(p.relative_to(folder)): {"sha256": sha256(p), "bytes": p.stat().st_size, "rows": rows}
+               for p, rows in files.items()}
+    atomic_write_json({"round": r, "files": entries, "identity": identity, "code": code_version()},
+                      manifest_path(folder, r))
+
+
+def read_manifest(folder: Path, r: int) -> dict[str, Any] | None:
+    """The manifest of round ``r``; None when the round never finished. A damaged one warns."""
+    path = manifest_path(folder, r)
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+            raise ValueError("not a manifest")
+        return manifest
+    except (ValueError, UnicodeDecodeError) as error:
+        warnings.warn(f"damaged manifest {path} ({error}); round {r} will be recomputed", DamagedResultWarning,
+                      stacklevel=3)
+        return None
+
+
+def round_problems(folder: Path, r: int, identity: dict[str, Any] | None, deep: bool = True) -> list[str]:
+    """Why round ``r`` cannot be used (empty when it can). ``deep=False`` skips the checkpoints (.pt);
+    ``identity=None`` accepts the identity the manifest recorded (the folder's key names it)."""
+    manifest = read_manifest(folder, r)
+    if manifest is None:
+        return [f"{manifest_path(folder, r)} is missing or damaged"]
+    problems = []
+    recorded = manifest.get("identity")
+    if identity is not None and recorded != identity:
+        problems.append(f"{manifest_path(folder, r)} was recorded with {recorded}, not the requested {identity}")
+    for name, entry in manifest["files"].items():
+        path = folder / name
+        if not deep and path.suffix == ".pt":
+            continue
+        if not path.exists():
+            problems.append(f"{path} is missing")
+        elif path.stat().st_size != entry.get("bytes") or sha256(path) != entry.get("sha256"):
+            problems.append(f"{path} does not match its manifest (damaged or changed)")
+    return problems
+
+
+def verified_rounds(folder: Path, rounds: int, identity: dict[str, Any] | None, deep: bool = True,
+                    invalidate: bool = False) -> list[int]:
+    """Consecutive rounds from 0 that verify. A round that fails is named in a warning; with
+    ``invalidate`` its manifest and those of later rounds are removed, so they are recomputed."""
+    done = []
+    for r in range(rounds + 1):
+        problems = round_problems(folder, r, identity, deep)
+        if problems:
+            table = folder / "rounds" / f"round_{r:02d}.csv.gz"
+            if manifest_path(folder, r).exists():
+                warnings.warn(f"round {r} of {folder} cannot be used: {'; '.join(problems)}; it and the rounds "
+                              "after it are recomputed", DamagedResultWarning, stacklevel=2)
+            elif table.exists():
+                warnings.warn(f"{table} has no manifest (its round was interrupted, or written before manifests: "
+                              f"`python -m lt_utils.book.migrate` adopts those); round {r} and after are recomputed",
+                              DamagedResultWarning, stacklevel=2)
+            if invalidate:
+                for later in range(r, rounds + 1):
+                    manifest_path(folder, later).unlink(missing_ok=True)
+            break
+        done.append(r)
+    return done
+
+
+def verify_file(path: Path, folder: Path) -> None:
+    """Raise :class:`DamagedFileError` naming ``path`` unless it matches the manifest that lists it."""
+    name = str(path.relative_to(folder))
+    for manifest in sorted((folder / "rounds").glob("round_*.manifest.json")):
+        try:
+            entry = json.loads(manifest.read_text())["files"].get(name)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            continue
+        if entry is None:
+            continue
+        if not path.exists():
+            raise DamagedFileError(f"{path} is missing (listed in {manifest})")
+        if sha256(path) != entry["sha256"]:
+            raise DamagedFileError(f"{path} is damaged: it does not match its manifest {manifest}")
+        return
+    raise DamagedFileError(f"{path} belongs to no finished round (no manifest lists it)")
+
+
+def load_checked(path: Path, load: Callable[[Path], T]) -> T:
+    """``load(path)``, with any failure reported as :class:`DamagedFileError` naming the file."""
+    try:
+        return load(path)
+    except FileNotFoundError as error:
+        raise DamagedFileError(f"{path} is missing") from error
+    except Exception as error:  # truncated, garbled: name the file, keep the cause
+        raise DamagedFileError(f"{path} cannot be read ({type(error).__name__}: {error})") from error
+
+
+def remove_stray_temporaries(folder: Path) -> list[Path]:
+    """Delete the leftovers of interrupted atomic writes (``.NAME.XXXX.tmp``); call under the folder's lock."""
+    stray = [p for p in folder.rglob(".*.tmp") if p.is_file()] if folder.exists() else []
+    for path in stray:
+        path.unlink(missing_ok=True)
+    return stray

@@ -1,0 +1,83 @@
+"""How an experiment is executed (:class:`RunOptions`), as against what it computes
+(:class:`lt_utils.lottery.config.ExperimentConfig`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from lt_utils.engine.stack import PRECISIONS
+from lt_utils.engine.step import STEP_MODES
+from lt_utils.lottery.cluster import import_ray
+from lt_utils.lottery.config import ExperimentConfig
+from lt_utils.validation import check_bool, check_choice, check_device, check_int, require
+
+EXECUTORS = ("local", "ray")
+"""Where an experiment's training runs: in this process, or as Ray tasks (``lt_utils.lottery.cluster``)."""
+
+
+def check_run_options(options: Any) -> None:
+    """Every field of a :class:`RunOptions`."""
+    check_device("device", options.device)
+    require(options.data_dir is None or isinstance(options.data_dir, (str, os.PathLike)), "data_dir",
+            options.data_dir, "a folder (str) or None")
+    require(isinstance(options.results_dir, (str, os.PathLike)) and str(options.results_dir) != "", "results_dir",
+            options.results_dir, "a folder (str)")
+    if options.max_stack is not None:
+        check_int("max_stack", options.max_stack, 1)
+    check_int("eval_batch", options.eval_batch, 1)
+    check_bool("progress", options.progress)
+    check_choice("step", options.step, STEP_MODES)
+    check_choice("precision", options.precision, PRECISIONS)
+    require(options.wait is None or isinstance(options.wait, bool), "wait", options.wait, "True, False or None")
+    check_choice("executor", options.executor, EXECUTORS)
+    require(options.ray_address is None or (isinstance(options.ray_address, str) and options.ray_address != ""),
+            "ray_address", options.ray_address, "a Ray address ('auto', 'ray://host:10001', 'host:6379') or None")
+    if options.executor == "ray":
+        import_ray()  # not installed: fail now, saying how to install it
+
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How an experiment is executed.
+
+    Three options change the numbers beyond floating-point rounding, and so are part of the
+    results' key (``identity``): ``precision`` (bf16 autocast is not fp32); the device type
+    (``cpu`` or ``cuda``: the data order and random masks are drawn by generators on the device,
+    whose streams differ); and, for models with dropout, ``max_stack`` (the dropout seed is drawn
+    per stack). The rest change only rounding or nothing: ``step`` (the same update, computed
+    eagerly, compiled or as a CUDA graph), ``eval_batch`` (how evaluation sums are split), which
+    CUDA device, the folders, ``progress``, ``wait`` (whether to wait for another process
+    holding the same experiment; ``None``: wait unless ``$LT_NO_WAIT`` is set), and where the
+    work runs: ``executor`` and ``ray_address`` (see ``lt_utils.lottery.cluster``).
+    """
+
+    device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
+    data_dir: str | None = None  # None: $LT_DATA_DIR or ~/.cache/lt_utils/data
+    results_dir: str = "results"
+    max_stack: int | None = None  # networks trained at once; None: all (one at a time with batch norm)
+    eval_batch: int = 2_000
+    progress: bool = True
+    step: str = "auto"  # "auto" (CUDA: graph, falling back to compile, then eager; CPU: eager), or one form
+    precision: str = "fp32"  # "fp32" (the paper's) or "bf16" (autocast: faster, not the paper's numbers)
+    stored_dir: str | None = None  # committed tables (the book's book/results): a complete one is read, not retrained
+    wait: bool | None = None  # another process on the same experiment: wait (True) or fail (False)
+    executor: str = "local"  # "local" (this process) or "ray" (Ray tasks: lt_utils.lottery.cluster)
+    ray_address: str | None = None  # the Ray cluster to join ("auto", "ray://..."); None: $RAY_ADDRESS or a local Ray
+
+    def __post_init__(self) -> None:
+        check_run_options(self)
+
+    def torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def identity(self, cfg: ExperimentConfig) -> dict[str, Any]:
+        """The options that change ``cfg``'s numbers beyond rounding (see the class docstring)."""
+        return {"precision": self.precision, "device": self.torch_device().type,
+                "max_stack": self.max_stack if cfg.dropout > 0 else None}

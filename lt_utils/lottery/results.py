@@ -1,0 +1,140 @@
+"""Tidy result tables, atomic writes, and the summaries the figures plot.
+
+One row per (variant, trial, replicate, round, evaluation). Variants: ``iterative`` (winning
+tickets), ``reinit`` (same mask, fresh initialization), ``oneshot``, ``random_sparse``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from lt_utils.engine.training import FULL_TRAIN_METRICS, METRICS
+from lt_utils.errors import DamagedResultWarning
+
+KEY_COLUMNS = ("variant", "trial", "replicate", "round", "p_m")
+GROUP = ["variant", "trial", "replicate", "round", "p_m"]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o644)  # mkstemp's 0600 would hide results from the group
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_save_torch(obj: Any, path: Path) -> None:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def atomic_write_json(obj: Any, path: Path) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True).encode())
+
+
+def atomic_write_table(table: pd.DataFrame, path: Path) -> None:
+    """CSV (gzip when the name ends in .gz), written atomically."""
+    compression = {"method": "gzip", "mtime": 0} if path.suffix == ".gz" else None
+    buffer = io.BytesIO()
+    table.to_csv(buffer, index=False, compression=compression, float_format="%.6g")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def cached_table(path: Path, compute: Any, stored: Path | None = None) -> pd.DataFrame:
+    """The table stored at ``path``; ``compute()`` makes and stores it (atomically) when missing,
+    or, with a warning naming the file, when it cannot be read. Always read back from disk, so a
+    first run and a resumed one return the same values. ``stored``: a committed copy, read
+    instead of computing when ``path`` is missing."""
+    if path.exists():
+        try:
+            return pd.read_csv(path)
+        except Exception as error:  # truncated or garbled: recompute rather than crash or trust it
+
+            warnings.warn(f"{path} cannot be read ({type(error).__name__}: {error}); recomputing it",
+                          DamagedResultWarning, stacklevel=2)
+    elif stored is not None:
+        return pd.read_csv(stored)
+    atomic_write_table(compute(), path)
+    return pd.read_csv(path)
+
+
+def curves_to_table(curves: torch.Tensor, eval_iterations: list[int], labels: list[dict[str, Any]],
+                    final_train: torch.Tensor | None = None) -> pd.DataFrame:
+    """Rows for networks ``labels[i]`` (their KEY_COLUMNS) from curves ``N x evaluations x METRICS``;
+    ``final_train`` (``N x FULL_TRAIN_METRICS``, the whole training split) fills the
+    ``FULL_TRAIN_METRICS`` columns of each network's last row (NaN on the others)."""
+    n, e, _ = curves.shape
+    table = pd.DataFrame(curves.reshape(n * e, len(METRICS)).double().numpy(), columns=list(METRICS))
+    if final_train is not None:
+        for j, column in enumerate(FULL_TRAIN_METRICS):
+            values = torch.full((n, e), float("nan"), dtype=torch.float64)
+            values[:, -1] = final_train[:, j].double()
+            table[column] = values.reshape(-1).numpy()
+    table.insert(0, "iteration", eval_iterations * n)
+    for column in reversed(KEY_COLUMNS):
+        table.insert(0, column, [label[column] for label in labels for _ in range(e)])
+    diverged = ~torch.isfinite(curves.double()).flatten(1).all(1)
+    table["diverged"] = diverged.repeat_interleave(e).numpy()
+    return table
+
+
+def divergence_note(table: pd.DataFrame) -> str:
+    """A caption sentence naming the networks whose loss became non-finite ("" when none did)."""
+    diverged = table["diverged"].eq(True) if "diverged" in table else pd.Series(False, index=table.index)
+    if not diverged.any():  # eq(True): rows of a table stored before the column (NaN once joined) are not flagged
+        return ""
+    bad = table[diverged].drop_duplicates(["variant", "trial", "replicate", "round"])
+    parts = ", ".join(f"{v} round {r} ({n} networks)" for (v, r), n in
+                      bad.groupby(["variant", "round"]).size().items())
+    return (f"DIVERGED: {len(bad)} networks reached a non-finite loss ({parts}); their accuracies are "
+            "not results.")
+
+
+def early_stopping(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per network: the evaluation with minimum validation loss (ties: the earliest),
+    with its test accuracy, plus the final evaluation's test accuracy, training accuracy on the
+    tracked subset (``final_train_acc``) and on the whole training split (``final_train_acc_full``,
+    ``final_train_loss_full``; NaN for tables stored before it was measured)."""
+    ordered = table.sort_values([*GROUP, "iteration"]).reset_index(drop=True)
+    best = ordered.loc[ordered.groupby(GROUP, sort=False)["val_loss"].idxmin()]
+    last = ordered.groupby(GROUP, sort=False).tail(1).set_index(GROUP)
+    out = best.set_index(GROUP)[["iteration", "val_loss", "val_acc", "test_acc"]].rename(
+        columns={"iteration": "es_iteration", "test_acc": "es_test_acc", "val_acc": "es_val_acc"})
+    out["final_test_acc"] = last["test_acc"]
+    out["final_train_acc"] = last["train_acc"]
+    for column in FULL_TRAIN_METRICS:
+        out[f"final_{column}"] = last[column] if column in last else float("nan")
+    out["final_iteration"] = last["iteration"]
+    return out.reset_index()
+
+
+def summarize(per_network: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Mean, min and max over trials (and replicates) for each variant and round."""
+    grouped = per_network.groupby(["variant", "round", "p_m"])[columns]
+    out = grouped.agg(["mean", "min", "max", "count"])
+    out.columns = [f"{c}_{stat}" for c, stat in out.columns]
+    return out.reset_index().sort_values(["variant", "round"])
+
+
+def accuracy_at(table: pd.DataFrame, iteration: int) -> pd.DataFrame:
+    """One row per network: its metrics at the last evaluation at or before ``iteration``."""
+    rows = table[table["iteration"] <= iteration].sort_values([*GROUP, "iteration"])
+    return rows.groupby(GROUP, sort=False).tail(1).reset_index(drop=True)

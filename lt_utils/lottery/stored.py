@@ -1,0 +1,77 @@
+"""The book's committed tables as a results source: re-render a page without retraining.
+
+``book/results/<key>.csv.gz`` holds the whole tidy table of a finished experiment, and
+``book/results/<key>/...`` its chapter analyses. A run given ``stored_dir`` reads a
+configuration's table from there, after checking that it is complete, instead of training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from lt_utils.engine.training import METRICS
+from lt_utils.lottery.config import ExperimentConfig
+from lt_utils.lottery.results import KEY_COLUMNS
+from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
+
+
+class StoredTableError(ValueError):
+    """A committed table is damaged or incomplete; the message names the file and what is wrong."""
+
+
+def expected_networks(cfg: ExperimentConfig, round_: int) -> set[tuple[str, int, int]]:
+    """The ``(variant, trial, replicate)`` networks that round ``round_`` of ``cfg`` trains."""
+    trials = range(cfg.trials)
+    nets = {(ITERATIVE, t, 0) for t in trials}
+    if round_ > 0:
+        nets |= {(REINIT, t, j) for t in trials for j in range(cfg.reinits)}
+        if cfg.random_sparse:
+            nets |= {(RANDOM_SPARSE, t, 0) for t in trials}
+        if round_ in cfg.one_shot_rounds:
+            nets |= {(ONESHOT, t, 0) for t in trials}
+    return nets
+
+
+def verify_table(cfg: ExperimentConfig, table: pd.DataFrame, path: Path) -> None:
+    """Refuse a table that lacks a column, a round, a network or the last evaluation of ``cfg``."""
+    missing = [c for c in (*KEY_COLUMNS, "iteration", *METRICS) if c not in table.columns]
+    if missing:
+        raise StoredTableError(f"{path}: missing column(s) {missing}")
+    if table[["round", "iteration", "val_loss", "test_acc"]].isna().any().any():
+        raise StoredTableError(f"{path}: empty values in round, iteration or metrics")
+    for r in range(cfg.rounds + 1):
+        rows = table[table["round"] == r]
+        found = set(zip(rows["variant"], rows["trial"].astype(int), rows["replicate"].astype(int), strict=True))
+        lacking = expected_networks(cfg, r) - found
+        if lacking:
+            raise StoredTableError(f"{path}: round {r} lacks network(s) {sorted(lacking)[:5]} of {cfg.name}")
+        last = rows.groupby(["variant", "trial", "replicate"])["iteration"].max()
+        if (last != cfg.train.iterations).any():
+            raise StoredTableError(f"{path}: round {r} has networks whose last evaluation is not at "
+                                   f"iteration {cfg.train.iterations}")
+
+
+def stored_table(cfg: ExperimentConfig, stored_dir: str | Path | None, key: str | None = None) -> pd.DataFrame | None:
+    """``cfg``'s committed table (stored under ``key``, by default ``cfg.key``: fp32 on the CPU),
+    verified, or None when ``stored_dir`` has none."""
+    if stored_dir is None:
+        return None
+    path = Path(stored_dir) / f"{key or cfg.key}.csv.gz"
+    if not path.exists():
+        return None
+    try:
+        table = pd.read_csv(path)
+    except (OSError, EOFError, ValueError) as error:
+        raise StoredTableError(f"{path}: cannot be read ({error})") from error
+    verify_table(cfg, table, path)
+    return table
+
+
+def stored_copy(stored_dir: str | Path | None, relative: str | Path) -> Path | None:
+    """The committed copy of an analysis table (``<key>/...`` inside ``stored_dir``), if any."""
+    if stored_dir is None:
+        return None
+    path = Path(stored_dir) / relative
+    return path if path.exists() else None
