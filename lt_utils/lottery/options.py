@@ -19,7 +19,7 @@ EXECUTORS = ("local", "ray")
 """Where an experiment's training runs: in this process, or as Ray tasks (``lt_utils.lottery.cluster``)."""
 
 
-def check_run_options(options: Any) -> None:
+def check_run_options(options: RunOptions) -> None:
     """Every field of a :class:`RunOptions`."""
     check_device("device", options.device)
     require(options.data_dir is None or isinstance(options.data_dir, (str, os.PathLike)), "data_dir",
@@ -38,7 +38,6 @@ def check_run_options(options: Any) -> None:
             "ray_address", options.ray_address, "a Ray address ('auto', 'ray://host:10001', 'host:6379') or None")
     if options.executor == "ray":
         import_ray()  # not installed: fail now, saying how to install it
-
 
 
 @dataclass(frozen=True)
