@@ -51,13 +51,15 @@ def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool
         return f"SMOKE RUN ({what}tiny configuration): not a result"
     diff = differences(cfg, preset(paper) if isinstance(paper, str) else paper)
     diff |= {k: v for k, v in (extra or {}).items() if v[0] != v[1]}
+    data = diff.pop("dataset", None)  # another copy of the paper's data: named by its label, as every result on it
+    data_note = f"; data: {DATASETS[data[0]].label}, not the paper's {DATASETS[data[1]].label}" if data else ""
     if not diff:
-        return "Full scale (every setting as the paper's)"
+        return ("Full-scale settings" if data else "Full scale (every setting as the paper's)") + data_note
     reduced = {k for k, (this, full) in diff.items()
                if k in SCALE_FIELDS and isinstance(this, int) and isinstance(full, int) and this < full}
     changed = ", ".join(f"{diff[k][0]:,} of {diff[k][1]:,} {SCALE_FIELDS[k]}" if k in reduced
                         else f"{k}={diff[k][0]} (full scale: {diff[k][1]})" for k in diff)
-    return f"{'Reduced scale' if reduced else 'Settings changed'}: {changed}"
+    return f"{'Reduced scale' if reduced else 'Settings changed'}: {changed}{data_note}"
 
 
 def committed_record(record_dir: str | None, notebook: str, key: str) -> dict[str, Any] | None:

@@ -85,6 +85,8 @@ def scale_summary(cfg: ExperimentConfig, full: ExperimentConfig | None) -> str:
         parts.append(f"{value:,} of {paper:,} {name}" if paper and paper != value else f"{value:,} {name}")
     if cfg.name.endswith("smoke") or DATASETS[cfg.dataset].synthetic:
         parts.insert(0, "smoke run")
+    elif full is not None and cfg.dataset != full.dataset:
+        parts.append(f"data: {DATASETS[cfg.dataset].label}")
     return ", ".join(parts)
 
 

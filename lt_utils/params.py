@@ -81,15 +81,19 @@ def check_notebook_parameters(name: str, parameters: dict[str, Any], declared: d
                   reinits=p["reinits"], lr=p["lr"], fc_rate=p["fc_rate"], train_eval_size=p["train_eval_size"],
                   seed=p["seed"])
     elif name in ("conv_dropout", "vgg19_warmup"):
+        from lt_utils.data import copies_of
+        from lt_utils.validation import check_choice
+
+        check_choice("dataset", p["dataset"], copies_of("cifar10"))
         if name == "conv_dropout":
             models = parse_choices("models", p["models"], {m: m for m in ("conv2", "conv4", "conv6")})
             variants = parse_choices("dropout", p["dropout"], {"none": [""], "both": ["", "_dropout"]})[0]
             presets = [f"{m}{suffix}" for suffix in variants for m in models]
-            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "lr", "seed")}
+            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "lr", "seed", "dataset")}
         else:
             labels = {"lr0.1": "vgg19_lr01", "warmup": "vgg19_lr01_warmup", "lr0.01": "vgg19_lr001"}
             presets = parse_choices("settings", p["settings"], labels)
-            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "seed")}
+            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "seed", "dataset")}
         for preset_name in presets:
             configure(preset_name, smoke, **overrides)
     elif name == "imp_landscape":

@@ -9,17 +9,21 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import jupytext
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from lt_utils import data as data_module
+from lt_utils.book import declared_parameters
 from lt_utils.data import DATASETS, load_dataset
-from lt_utils.errors import DamagedFileError, DamagedResultWarning, DataUnavailableError
+from lt_utils.errors import ConfigError, DamagedFileError, DamagedResultWarning, DataUnavailableError
 from lt_utils.experiments import RunOptions, experiment_path
 from lt_utils.jpeg_data import CIFAR10_CLASSES, CIFAR10_JPEG, JpegCopy
 from lt_utils.keys import non_default
+from lt_utils.notebook import scale_note
+from lt_utils.params import check_notebook_parameters
 from lt_utils.presets import PRESETS, preset, smoke_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,6 +227,20 @@ def test_results_on_the_jpeg_copy_never_share_a_key_with_cifar10():
         options = RunOptions(device="cpu")
         assert experiment_path(jpeg, "r", options) != experiment_path(cifar, "r", options)
     assert smoke_config(preset("conv2", dataset="cifar10_jpeg")).dataset == "synthetic_cifar10"
+
+
+def test_the_cifar_notebooks_take_a_dataset_and_name_it_by_its_label():
+    for name in ("conv_dropout", "vgg19_warmup"):
+        declared = declared_parameters(jupytext.read(ROOT / "notebooks" / f"{name}.md"))
+        assert declared["dataset"]["default"].strip("'\"") == "cifar10"
+        check_notebook_parameters(name, {"dataset": "cifar10_jpeg"}, declared)
+        for bad in ("mnist", "synthetic_cifar10", "cifar10-jpeg"):
+            with pytest.raises(ConfigError, match=rf"dataset='{bad}'.*\('cifar10', 'cifar10_jpeg'\)"):
+                check_notebook_parameters(name, {"dataset": bad}, declared)
+    assert [DATASETS[d].label for d in ("mnist", "cifar10", "cifar10_jpeg")] == \
+        ["MNIST", "CIFAR-10", "CIFAR-10, JPEG copy (quality 75)"]
+    assert scale_note(preset("conv2", dataset="cifar10_jpeg", trials=2), "conv2") == \
+        "Reduced scale: 2 of 5 trials; data: CIFAR-10, JPEG copy (quality 75), not the paper's CIFAR-10"
 
 
 @pytest.mark.skipif(not (REAL_DATA / "CIFAR-10-JPEG" / "cifar10-jpeg.zip").exists(),
