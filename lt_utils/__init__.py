@@ -9,5 +9,6 @@ The package is layered, and each layer imports only the layers below it:
   pruning rounds with their controls) and their stored, checked and resumable results;
 - :mod:`lt_utils.engine`: training stacks of networks at once (models, data, pruning masks,
   the training step);
-- :mod:`lt_utils.errors` and :mod:`lt_utils.validation`, imported by all.
+- :mod:`lt_utils.errors`, :mod:`lt_utils.validation` and :mod:`lt_utils.atomic` (atomic file
+  writes), imported by all.
 """

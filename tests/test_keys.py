@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+from lt_utils.atomic import atomic_write_json, atomic_write_table
 from lt_utils.book.migrate import migrate_book, migrate_results
 from lt_utils.engine.hparams import TrainConfig
 from lt_utils.lottery.config import ExperimentConfig
@@ -10,7 +11,6 @@ from lt_utils.lottery.experiments import experiment_path
 from lt_utils.lottery.keys import legacy_key, non_default, stable_key
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import PRESETS, preset
-from lt_utils.lottery.results import atomic_write_json, atomic_write_table
 
 PINNED = {
     "lenet": "lenet-03a5f91777", "conv2": "conv2-1f7a22f310", "conv4": "conv4-3ea6a8258c",

@@ -77,9 +77,9 @@ def test_notebook_fails_in_its_first_cells_on_bad_parameters(tmp_path, parameter
 def test_export_copies_tables_not_checkpoints(tmp_path):
     import pandas as pd
 
+    from lt_utils.atomic import atomic_write_table
     from lt_utils.book.cli import export_tables
     from lt_utils.lottery.integrity import write_manifest
-    from lt_utils.lottery.results import atomic_write_table
 
     cfg = preset("smoke")
     results = tmp_path / "results"
@@ -106,8 +106,8 @@ def test_export_copies_new_chapter_tables_of_an_experiment_read_from_the_book(tm
     own new tables."""
     import pandas as pd
 
+    from lt_utils.atomic import atomic_write_table
     from lt_utils.book.cli import export_tables
-    from lt_utils.lottery.results import atomic_write_table
 
     cfg = preset("smoke")
     results = tmp_path / "results"

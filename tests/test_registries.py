@@ -1,7 +1,7 @@
 """Each model and data set is registered once; everything else reads the registries."""
 
 from lt_utils.book import bench
-from lt_utils.engine.data import DATASETS, real_dataset, stand_in, stats
+from lt_utils.engine.data import DATASETS, copies_of, model_dataset, real_dataset, stand_in, stats
 from lt_utils.engine.models import MODELS, build_model, models_where
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.presets import PRESETS, preset
@@ -23,8 +23,14 @@ def test_every_data_set_is_complete():
             assert info.stand_in_for in DATASETS and stand_in(info.stand_in_for) == name
             assert stats(name) == stats(info.stand_in_for)
         else:
-            assert info.folder and info.files and info.train_size and info.check is not None, name
+            assert info.folder and info.files and info.train_size, name
+            assert (info.torchvision and info.check is not None) or info.read is not None, name
             assert real_dataset(name) == name
+        if info.variant_of is not None:
+            assert copies_of(info.variant_of)[0] == info.variant_of and name in copies_of(info.variant_of)
+            assert stats(name) == stats(info.variant_of) and model_dataset(name) == info.variant_of
+            assert stand_in(name) == stand_in(info.variant_of)
+        assert info.label, name
 
 
 def test_the_benchmark_and_the_configurations_read_the_registries():
@@ -34,6 +40,9 @@ def test_the_benchmark_and_the_configurations_read_the_registries():
     assert models_where(chapters=True) == ("lenet", "conv2", "conv4", "conv6")
     assert all(preset(p).model in MODELS for p in PRESETS)
     assert ExperimentConfig("x", "conv2", "synthetic_cifar10").dataset == "synthetic_cifar10"
+    cifar_models = [name for name, info in MODELS.items() if info.dataset == "cifar10"]
+    assert cifar_models == ["conv2", "conv4", "conv6", "vgg19", "resnet20"]
+    assert all(ExperimentConfig("x", m, "cifar10_jpeg").dataset == "cifar10_jpeg" for m in cifar_models)
 
 
 def test_every_figure_notebook_is_listed_in_the_runner_the_pages_and_the_toc():

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from lt_utils.atomic import atomic_write_json
 from lt_utils.engine.data import DATASETS, Dataset, load_dataset, stand_in, stats
 from lt_utils.engine.models import MODELS, build_model
 from lt_utils.engine.pruning import dense_masks, prune_to_round
@@ -42,7 +43,6 @@ from lt_utils.errors import ConfigError
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import preset
-from lt_utils.lottery.results import atomic_write_json
 from lt_utils.lottery.scaling import chain_runs
 
 FIGURES = {name: info.preset for name, info in MODELS.items() if info.preset}
@@ -57,7 +57,6 @@ def networks_per_round(cfg: ExperimentConfig) -> int:
 
 def figure_network_iterations(cfg: ExperimentConfig) -> int:
     """All network-iterations of the figure: dense round plus every pruning round."""
-
     return cfg.train.iterations * chain_runs(cfg)[1]
 
 

@@ -309,7 +309,6 @@ def vgg_claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
 
 def landscape_claims(table: pd.DataFrame, interpolation: pd.DataFrame, hessian: pd.DataFrame) -> list[Claim]:
     """What the IMP-landscape chapter measures, as rows of the scoreboard (no paper number to judge by)."""
-
     last = early_stopping(table[table["round"] == table["round"].max()])
     accuracy = last.groupby("variant")["final_test_acc"].mean()
     others = accuracy.drop(ITERATIVE, errors="ignore")

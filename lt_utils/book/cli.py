@@ -21,13 +21,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lt_utils.atomic import atomic_write_bytes, atomic_write_json, atomic_write_table
 from lt_utils.book.pages import figure_presets, write_generated_pages
 from lt_utils.book.params import check_notebook_parameters
 from lt_utils.errors import ConfigError
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import load_folder_table
 from lt_utils.lottery.locking import NO_WAIT_ENV
-from lt_utils.lottery.results import atomic_write_bytes, atomic_write_json, atomic_write_table
 from lt_utils.lottery.scaling import scaling_page_section
 from lt_utils.lottery.stored import StoredTableError, stored_table
 

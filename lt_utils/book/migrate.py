@@ -20,11 +20,11 @@ from typing import Any
 import pandas as pd
 import torch
 
+from lt_utils.atomic import atomic_write_json
 from lt_utils.chapters.transform import DualConfig, TransformConfig
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.integrity import manifest_path, write_manifest
 from lt_utils.lottery.keys import legacy_key
-from lt_utils.lottery.results import atomic_write_json
 
 
 def _identity(record: dict[str, Any] | None, cfg: ExperimentConfig) -> dict[str, Any]:
@@ -96,7 +96,6 @@ def migrate_results(results_dir: Path) -> list[tuple[Path, Path]]:
 
 
 def _migrate_dual(folder: Path, values: dict[str, Any], results_dir: Path, moves: list[tuple[Path, Path]]) -> None:
-
     dcfg = DualConfig(ExperimentConfig.from_dict(values["experiment"]), tuple(values["target_rounds"]),
                       tuple(values["methods"]), TransformConfig(**values["transform"]))
     prefix = f"dual_{dcfg.experiment.model}"

@@ -9,13 +9,13 @@ from typing import Any
 
 import torch
 
+from lt_utils.atomic import atomic_write_json
 from lt_utils.engine.data import DATASETS
 from lt_utils.errors import ConfigError
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import run_experiments, run_info
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import preset, smoke_config
-from lt_utils.lottery.results import atomic_write_json
 
 
 def configure(preset_name: str, smoke: bool = False, **overrides: Any) -> ExperimentConfig:
@@ -54,13 +54,15 @@ def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool
         return f"SMOKE RUN ({what}tiny configuration): not a result"
     diff = differences(cfg, preset(paper) if isinstance(paper, str) else paper)
     diff |= {k: v for k, v in (extra or {}).items() if v[0] != v[1]}
+    data = diff.pop("dataset", None)  # another copy of the paper's data: named by its label, as every result on it
+    data_note = f"; data: {DATASETS[data[0]].label}, not the paper's {DATASETS[data[1]].label}" if data else ""
     if not diff:
-        return "Full scale (every setting as the paper's)"
+        return ("Full-scale settings" if data else "Full scale (every setting as the paper's)") + data_note
     reduced = {k for k, (this, full) in diff.items()
                if k in SCALE_FIELDS and isinstance(this, int) and isinstance(full, int) and this < full}
     changed = ", ".join(f"{diff[k][0]:,} of {diff[k][1]:,} {SCALE_FIELDS[k]}" if k in reduced
                         else f"{k}={diff[k][0]} (full scale: {diff[k][1]})" for k in diff)
-    return f"{'Reduced scale' if reduced else 'Settings changed'}: {changed}"
+    return f"{'Reduced scale' if reduced else 'Settings changed'}: {changed}{data_note}"
 
 
 def committed_record(record_dir: str | None, notebook: str, key: str) -> dict[str, Any] | None:
@@ -137,14 +139,12 @@ def save_run_record(notebook: str, records: list[dict[str, Any]], record_dir: st
     """Write the run record of a figure notebook (read by the reproducibility page)."""
     from pathlib import Path
 
-
     if record_dir:
         atomic_write_json({"notebook": notebook, "runs": records}, Path(record_dir) / f"{notebook}.json")
 
 
 def parse_choices(field_name: str, text: str, valid: dict[str, Any]) -> list[Any]:
     """``"a,b"`` -> ``[valid["a"], valid["b"]]``, or a clear error naming the bad item and the choices."""
-
     items = [item.strip() for item in text.split(",") if item.strip()]
     bad = [item for item in items if item not in valid]
     if bad or not items:

@@ -86,6 +86,8 @@ def scale_summary(cfg: ExperimentConfig, full: ExperimentConfig | None) -> str:
         parts.append(f"{value:,} of {paper:,} {name}" if paper and paper != value else f"{value:,} {name}")
     if cfg.name.endswith("smoke") or DATASETS[cfg.dataset].synthetic:
         parts.insert(0, "smoke run")
+    elif full is not None and cfg.dataset != full.dataset:
+        parts.append(f"data: {DATASETS[cfg.dataset].label}")
     return ", ".join(parts)
 
 
@@ -202,7 +204,6 @@ def placeholder_page(page: Page, title: str, bench_dir: Path, figure_name: str) 
 
 def ray_note(configs: list[ExperimentConfig]) -> str:
     """How much faster ``executor="ray"`` lets ``configs`` run on 8 and 64 GPUs (a projection)."""
-
     faster = " and ".join(f"up to {speedup_bound(configs, g):.1f}x faster on {g}" for g in (8, 64))
     return (f"On many GPUs, add `-p executor ray` (see the performance page): its {len(configs)} configurations "
             f"run at once, which the chain structure projects to be {faster} GPUs than on one (a projection "
@@ -211,7 +212,6 @@ def ray_note(configs: list[ExperimentConfig]) -> str:
 
 def configuration_table(configs: list[ExperimentConfig]) -> pd.DataFrame:
     """One row per configuration: what a run at the paper's scale trains."""
-
     rows = []
     for cfg in configs:
         train = cfg.train

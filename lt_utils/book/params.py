@@ -10,13 +10,15 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from lt_utils.book import reference as ref
 from lt_utils.book.notebook import configure, parse_choices
 from lt_utils.chapters.landscape import landscape_config
 from lt_utils.chapters.transform import METHODS, dual_config
+from lt_utils.engine.data import copies_of
 from lt_utils.engine.models import models_where
 from lt_utils.errors import ConfigError
 from lt_utils.lottery.options import RunOptions
-from lt_utils.validation import is_int, is_real
+from lt_utils.validation import check_choice, is_int, is_real
 
 _TYPES = {"int": "an integer", "float": "a finite number", "bool": "True or False", "str": "a string"}
 
@@ -66,14 +68,12 @@ def _defaults(declared: dict[str, Any]) -> dict[str, Any]:
 
 
 def _options(p: dict[str, Any]) -> Any:
-
     fields = ("device", "step", "precision", "data_dir", "results_dir", "executor", "ray_address")
     return RunOptions(**{k: p[k] for k in fields if k in p})
 
 
 def check_notebook_parameters(name: str, parameters: dict[str, Any], declared: dict[str, Any]) -> None:
     """Refuse, before any kernel starts, the parameters that the notebook ``name`` would refuse."""
-
     check_types(parameters, declared)
     p = _defaults(declared) | parameters
     _options(p)
@@ -83,15 +83,16 @@ def check_notebook_parameters(name: str, parameters: dict[str, Any], declared: d
                   reinits=p["reinits"], lr=p["lr"], fc_rate=p["fc_rate"], train_eval_size=p["train_eval_size"],
                   seed=p["seed"])
     elif name in ("conv_dropout", "vgg19_warmup"):
+
+        check_choice("dataset", p["dataset"], copies_of("cifar10"))
         if name == "conv_dropout":
             models = parse_choices("models", p["models"], {m: m for m in ("conv2", "conv4", "conv6")})
             variants = parse_choices("dropout", p["dropout"], {"none": [""], "both": ["", "_dropout"]})[0]
             presets = [f"{m}{suffix}" for suffix in variants for m in models]
-            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "lr", "seed")}
+            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "lr", "seed", "dataset")}
         else:
-            labels = {"lr0.1": "vgg19_lr01", "warmup": "vgg19_lr01_warmup", "lr0.01": "vgg19_lr001"}
-            presets = parse_choices("settings", p["settings"], labels)
-            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "seed")}
+            presets = [preset for preset, _ in parse_choices("settings", p["settings"], ref.VGG19_SETTINGS)]
+            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "seed", "dataset")}
         for preset_name in presets:
             configure(preset_name, smoke, **overrides)
     elif name == "imp_landscape":

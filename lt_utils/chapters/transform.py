@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from lt_utils.atomic import atomic_save_torch, atomic_write_json
 from lt_utils.engine.data import Dataset, load_dataset
 from lt_utils.engine.hparams import TrainConfig
 from lt_utils.engine.pruning import Masks, dense_masks, percent_remaining, prune_to_round
@@ -38,7 +39,7 @@ from lt_utils.lottery.keys import stable_key
 from lt_utils.lottery.locking import folder_lock
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import preset
-from lt_utils.lottery.results import atomic_save_torch, atomic_write_json, cached_table, curves_to_table, early_stopping
+from lt_utils.lottery.results import cached_table, curves_to_table, early_stopping
 from lt_utils.lottery.stored import stored_copy
 from lt_utils.lottery.variants import ITERATIVE, RANDOM_SPARSE, RST, UNILTH, names
 from lt_utils.validation import check_choice_tuple, check_float, check_int, check_int_tuple, require

@@ -2,8 +2,8 @@
 
 Models and their registry, data sets held on the device, pruning masks, the training step
 (eager, compiled or a CUDA graph) and the training loop. It knows nothing of lottery tickets'
-rounds or of stored results, and imports only :mod:`lt_utils.errors` and
-:mod:`lt_utils.validation`.
+rounds or of stored results, and imports only the top modules (:mod:`lt_utils.errors`,
+:mod:`lt_utils.validation`, :mod:`lt_utils.atomic`).
 """
 
 from lt_utils.engine.data import DATASETS, Dataset, Split, load_dataset

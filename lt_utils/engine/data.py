@@ -2,7 +2,10 @@
 
 MNIST and CIFAR-10 come through ``torchvision.datasets`` from a data directory (argument,
 else ``$LT_DATA_DIR``, else ``~/.cache/lt_utils/data``) and are downloaded when missing.
-``synthetic_cifar10`` is a small learnable stand-in with CIFAR-10's shapes, for smoke runs only.
+``cifar10_jpeg`` is CIFAR-10 re-encoded as JPEG, read from that directory by
+:mod:`lt_utils.engine.jpeg_data` (it cannot be downloaded); it serves CIFAR-10's models, but its results
+are its own. ``synthetic_cifar10`` is a small learnable stand-in with CIFAR-10's shapes, for
+smoke runs only.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 import torch
 
 from lt_utils.engine.datafiles import check_cifar10, check_labels, check_mnist
+from lt_utils.engine.jpeg_data import CIFAR10_JPEG
 from lt_utils.errors import ConfigError, DataUnavailableError
 from lt_utils.validation import check_int, require
 
@@ -24,32 +28,42 @@ SPLIT_SEED = 0
 
 @dataclass(frozen=True)
 class DataInfo:
-    """A registered data set: its normalization, where torchvision keeps it, and its size."""
+    """A registered data set: its normalization, where its files are, how they are read, and its size."""
 
     mean: tuple[float, ...]  # per-channel mean of the training images (pixels in [0, 1])
     std: tuple[float, ...]  # per-channel standard deviation
-    torchvision: str | None = None  # ``torchvision.datasets`` class that reads (or downloads) it; None: synthetic
-    folder: str = ""  # the files' folder under the data directory (torchvision's layout)
-    files: tuple[str, ...] = ()  # the files torchvision needs there
+    label: str  # its name where results on it are shown ("CIFAR-10, JPEG copy (quality 75)")
+    torchvision: str | None = None  # ``torchvision.datasets`` class that reads (or downloads) it
+    # or its own reader of a split, refusing damaged files by name: (data dir, train split) -> (uint8 images
+    # N x C x H x W, int64 labels)
+    read: Callable[[Path, bool], tuple[torch.Tensor, torch.Tensor]] | None = None
+    folder: str = ""  # the files' folder under the data directory
+    files: tuple[str, ...] = ()  # the files needed there
     check: Callable[[Path, bool], None] | None = None  # refuses damaged files by name: (data dir, train split)
     train_size: int | None = None  # training examples after the validation split (None: varies)
     stand_in_for: str | None = None  # a synthetic set: the real data set whose shapes and statistics it copies
+    # another copy of this real data set (same classes, shapes and statistics, other files): it trains that
+    # set's models, but its results are its own (its name is in every results key)
+    variant_of: str | None = None
 
     @property
     def synthetic(self) -> bool:
         """Generated in memory (a stand-in for smoke runs), not read from files."""
-        return self.torchvision is None
+        return self.stand_in_for is not None
 
 
 _CIFAR10_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
 DATASETS: dict[str, DataInfo] = {
-    "mnist": DataInfo((0.1307,), (0.3081,), "MNIST", "MNIST/raw",
-                      ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                       "t10k-labels-idx1-ubyte"), check_mnist, train_size=55_000),
-    "cifar10": DataInfo(*_CIFAR10_STATS, "CIFAR10", "cifar-10-batches-py",
-                        (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta"),
-                        lambda root, train: check_cifar10(root), train_size=45_000),
-    "synthetic_cifar10": DataInfo(*_CIFAR10_STATS, stand_in_for="cifar10"),
+    "mnist": DataInfo((0.1307,), (0.3081,), "MNIST", torchvision="MNIST", folder="MNIST/raw",
+                      files=("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                             "t10k-labels-idx1-ubyte"), check=check_mnist, train_size=55_000),
+    "cifar10": DataInfo(*_CIFAR10_STATS, "CIFAR-10", torchvision="CIFAR10", folder="cifar-10-batches-py",
+                        files=(*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta"),
+                        check=lambda root, train: check_cifar10(root), train_size=45_000),
+    "cifar10_jpeg": DataInfo(*_CIFAR10_STATS, "CIFAR-10, JPEG copy (quality 75)", read=CIFAR10_JPEG.read,
+                             folder=CIFAR10_JPEG.folder, files=(CIFAR10_JPEG.archive,), train_size=45_000,
+                             variant_of="cifar10"),
+    "synthetic_cifar10": DataInfo(*_CIFAR10_STATS, "synthetic stand-in for CIFAR-10", stand_in_for="cifar10"),
 }
 """Every data set by name: the one place a new data set is registered."""
 
@@ -59,9 +73,22 @@ def real_dataset(name: str) -> str:
     return DATASETS[name].stand_in_for or name
 
 
+def model_dataset(name: str) -> str:
+    """The data set whose models ``name`` trains (``lt_utils.engine.models.ModelInfo.dataset``): the one a
+    synthetic stand-in or another copy (``variant_of``) stands for, else itself."""
+    info = DATASETS[name]
+    return info.stand_in_for or info.variant_of or name
+
+
+def copies_of(name: str) -> tuple[str, ...]:
+    """The real data sets that train ``name``'s models: ``name`` and its copies (``variant_of``)."""
+    return (name, *(other for other, info in DATASETS.items() if info.variant_of == name))
+
+
 def stand_in(name: str) -> str | None:
-    """The synthetic stand-in of data set ``name`` (for smoke runs), if it has one."""
-    return next((other for other, info in DATASETS.items() if info.stand_in_for == name), None)
+    """The synthetic stand-in of data set ``name`` or of the set it is a copy of (for smoke runs), if any."""
+    target = DATASETS[name].variant_of or name
+    return next((other for other, info in DATASETS.items() if info.stand_in_for == target), None)
 
 
 def stats(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -106,12 +133,17 @@ def _missing_message(name: str, root: Path, cause: Exception) -> str:
 
 
 def _load_raw(name: str, root: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 images N x C x H x W and int64 labels, read (or downloaded) by torchvision."""
+    """uint8 images N x C x H x W and int64 labels, read by the data set's own reader, or read
+    (or downloaded) by torchvision."""
     from torchvision import datasets
 
     info = DATASETS[name]
     if info.check is not None:
         info.check(root, train)
+    if info.read is not None:
+        images, labels = info.read(root, train)
+        check_labels(labels, f"{name} ({'train' if train else 'test'}) in {root}")
+        return images, labels
     cls = getattr(datasets, info.torchvision)
     try:
         ds = cls(root=str(root), train=train, download=False)
@@ -145,7 +177,11 @@ def _normalize(images: torch.Tensor, name: str, device: torch.device) -> torch.T
 def load_dataset(name: str, data_dir: str | Path | None = None, device: str | torch.device = "cpu",
                  train_eval_size: int = 5_000, synthetic_size: int = 1_200, batch_size: int | None = None) -> Dataset:
     """Load a data set onto ``device``, holding out 5,000 training examples for validation
-    (the synthetic stand-in, which is small, holds out a sixth of its training set)."""
+    (the synthetic stand-in, which is small, holds out a sixth of its training set).
+
+    The held-out examples are drawn at random with a fixed seed (``SPLIT_SEED``), and the training
+    split keeps that random order, so a copy stored sorted by class (``cifar10_jpeg``) gives a
+    validation set of every class and a tracked training subset (``train_eval``) of every class."""
     if name not in DATASETS:
         raise ConfigError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}")
     device = torch.device(device)

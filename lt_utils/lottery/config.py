@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from lt_utils.engine.data import DATASETS, real_dataset
+from lt_utils.engine.data import DATASETS, model_dataset
 from lt_utils.engine.hparams import PruneConfig, TrainConfig, check_rate
 from lt_utils.engine.models import MODELS, models_where
 from lt_utils.errors import ConfigError
@@ -51,8 +51,8 @@ class ExperimentConfig:
         require(isinstance(self.train, TrainConfig), "train", self.train, "a TrainConfig")
         require(isinstance(self.prune, PruneConfig), "prune", self.prune, "a PruneConfig")
         expected = MODELS[self.model].dataset
-        require(real_dataset(self.dataset) == expected, "dataset", self.dataset,
-                 f"{expected!r} (or its synthetic stand-in) for model {self.model!r}")
+        require(model_dataset(self.dataset) == expected, "dataset", self.dataset,
+                f"{expected!r} (or a copy or the synthetic stand-in of it) for model {self.model!r}")
         train_size = DATASETS[self.dataset].train_size
         for name in ("batch_size", "train_eval_size") if train_size is not None else ():
             require(getattr(self.train, name) <= train_size, name, getattr(self.train, name),

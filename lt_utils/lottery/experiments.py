@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from lt_utils.atomic import atomic_save_torch, atomic_write_json, atomic_write_table
 from lt_utils.engine.data import Dataset, load_dataset
 from lt_utils.engine.models import has_batch_norm
 from lt_utils.engine.pruning import Masks, dense_masks, percent_remaining, prune_to_round, random_masks_like
@@ -46,7 +47,7 @@ from lt_utils.lottery.integrity import (
 from lt_utils.lottery.jobs import StackJob, train_job
 from lt_utils.lottery.locking import folder_lock
 from lt_utils.lottery.options import RunOptions
-from lt_utils.lottery.results import atomic_save_torch, atomic_write_json, atomic_write_table, curves_to_table
+from lt_utils.lottery.results import curves_to_table
 from lt_utils.lottery.scaling import round_networks
 from lt_utils.lottery.stored import stored_table
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT

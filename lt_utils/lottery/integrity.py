@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lt_utils.atomic import atomic_write_json
 from lt_utils.errors import DamagedFileError, DamagedResultWarning
-from lt_utils.lottery.results import atomic_write_json
 
 T = TypeVar("T")
 
