@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import jupytext
+import nbformat
 import pytest
 
 from lt_utils.book.cli import NOTEBOOKS, SMOKE_PARAMETERS, declared_parameters, execute, reproducibility_page
@@ -21,6 +22,24 @@ def test_parameters_are_typed_and_explained(name):
     for param in params.values():
         assert param["inferred_type_name"] not in ("None", ""), param
         assert len(param["help"]) > 10, param
+
+
+def _parameter_lines(cells: list) -> list[str]:
+    """The lines of the one cell tagged ``parameters`` (papermill's own cell is tagged
+    ``injected-parameters``), without trailing spaces and blank lines."""
+    found = [cell for cell in cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(found) == 1, f"{len(found)} parameters cells"
+    return [line.rstrip() for line in found[0].source.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("page", sorted((ROOT / "book" / "figures").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_executed_pages_declare_their_notebooks_parameters(page):
+    """A committed page was executed from its notebook as it is now: a page run before a parameter
+    was added (or its help changed) is stale; `python -m lt_utils.book rerender NAME` renews it."""
+    executed = _parameter_lines(nbformat.read(str(page), as_version=4).cells)
+    source = _parameter_lines(jupytext.read(ROOT / "notebooks" / f"{page.stem}.md").cells)
+    assert executed == source, (f"{page.name} is stale (its parameters cell is not notebooks/{page.stem}.md's): "
+                                f"run 'python -m lt_utils.book rerender {page.stem}'")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
