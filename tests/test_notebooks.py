@@ -104,12 +104,22 @@ def test_run_records_name_the_code_of_their_numbers_and_of_their_page(tmp_path, 
     assert again["code"] == [UNKNOWN_CODE] and again["drawn_by_code"] == integrity.code_version()
 
 
-def test_code_version_is_the_runners_in_the_kernels_it_starts(monkeypatch):
-    """The book's runner passes its code version, taken before it wrote any page, to its kernels:
-    its own writes to the book do not make their code '-dirty'."""
+def test_code_version_is_git_describe_and_the_runners_in_its_kernels(monkeypatch):
+    """``git describe`` of this checkout (not the package version, as when it looked for .git one
+    folder too low); the book's runner passes its own, taken before it wrote any page, to its
+    kernels: its writes to the book do not make their code '-dirty'."""
+    import subprocess
+
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    monkeypatch.delenv(integrity.CODE_VERSION_ENV, raising=False)
     integrity.code_version.cache_clear()
-    monkeypatch.setenv(integrity.CODE_VERSION_ENV, "abc1234")
     try:
+        describe = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
+                                  text=True, check=True).stdout.strip()
+        assert integrity.code_version() == describe
+        integrity.code_version.cache_clear()
+        monkeypatch.setenv(integrity.CODE_VERSION_ENV, "abc1234")
         assert integrity.code_version() == "abc1234"
     finally:
         integrity.code_version.cache_clear()

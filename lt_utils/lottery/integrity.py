@@ -44,7 +44,7 @@ def code_version() -> str:
     (``$LT_CODE_VERSION`` where the book's runner set it)."""
     if os.environ.get(CODE_VERSION_ENV):
         return os.environ[CODE_VERSION_ENV]
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]  # the repository: lt_utils/lottery/integrity.py
     if (root / ".git").exists():
         try:
             out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True,
