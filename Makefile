@@ -11,6 +11,8 @@ BIN := $(VENV)/bin
 
 .PHONY: book test figure rerender gpu-data clean
 
+# An existing $(VENV) and the packages in it are kept (venv does not clear it; pip keeps an installed
+# torch that pyproject.toml accepts): the hosted CI puts PyTorch's CPU build there first.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

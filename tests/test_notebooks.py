@@ -2,11 +2,14 @@ import json
 from pathlib import Path
 
 import jupytext
+import nbformat
 import pytest
 
 from lt_utils.book.cli import NOTEBOOKS, SMOKE_PARAMETERS, declared_parameters, execute, reproducibility_page
-from lt_utils.book.notebook import check_parameters, scale_note
+from lt_utils.book.notebook import UNKNOWN_CODE, check_parameters, run_record, save_run_record, scale_note
 from lt_utils.errors import ConfigError
+from lt_utils.lottery import integrity
+from lt_utils.lottery.experiments import run_experiment
 from lt_utils.lottery.presets import preset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +24,24 @@ def test_parameters_are_typed_and_explained(name):
     for param in params.values():
         assert param["inferred_type_name"] not in ("None", ""), param
         assert len(param["help"]) > 10, param
+
+
+def _parameter_lines(cells: list) -> list[str]:
+    """The lines of the one cell tagged ``parameters`` (papermill's own cell is tagged
+    ``injected-parameters``), without trailing spaces and blank lines."""
+    found = [cell for cell in cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(found) == 1, f"{len(found)} parameters cells"
+    return [line.rstrip() for line in found[0].source.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("page", sorted((ROOT / "book" / "figures").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_executed_pages_declare_their_notebooks_parameters(page):
+    """A committed page was executed from its notebook as it is now: a page run before a parameter
+    was added (or its help changed) is stale; `python -m lt_utils.book rerender NAME` renews it."""
+    executed = _parameter_lines(nbformat.read(str(page), as_version=4).cells)
+    source = _parameter_lines(jupytext.read(ROOT / "notebooks" / f"{page.stem}.md").cells)
+    assert executed == source, (f"{page.name} is stale (its parameters cell is not notebooks/{page.stem}.md's): "
+                                f"run 'python -m lt_utils.book rerender {page.stem}'")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -58,6 +79,50 @@ def test_reproducibility_page_lists_each_run(tmp_path):
     (tmp_path / "lenet_imp.json").write_text(json.dumps({"notebook": "lenet_imp", "runs": [record]}))
     page = reproducibility_page(tmp_path)
     assert "NVIDIA H100" in page and "1.5 min (18 networks)" in page and '"trials": 2' in page
+    assert f"| code that produced the numbers | {UNKNOWN_CODE} |" in page  # a record from before codes were kept
+    record |= {"code": ["2f88abf", "ec259d0-dirty"], "drawn_by_code": "7425aaf"}
+    (tmp_path / "lenet_imp.json").write_text(json.dumps({"notebook": "lenet_imp", "runs": [record]}))
+    page = reproducibility_page(tmp_path)
+    assert "| code that produced the numbers | 2f88abf, ec259d0-dirty |" in page
+    assert "| code that drew the page | 7425aaf |" in page
+
+
+def test_run_records_name_the_code_of_their_numbers_and_of_their_page(tmp_path, data_dir):
+    cfg = preset("lenet", trials=1, rounds=0, iterations=20, eval_every=10, train_eval_size=100)
+    run_experiment(cfg, results_dir=str(tmp_path / "results"), data_dir=str(data_dir), device="cpu", progress=False)
+    trained = run_record(cfg, str(tmp_path / "results"), device="cpu")
+    assert trained["code"] == [integrity.code_version()] and trained["drawn_by_code"] == integrity.code_version()
+
+    # re-rendered without training (nothing in results/): the committed record's code stays, the page's is added
+    records = tmp_path / "runs"
+    save_run_record("lenet_imp", [trained | {"code": ["abc1234"], "drawn_by_code": "old"}], str(records))
+    again = run_record(cfg, str(tmp_path / "empty"), str(records), "lenet_imp", device="cpu")
+    assert again["code"] == ["abc1234"] and again["drawn_by_code"] == integrity.code_version()
+    legacy = {k: v for k, v in trained.items() if k not in ("code", "drawn_by_code")}
+    save_run_record("lenet_imp", [legacy], str(records))
+    again = run_record(cfg, str(tmp_path / "empty"), str(records), "lenet_imp", device="cpu")
+    assert again["code"] == [UNKNOWN_CODE] and again["drawn_by_code"] == integrity.code_version()
+
+
+def test_code_version_is_git_describe_and_the_runners_in_its_kernels(monkeypatch):
+    """``git describe`` of this checkout (not the package version, as when it looked for .git one
+    folder too low); the book's runner passes its own, taken before it wrote any page, to its
+    kernels: its writes to the book do not make their code '-dirty'."""
+    import subprocess
+
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    monkeypatch.delenv(integrity.CODE_VERSION_ENV, raising=False)
+    integrity.code_version.cache_clear()
+    try:
+        describe = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
+                                  text=True, check=True).stdout.strip()
+        assert integrity.code_version() == describe
+        integrity.code_version.cache_clear()
+        monkeypatch.setenv(integrity.CODE_VERSION_ENV, "abc1234")
+        assert integrity.code_version() == "abc1234"
+    finally:
+        integrity.code_version.cache_clear()
 
 
 @pytest.mark.parametrize("parameters,message", [

@@ -49,3 +49,23 @@ def test_the_package_imports_without_ray():
             "[importlib.import_module(m.name) for m in pkgutil.walk_packages(lt_utils.__path__, 'lt_utils.') "
             "if not m.name.endswith('__main__')]")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def test_hosted_ci_installs_torch_once_the_cpu_build_into_the_project_environment():
+    """A hosted runner has no GPU and little disk: one torch, PyTorch's CPU build, in .venv before
+    make installs the project there (make keeps an installed torch), and MNIST fetched with it."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
+    runs = [step.get("run", "") for step in workflow["jobs"]["test-and-build"]["steps"]]
+    installs = [line.strip() for run in runs for line in run.splitlines() if re.search(r"\bpip3? install\b", line)]
+    torch = [line for line in installs if re.search(r"\btorch(vision)?\b", line)]
+    assert len(torch) == 1 and f"--index-url {CPU_TORCH_INDEX}" in torch[0], torch
+    assert all(line.startswith(".venv/bin/python -m pip ") for line in installs), installs  # no system Python
+    test = runs.index("make test DATA_DIR=mnist-data")
+    assert any(CPU_TORCH_INDEX in run for run in runs[:test])
+    assert all(run.startswith(".venv/bin/python") for run in runs if "MNIST(" in run)
+    makefile = (ROOT / "Makefile").read_text()
+    project_install = next(line for line in makefile.splitlines() if '-e ".[test,book]"' in line)
+    assert "--upgrade" not in project_install and "--force-reinstall" not in makefile and "--clear" not in makefile

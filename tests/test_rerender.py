@@ -94,6 +94,46 @@ def test_figure3_fits_its_y_axis_to_the_curves():
     assert [len(ax.get_lines()) for ax in fig.axes] == [3, 5, 5]
 
 
+def test_the_landscape_levels_fit_their_y_axes_to_the_curves():
+    run = json.loads((BOOK / "runs" / "imp_landscape.json").read_text())["runs"][0]
+    table = pd.read_csv(BOOK / "results" / f"{run['key']}.csv.gz")
+    fig = plots.curves_by_round(table, [("train_loss", "Training loss", 1.0), ("test_acc", "Test accuracy (%)", 100.0)])
+    low, high = fig.axes[1].get_ylim()
+    assert low > 90 and high < 100  # where the levels differ, as Figure 3's (not 20-100)
+    assert fig.axes[0].get_ylim()[1] < 0.5  # the loss after its first steps, not its start (above 2)
+    plots.plt.close(fig)
+
+
+def test_no_label_covers_data(tmp_path):
+    """The paper's marks are labelled beside them where that covers no data, else in a legend placed
+    clear of it; Figure 3's legend is under its panels."""
+    from lt_utils.book import reference as ref
+    from lt_utils.book.pages import headline_figure
+    from lt_utils.lottery.results import early_stopping
+
+    _, table = _lenet()
+    dense_es = early_stopping(table).query("round == 0")["es_iteration"].mean()
+    fig4a = plots.four_panel_figure([(table, ["iterative", "reinit"], "", "-")])  # as the Lenet page draws it
+    plots.reference_point(fig4a.axes[0], 21.1, dense_es * (1 - ref.LENET_CLAIMS["es_speedup_21"]), "38% earlier")
+    plots.reference_line(fig4a.axes[1], 100 * ref.LENET_UNPRUNED_TEST_ACC, "unpruned about 98% (read off a figure)")
+    fig4b = plots.four_panel_figure([(table, ["iterative", "oneshot"], "", "-")])
+    plots.reference_range(fig4b.axes[0], *ref.LENET_CLAIMS["oneshot_es_range"], "one-shot earlier")
+    plots.reference_range(fig4b.axes[1], *ref.LENET_CLAIMS["oneshot_acc_range"], "one-shot more accurate")
+    figures = [plots.figure3(table), fig4a, fig4b, plots.paper_conv_figure(ref), plots.paper_vgg_figure(ref),
+               headline_figure(tmp_path)]  # tmp_path: a book with no Lenet run draws the paper's marks alone
+    for fig in figures:
+        assert plots.labels_over_data(fig) == []
+        plots.plt.close(fig)
+
+
+def test_a_label_over_data_is_found():
+    fig, axes = plots.figure()
+    axes[0, 0].plot([0, 1], [0, 1])
+    axes[0, 0].annotate("across the line", xy=(0.5, 0.5))
+    assert plots.labels_over_data(fig) == ["across the line"]
+    plots.plt.close(fig)
+
+
 def test_the_catalog_names_every_claim_a_page_checks():
     _, table = _lenet()
     assert {c.key for c in lenet_claims(table)} == set(CATALOG["lenet_imp"])

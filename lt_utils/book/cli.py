@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from lt_utils.atomic import atomic_write_bytes, atomic_write_json, atomic_write_table
+from lt_utils.book.notebook import UNKNOWN_CODE
 from lt_utils.book.pages import figure_presets, write_generated_pages
 from lt_utils.book.params import check_notebook_parameters
 from lt_utils.errors import ConfigError
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import load_folder_table
+from lt_utils.lottery.integrity import CODE_VERSION_ENV, code_version
 from lt_utils.lottery.locking import NO_WAIT_ENV
 from lt_utils.lottery.scaling import scaling_page_section
 from lt_utils.lottery.stored import StoredTableError, stored_table
@@ -144,7 +146,9 @@ def reproducibility_page(record_dir: Path) -> str:
                       f"({run['networks_trained']} networks) |",
                       f"| finished | {run['finished']} |",
                       f"| torch | {', '.join(run['torch'])} (a build for CUDA {run['cuda']}) |",
-                      f"| python | {run['python']} |", "",
+                      f"| python | {run['python']} |",
+                      f"| code that produced the numbers | {', '.join(run.get('code') or [UNKNOWN_CODE])} |",
+                      f"| code that drew the page | {run.get('drawn_by_code', 'not recorded')} |", "",
                       "```json", json.dumps(cfg, indent=1), "```", ""]
     return "\n".join(lines)
 
@@ -203,6 +207,7 @@ def run_figure(name: str, parameters: dict[str, Any], root: Path, book_dir: Path
 
     if not wait:
         os.environ[NO_WAIT_ENV] = "1"  # the kernel inherits it; RunOptions(wait=None) reads it
+    os.environ.setdefault(CODE_VERSION_ENV, code_version())  # before this run writes to the book
     parameters = {"record_dir": book_dir / "runs", "stored_dir": book_dir / "results", **parameters}
     parameters = {k: relative(v, root) if k in PATH_PARAMETERS and v is not None else v
                   for k, v in parameters.items()}

@@ -14,6 +14,7 @@ from lt_utils.engine.data import DATASETS
 from lt_utils.errors import ConfigError
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import run_experiments, run_info
+from lt_utils.lottery.integrity import code_version
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import preset, smoke_config
 
@@ -76,18 +77,24 @@ def committed_record(record_dir: str | None, notebook: str, key: str) -> dict[st
     return next((run for run in json.loads(path.read_text())["runs"] if run["key"] == key), None)
 
 
+UNKNOWN_CODE = "unknown (recorded before code versions were kept)"
+"""The code version of rounds, and of run records, written before either recorded one."""
+
+
 def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None = None, notebook: str = "",
                **options: Any) -> dict[str, Any]:
     """Parameters, device, wall time and versions of a finished run, for the reproducibility page.
-    ``options`` are the run's options (``RunOptions`` fields; they locate its results). A run
-    re-rendered from the book's committed tables (nothing in ``results_dir``) keeps the record it
-    was committed with."""
+    ``options`` are the run's options (``RunOptions`` fields; they locate its results).
+
+    ``code`` lists the code versions (``integrity.code_version``) that trained its rounds, and
+    ``drawn_by_code`` the one that drew the page. A run re-rendered from the book's committed
+    tables (nothing in ``results_dir``) keeps the record it was committed with, its ``code`` included."""
     run_options = RunOptions(results_dir=results_dir, **options)
     rounds = run_info(cfg, results_dir, run_options)
     if not rounds:
         previous = committed_record(record_dir, notebook, cfg.key_for(run_options.identity(cfg)))
         if previous is not None:
-            return previous
+            return previous | {"code": previous.get("code") or [UNKNOWN_CODE], "drawn_by_code": code_version()}
     return {
         "config": cfg.to_dict(),
         "key": cfg.key_for(run_options.identity(cfg)),
@@ -99,7 +106,8 @@ def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None =
         "wall_seconds": round(sum(r["wall_seconds"] for r in rounds), 1),
         "networks_trained": sum(r["networks"] for r in rounds),
         "torch": sorted({r["torch"] for r in rounds}),
-        "code": sorted({r.get("code", "unknown") for r in rounds}),
+        "code": sorted({r.get("code", UNKNOWN_CODE) for r in rounds}) or [UNKNOWN_CODE],
+        "drawn_by_code": code_version(),
         "python": platform.python_version(),
         "finished": max(r["finished"] for r in rounds) if rounds else None,
         "cuda": torch.version.cuda,

@@ -3,19 +3,24 @@
 Every figure is at most :data:`PAGE_WIDTH` inches wide and its text at least 9 pt, so it reads
 at page width in the book; the scale of a run goes in the caption, never in the figure. Each
 variant has one colour and marker everywhere (``lt_utils.lottery.variants.VARIANTS``); the paper's own values
-are drawn in black and labelled "paper".
+are drawn in black and labelled "paper", beside the mark where the label covers no data, else in
+the axes' legend (:func:`labels_over_data` finds any label that does).
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 from lt_utils.lottery.results import accuracy_at, early_stopping, summarize
 from lt_utils.lottery.variants import ITERATIVE, REINIT, VARIANTS
@@ -32,7 +37,7 @@ plt.rcParams.update(BOOK_STYLE)
 VARIANT_STYLE = {name: {"label": v.label, "color": v.color, "marker": v.marker} for name, v in VARIANTS.items()}
 """Each variant's label, colour and marker, read from ``lt_utils.lottery.variants.VARIANTS``."""
 PAPER_STYLE = {"color": "black", "marker": "*", "markersize": 11, "linestyle": "none"}
-_NOTE_BOX = {"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1}  # paper labels over lines
+_NOTE_BOX = {"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1}  # paper labels
 NETWORK_LINESTYLES = ("-", "--", ":", "-.")  # several networks or settings in one panel, in order
 PM_TICKS = (100, 51.3, 21.1, 7.0, 3.6, 1.9)
 
@@ -97,18 +102,23 @@ def metric_vs_pm(per_net: pd.DataFrame, column: str, ax: Axes, variants: Sequenc
     pm_axis(ax)
 
 
-def legend_below(fig: Figure, axes: Sequence[Axes], ncol: int = 2) -> None:
+def legend_below(fig: Figure, axes: Sequence[Axes], ncol: int = 2, title: str | None = None) -> None:
     """One legend for the whole figure, under the panels (entries deduplicated by label)."""
     entries: dict[str, object] = {}
     for ax in axes:
         for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
             entries.setdefault(text, handle)
-    fig.legend(list(entries.values()), list(entries), loc="lower center", ncol=ncol, frameon=False)
-    fig.tight_layout(rect=(0, 0.06 * (1 + (len(entries) - 1) // ncol) / max(1, len(fig.axes) // 2), 1, 1))
+    fig.legend(list(entries.values()), list(entries), loc="lower center", ncol=ncol, frameon=False, title=title)
+    rows = 1 + (len(entries) - 1) // ncol + (title is not None)
+    fig.tight_layout(rect=(0, 0.06 * rows / max(1, len(fig.axes) // 2), 1, 1))
 
 
-def _fitted_ylim(ax: Axes, low: Sequence[float], high: Sequence[float], pad: float = 0.05) -> None:
-    lo, hi = float(np.nanmin(low)), float(np.nanmax(high))
+def fit_ylim_after(ax: Axes, curves: Sequence[pd.Series], settle: float = 0.1, pad: float = 0.05) -> None:
+    """Fit ``ax``'s y axis to ``curves`` (values indexed by iteration) after the first ``settle``
+    fraction of training, where they differ; their steep start may run off the axis."""
+    last = max(curve.index.max() for curve in curves)
+    settled = pd.concat([curve[curve.index >= settle * last] for curve in curves])
+    lo, hi = float(np.nanmin(settled)), float(np.nanmax(settled))
     margin = pad * max(hi - lo, 0.1)
     ax.set_ylim(lo - margin, hi + margin)
 
@@ -130,12 +140,12 @@ def figure3(table: pd.DataFrame, panels: Sequence[tuple[str, Sequence[float], Se
             settle: float = 0.1) -> Figure:
     """Figure 3: test accuracy over training, three panels of P_m (the third with random
     reinitializations dashed); mean over trials with a min-max band. The y axis is fitted to the
-    curves after the first ``settle`` fraction of training, where they differ."""
+    curves after the first ``settle`` fraction of training, where they differ; one legend for
+    the panels, under them (each P_m has one colour in every panel)."""
     fig, axes = figure(1, len(panels), height=3.3, sharey=True)
     all_pms = sorted({pm for _, pms, reinits in panels for pm in (*pms, *reinits)}, reverse=True)
     colors = dict(zip(all_pms, plt.cm.viridis(np.linspace(0, 0.9, len(all_pms))), strict=True))
-    last = table["iteration"].max()
-    low, high = [], []
+    bands = []
     for ax, (variant, pms, reinit_pms) in zip(axes[0], panels, strict=True):
         for kind, chosen, style in ((variant, pms, "-"), (REINIT, reinit_pms, "--")):
             rows = table[table["variant"] == kind]
@@ -147,15 +157,12 @@ def figure3(table: pd.DataFrame, panels: Sequence[tuple[str, Sequence[float], Se
                 text = f"{nearest:.1f}" + (" reinit" if kind == REINIT else "")
                 ax.plot(curve.index, 100 * curve["mean"], color=colors[pm], linestyle=style, label=text)
                 ax.fill_between(curve.index, 100 * curve["min"], 100 * curve["max"], color=colors[pm], alpha=0.15)
-                settled = curve[curve.index >= settle * last]
-                low.append(100 * settled["min"].min())
-                high.append(100 * settled["max"].max())
+                bands += [100 * curve["min"], 100 * curve["max"]]
         ax.set_xlabel("Training iterations")
-        ax.legend(title="P_m (%)", loc="lower right")
     axes[0, 0].set_ylabel("Test accuracy (%)")
-    if low:
-        _fitted_ylim(axes[0, 0], low, high)
-    fig.tight_layout()
+    if bands:
+        fit_ylim_after(axes[0, 0], bands, settle)
+    legend_below(fig, list(axes[0]), ncol=4, title="P_m (%)")
     return fig
 
 
@@ -193,29 +200,114 @@ def early_stopping_figure(table: pd.DataFrame, variants: Sequence[str]) -> Figur
     return fig
 
 
+_PAPER_GID = "paper"
+"""The gid of a paper mark whose label found no clear spot beside it: the axes' legend names it."""
+_LEGEND_SPOTS = ("upper left", "upper right", "lower left", "lower right", "upper center", "lower center",
+                 "center left", "center right", "center")
+
+
+def _paper_text(text: str, where: str = "") -> str:
+    """A paper mark's label, wrapped; ``where`` locates the mark in a legend (several may look alike)."""
+    return "\n".join([textwrap.fill(f"paper: {text}", 30), *([f"({where})"] if where else [])])
+
+
+def _covered(ax: Axes, box: Bbox, renderer: object, label: Artist) -> tuple[int, int]:
+    """What ``label``, drawn in ``box`` (display coordinates), covers in ``ax``: ``(data, shading)``.
+    Data are lines (paper marks included), markers, error bars, bands, other labels and legends,
+    and anything outside the axes; shading is a patch, such as a paper range."""
+    inside = ax.bbox.x0 <= box.x0 and box.x1 <= ax.bbox.x1 and ax.bbox.y0 <= box.y0 and box.y1 <= ax.bbox.y1
+    data = 0 if inside else 1
+    for line in (line for line in ax.lines if line.get_visible()):
+        path = line.get_transform().transform_path(line.get_path())
+        r = line.get_markersize() * ax.figure.dpi / 144 if line.get_marker() not in (None, "None", "") else 0
+        near = Bbox.from_extents(box.x0 - r, box.y0 - r, box.x1 + r, box.y1 + r)
+        drawn = line.get_linestyle() not in ("None", "", " ") and path.intersects_bbox(box, filled=False)
+        data += bool(drawn or near.count_contains(path.vertices))
+    for collection in ax.collections:
+        filled = isinstance(collection, PolyCollection)
+        transform = collection.get_transform()
+        data += any(transform.transform_path(p).intersects_bbox(box, filled=filled) for p in collection.get_paths())
+    others = [*ax.texts, *([ax.get_legend()] if ax.get_legend() else [])]
+    data += sum(box.overlaps(o.get_window_extent(renderer)) for o in others if o is not label and o.get_visible())
+    shading = sum(box.overlaps(p.get_window_extent(renderer)) for p in ax.patches)
+    return data, shading
+
+
+def labels_over_data(fig: Figure) -> list[str]:
+    """The texts and legends inside ``fig``'s axes that cover data (lines, markers, error bars,
+    bands, other labels) or stick out of their axes: none, in a figure that reads."""
+    renderer = _renderer(fig)
+    found = []
+    for ax in fig.axes:
+        for label in [*ax.texts, *([ax.get_legend()] if ax.get_legend() else [])]:
+            if label.get_visible() and _covered(ax, label.get_window_extent(renderer), renderer, label)[0]:
+                found.append(label.get_text() if isinstance(label, Text) else
+                             "legend: " + "; ".join(t.get_text() for t in label.get_texts()))
+    return found
+
+
+def _renderer(fig: Figure) -> object:
+    """A renderer of ``fig``, drawn once so that its limits and layout are settled."""
+    fig.canvas.draw()
+    return fig.canvas.get_renderer()
+
+
+def _label_mark(ax: Axes, mark: Artist, text: str, spots: Sequence[dict], legend_text: str, **common) -> None:
+    """Label ``mark`` with ``text`` at the first of ``spots`` (``annotate`` keywords) where the
+    label covers no data (preferring no shading either); with none clear, the axes' legend of
+    paper marks names it instead, as ``legend_text``."""
+    renderer = _renderer(ax.figure)
+    scores = []
+    for i, spot in enumerate(spots):
+        label = ax.annotate(text, fontsize=9, bbox=_NOTE_BOX, **common, **spot)
+        scores.append((_covered(ax, label.get_window_extent(renderer), renderer, label), i))
+        label.remove()
+        if scores[-1][0] == (0, 0):
+            break
+    (data, _), best = min(scores)
+    if data == 0:
+        ax.annotate(text, fontsize=9, bbox=_NOTE_BOX, **common, **spots[best])
+        return
+    mark.set_label(legend_text)
+    mark.set_gid(_PAPER_GID)
+    marks = [a for a in ax.get_children() if a.get_gid() == _PAPER_GID]
+    legend = ax.legend(marks, [m.get_label() for m in marks], framealpha=0.9)
+    renderer = _renderer(ax.figure)
+    scores = []
+    for i, loc in enumerate(_LEGEND_SPOTS):
+        legend.set_loc(loc)
+        scores.append((_covered(ax, legend.get_window_extent(renderer), renderer, legend), i))
+    legend.set_loc(_LEGEND_SPOTS[min(scores)[1]])
+
+
 def reference_line(ax: Axes, value: float, text: str) -> None:
-    """A dashed horizontal line for one of the paper's stated values, labelled as the paper's."""
-    ax.axhline(value, color="black", linestyle="--", linewidth=1)
-    ax.annotate(f"paper: {text}", xy=(0.02, value), xycoords=("axes fraction", "data"), fontsize=9, va="bottom",
-                bbox=_NOTE_BOX)
+    """A dashed horizontal line for one of the paper's stated values, labelled as the paper's
+    where the label covers no data: above or below the line, else in the axes' legend."""
+    line = ax.axhline(value, color="black", linestyle="--", linewidth=1)
+    spots = [{"xy": (x, value), "xytext": (0, dy), "ha": ha, "va": "bottom" if dy > 0 else "top"}
+             for dy in (2, -2) for x, ha in ((0.02, "left"), (0.98, "right"), (0.5, "center"))]
+    _label_mark(ax, line, _paper_text(text), spots, _paper_text(text), xycoords=("axes fraction", "data"),
+                textcoords="offset points")
 
 
 def reference_point(ax: Axes, x: float, y: float, text: str) -> None:
-    """A star at one of the paper's stated (P_m, value) points, labelled as the paper's."""
-    ax.plot([x], [y], **PAPER_STYLE)
-    ax.annotate(f"paper: {text}", xy=(x, y), xytext=(4, 4), textcoords="offset points", fontsize=9,
-                bbox=_NOTE_BOX)
+    """A star at one of the paper's stated (P_m, value) points, labelled as the paper's beside it
+    where the label covers no data, else in the axes' legend."""
+    (star,) = ax.plot([x], [y], **PAPER_STYLE)
+    spots = [{"xy": (x, y), "xytext": (6 * dx, 6 * dy), "ha": "left" if dx > 0 else "right",
+              "va": "bottom" if dy > 0 else "top"} for dx in (1, -1) for dy in (1, -1)]
+    _label_mark(ax, star, _paper_text(text), spots, _paper_text(text, f"at P_m {x:g}%"), textcoords="offset points")
 
 
-def reference_pm(ax: Axes, pm: float, text: str, y: float = 0.95, left: bool = False) -> None:
+def reference_pm(ax: Axes, pm: float, text: str) -> None:
     """A dotted vertical line at a P_m where the paper states a value relative to the unpruned
-    network (no absolute value to place), labelled as the paper's (on its ``left`` or right)."""
-    ax.axvline(pm, color="black", linestyle=":", linewidth=1)
-    ax.annotate(f"paper: {text}", xy=(pm, y), xycoords=("data", "axes fraction"), xytext=(-3 if left else 3, 0),
-                textcoords="offset points", fontsize=9, rotation=90, va="top", ha="right" if left else "left",
-                bbox=_NOTE_BOX)
-
-
+    network (no absolute value to place), labelled as the paper's along it where the label
+    covers no data (top, bottom or middle; either side), else in the axes' legend."""
+    line = ax.axvline(pm, color="black", linestyle=":", linewidth=1)
+    spots = [{"xy": (pm, y), "xytext": (3 * side, 0), "ha": "left" if side > 0 else "right", "va": va}
+             for y, va in ((0.97, "top"), (0.03, "bottom"), (0.5, "center")) for side in (1, -1)]
+    _label_mark(ax, line, _paper_text(text), spots, _paper_text(text, f"at P_m {pm:g}%"),
+                xycoords=("data", "axes fraction"), textcoords="offset points", rotation=90)
 def conv_figure(tables: dict[str, pd.DataFrame]) -> Figure:
     """Figure 5: the four panels, each network a line style, tickets against reinitialization."""
     lines = [(table, [ITERATIVE, REINIT], f" {name}", NETWORK_LINESTYLES[i % 4])
@@ -255,15 +347,19 @@ def checkpoint_figure(tables: dict[str, pd.DataFrame], checkpoints: Sequence[int
 
 
 def curves_by_round(table: pd.DataFrame, columns: Sequence[tuple[str, str, float]],
-                    variant: str = ITERATIVE) -> Figure:
-    """One panel per metric over training, one line per round (level), mean over trials."""
+                    variant: str = ITERATIVE, settle: float = 0.1) -> Figure:
+    """One panel per metric over training, one line per round (level), mean over trials; each
+    y axis fitted to the curves after the first ``settle`` fraction of training (as Figure 3's)."""
     fig, axes = figure(1, len(columns), height=3.6)
     rows = table[table["variant"] == variant]
     colors = plt.cm.viridis(np.linspace(0, 1, rows["round"].nunique()))
     for ax, (column, ylabel, scale) in zip(axes[0], columns, strict=True):
+        curves = []
         for color, (r, group) in zip(colors, rows.groupby("round"), strict=True):
-            curve = group.groupby("iteration")[column].mean() * scale
-            ax.plot(curve.index, curve.to_numpy(), color=color, label=f"L={r} ({group['p_m'].iloc[0]:.1f}%)")
+            curves.append(group.groupby("iteration")[column].mean() * scale)
+            ax.plot(curves[-1].index, curves[-1].to_numpy(), color=color,
+                    label=f"L={r} ({group['p_m'].iloc[0]:.1f}%)")
+        fit_ylim_after(ax, curves, settle)
         ax.set_xlabel("Training iterations")
         ax.set_ylabel(ylabel)
     legend_below(fig, list(axes[0]), ncol=4)
@@ -333,10 +429,13 @@ def spectra_figure(hessian: pd.DataFrame) -> Figure:
 
 
 def reference_range(ax: Axes, high: float, low: float, text: str) -> None:
-    """A shaded P_m range over which the paper states an effect, labelled as the paper's."""
-    ax.axvspan(low, high, color="black", alpha=0.07, linewidth=0)
-    ax.annotate(f"paper: {text}", xy=(high, 0.97), xycoords=("data", "axes fraction"), xytext=(-3, 0),
-                textcoords="offset points", fontsize=9, ha="left", va="top", bbox=_NOTE_BOX)
+    """A shaded P_m range over which the paper states an effect, labelled as the paper's inside it
+    (at its top or bottom) where the label covers no data, else in the axes' legend."""
+    span = ax.axvspan(low, high, color="black", alpha=0.07, linewidth=0)
+    spots = [{"xy": (x, y), "xytext": (3 * side, 0), "ha": "left" if side > 0 else "right", "va": va}
+             for y, va in ((0.97, "top"), (0.03, "bottom")) for x, side in ((high, 1), (low, -1))]
+    _label_mark(ax, span, _paper_text(text), spots, _paper_text(text, f"P_m {high:g} to {low:g}%"),
+                xycoords=("data", "axes fraction"), textcoords="offset points")
 
 
 def glue_figure(name: str, fig: Figure) -> None:
@@ -352,25 +451,25 @@ def paper_conv_figure(reference: object) -> Figure:
     speed-ups and gains are relative to the unpruned network, so only their P_m is placed."""
     fig = plt.figure(figsize=(PAGE_WIDTH, 6.4))
     axes = fig.subplot_mosaic([["es", "acc"], ["dropout", "dropout"]])
-    for model, (factor, at) in reference.CONV_ES_SPEEDUP.items():
-        reference_pm(axes["es"], at, f"{model} {factor}x faster", left=model != "conv2")
-    for model, (gain, at) in reference.CONV_ACC_GAIN_PP.items():
-        reference_pm(axes["acc"], at, f"{model} +{gain} pp")
+    for ax in axes.values():
+        pm_axis(ax)
     for ax, title in ((axes["es"], "Fig. 5: early-stop iteration"), (axes["acc"], "Fig. 5: accuracy at early stop")):
         ax.set_yticks([])
         ax.set_ylabel("relative to unpruned")
         ax.set_title(title)
     drop = axes["dropout"]
-    for model, (best, at) in reference.CONV_DROPOUT_BEST.items():
-        reference_point(drop, at, 100 * best, f"{model} best {100 * best:.1f}%")
-        reference_point(drop, 100, 100 * reference.CONV_DROPOUT_UNPRUNED[model], f"{model} unpruned")
     gains = ", ".join(f"{m} +{g} pp" for m, g in reference.CONV_DROPOUT_GAIN_PP.items())
     drop.set_title(f"Fig. 6 (dropout); paper: dropout's unpruned gain {gains}")
     drop.set_ylabel("Accuracy at early stop (test, %)")
     drop.set_ylim(76, 87)
-    for ax in axes.values():
-        pm_axis(ax)
-    fig.tight_layout()
+    fig.tight_layout()  # the layout first: each label is placed where it covers nothing
+    for model, (factor, at) in reference.CONV_ES_SPEEDUP.items():
+        reference_pm(axes["es"], at, f"{model} {factor}x faster")
+    for model, (gain, at) in reference.CONV_ACC_GAIN_PP.items():
+        reference_pm(axes["acc"], at, f"{model} +{gain} pp")
+    for model, (best, at) in reference.CONV_DROPOUT_BEST.items():
+        reference_point(drop, at, 100 * best, f"{model} best {100 * best:.1f}%")
+        reference_point(drop, 100, 100 * reference.CONV_DROPOUT_UNPRUNED[model], f"{model} unpruned")
     return fig
 
 
@@ -383,13 +482,13 @@ def paper_vgg_figure(reference: object) -> Figure:
         ax.set_xticks((100, 21.1, 3.6), ["100", "21.1", "3.6"])
         ax.set_xlabel("P_m (%)")
         ax.set_title(f"{iteration:,} iterations")
+    axes[0, 0].set_ylim(85, 95)
+    axes[0, 0].set_ylabel("Test accuracy (%)")
+    fig.tight_layout()  # the layout first: each label is placed where it covers nothing
     last = axes[0, -1]
     last.axhspan(100 * low, 100 * high, color="black", alpha=0.1, linewidth=0)
     last.annotate("paper: unpruned\n92-93% (read off\na figure)", xy=(100, 100 * high), xytext=(0, 4),
                   textcoords="offset points", fontsize=9)
-    reference_pm(last, reference.VGG19_WARMUP_MIN_PM, "tickets to 1.5%", y=0.6)
-    reference_pm(last, reference.VGG19_LR001_WITHIN_1PP_PM, "lr 0.01 within 1 pp", y=0.6, left=True)
-    axes[0, 0].set_ylim(85, 95)
-    axes[0, 0].set_ylabel("Test accuracy (%)")
-    fig.tight_layout()
+    reference_pm(last, reference.VGG19_WARMUP_MIN_PM, "tickets to 1.5%")
+    reference_pm(last, reference.VGG19_LR001_WITHIN_1PP_PM, "lr 0.01 within 1 pp")
     return fig

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import subprocess
 import warnings
 from collections.abc import Callable
@@ -20,6 +21,9 @@ from lt_utils.atomic import atomic_write_json
 from lt_utils.errors import DamagedFileError, DamagedResultWarning
 
 T = TypeVar("T")
+CODE_VERSION_ENV = "LT_CODE_VERSION"
+"""Set by the book's runner to its own code version, taken before it wrote any page: the kernels it
+starts inherit it, so its own writes to the book do not mark their code ``-dirty``."""
 
 
 def manifest_path(folder: Path, r: int) -> Path:
@@ -36,8 +40,11 @@ def sha256(path: Path) -> str:
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """``git describe --always --dirty`` of the package's repository, else the package version."""
-    root = Path(__file__).resolve().parents[1]
+    """``git describe --always --dirty`` of the package's repository, else the package version
+    (``$LT_CODE_VERSION`` where the book's runner set it)."""
+    if os.environ.get(CODE_VERSION_ENV):
+        return os.environ[CODE_VERSION_ENV]
+    root = Path(__file__).resolve().parents[2]  # the repository: lt_utils/lottery/integrity.py
     if (root / ".git").exists():
         try:
             out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True,
