@@ -5,6 +5,7 @@ import pytest
 
 from lt_utils.book.claims import (
     DIAGNOSTICS,
+    NOT_MEASURED,
     NOT_REPRODUCED,
     NOT_RUN,
     REPRODUCED,
@@ -92,6 +93,22 @@ def test_lenet_claims_read_old_tables_without_whole_training_set_columns():
     assert _verdicts(lenet_claims(short))["train_acc_full"] == NOT_RUN  # the paper's 100% is at 50K iterations
 
 
+def _stopped_early(table, variant="reinit"):
+    """``table`` as a patience run leaves it when every ``variant`` network stopped before the end."""
+    last = (table["variant"] == variant) & (table["iteration"] == table["iteration"].max())
+    metrics = ["val_loss", "val_acc", "test_loss", "test_acc", "train_loss", "train_acc", "train_acc_full",
+               "train_loss_full"]
+    return table.assign(**{m: table[m].mask(last) for m in metrics})
+
+
+def test_lenet_claims_on_end_of_training_values_are_not_measured_where_networks_stopped():
+    good = {c.key: c for c in lenet_claims(_lenet_good())}
+    cut = {c.key: c for c in lenet_claims(_stopped_early(_lenet_good()))}
+    assert cut["train_acc_full"].this_run is None and cut["train_acc_full"].verdict == NOT_MEASURED
+    for key in set(good) - {"train_acc_full"}:  # the others read early-stopping values, which are all there
+        assert (cut[key].this_run, cut[key].verdict) == (good[key].this_run, good[key].verdict), key
+
+
 def test_falling_onset_needs_every_sparser_pm_below():
     def reinit(r, p):  # below the original only at one P_m, back above at the sparser ones
         return 1000, (0.975 if 20 < p < 22 else 0.99), 0.98
@@ -159,6 +176,12 @@ def test_vgg_claims_not_reproduced_by_one_lucky_pm():
         # 2 pp below the original at P_m ~10%
         "lr 0.01": _vgg(lambda p: 0.90 if 8 < p < 14 else 0.92)}
     assert set(_verdicts(vgg_claims(tables)).values()) == {NOT_REPRODUCED}
+
+
+def test_vgg_claims_not_measured_where_networks_stopped_before_the_end():
+    tables = {"lr 0.1 + warmup": _stopped_early(_vgg(lambda p: 0.925), "iterative"),
+              "lr 0.1": _vgg(lambda p: 0.90, lambda p: 0.90)}
+    assert _verdicts(vgg_claims(tables)) == {"warmup_min_pm": NOT_MEASURED, "lr01_no_tickets": REPRODUCED}
 
 
 @pytest.mark.parametrize("setting", ["lr 0.1 + warmup", "lr 0.01"])

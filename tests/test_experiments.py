@@ -7,7 +7,8 @@ import lt_utils.lottery.jobs as jobs
 from lt_utils.engine.stack import init_states
 from lt_utils.lottery.experiments import finished_rounds, load_ticket, run_experiment
 from lt_utils.lottery.presets import preset
-from lt_utils.lottery.results import early_stopping
+from lt_utils.lottery.results import GROUP, early_stopping
+from lt_utils.lottery.stored import verify_table
 
 TINY = {"iterations": 200, "trials": 2, "rounds": 2, "reinits": 1, "train_eval_size": 500}
 
@@ -138,3 +139,20 @@ def test_late_rewinding_trains_later_rounds_from_k_to_the_end(tmp_path, data_dir
     es = early_stopping(table)
     assert (es[es["round"] > 0]["es_iteration"] >= 100).all()
     assert es["final_train_acc_full"].between(0, 1).all()  # the whole training split, at the end
+
+
+def test_patience_and_test_set_where_read_keep_every_evaluation_row(tmp_path, data_dir):
+    cfg, result = _run(tmp_path, data_dir, iterations=500, lr=1e-2, patience=100, test_eval="where_read", rounds=1)
+    table = result.table
+    assert table.groupby(GROUP)["iteration"].apply(lambda its: sorted(its) == [0, 100, 200, 300, 400, 500]).all()
+    unmeasured = table[table["val_acc"].isna()]  # after a network stopped
+    assert not unmeasured.empty and unmeasured[["val_loss", "test_acc", "train_acc"]].isna().all().all()
+    assert (table.groupby(GROUP)["test_acc"].count() <= 2).all()  # at the early stop and, if it got there, the end
+    assert not table["diverged"].any()
+    verify_table(cfg, table, tmp_path / "table.csv.gz")  # a stored copy of it would be accepted
+    es = early_stopping(table).set_index(GROUP)
+    assert es["es_test_acc"].notna().all() and es["es_val_acc"].notna().all()
+    stopped = unmeasured.groupby(GROUP).size().index
+    assert es.loc[stopped, ["final_test_acc", "final_train_acc", "final_train_acc_full"]].isna().all().all()
+    ran = es.index.difference(stopped)
+    assert es.loc[ran, ["final_test_acc", "final_train_acc_full"]].notna().all().all()

@@ -40,6 +40,14 @@ def test_key_hashes_only_values_that_differ_from_defaults():
     assert stable_key(cfg.name, extended) == cfg.key
 
 
+def test_patience_and_test_eval_are_in_the_key_only_when_set():
+    cfg = preset("smoke")
+    assert preset("smoke", patience=None, test_eval="every").key == cfg.key
+    keys = {cfg.key, preset("smoke", patience=200).key, preset("smoke", patience=300).key,
+            preset("smoke", test_eval="where_read").key, preset("smoke", patience=200, test_eval="where_read").key}
+    assert len(keys) == 5
+
+
 def test_precision_device_and_dropout_stacking_are_in_the_key():
     cfg = preset("smoke")
     keys = {experiment_path(cfg, "r", RunOptions(device="cpu", precision=p)).name for p in ("fp32", "bf16")}

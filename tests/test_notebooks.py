@@ -72,6 +72,17 @@ def test_scale_note_names_every_difference_from_the_paper():
         "Settings changed: lr=0.01 (full scale: 0.0012), trials=10 (full scale: 5)"
 
 
+
+def test_scale_note_says_when_a_run_stopped_early_or_read_the_test_set_only_where_read():
+    note = scale_note(preset("lenet", patience=2_000), "lenet")
+    assert note.startswith("Full scale (every other setting as the paper's); early termination: patience 2,000 "
+                           "iterations (the paper trains the full schedule; early-stopping values are those of the "
+                           "full schedule unless a later minimum was cut off")
+    note = scale_note(preset("lenet", trials=2, test_eval="where_read"), "lenet")
+    assert note.startswith("Reduced scale: 2 of 5 trials; test set evaluated only at the early-stopping iteration")
+    assert "patience" not in note and "test_eval" not in note
+
+
 def test_reproducibility_page_lists_each_run(tmp_path):
     record = {"config": preset("smoke").to_dict(), "key": "smoke-abc", "device": ["NVIDIA H100"], "wall_seconds": 90,
               "networks_trained": 18, "torch": ["2.5.0"], "python": "3.11.7", "finished": "2026-11-21T10:00:00",

@@ -15,6 +15,7 @@ from lt_utils.book.pages import PAGES, projected_time, scoreboard
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import run_experiment
 from lt_utils.lottery.presets import preset
+from lt_utils.lottery.results import GROUP, early_stopping
 from lt_utils.lottery.stored import StoredTableError, stored_table, verify_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,6 +133,35 @@ def test_a_label_over_data_is_found():
     axes[0, 0].annotate("across the line", xy=(0.5, 0.5))
     assert plots.labels_over_data(fig) == ["across the line"]
     plots.plt.close(fig)
+
+
+def _unmeasured(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``table`` as ``test_eval="where_read"`` and as ``patience=2000`` would have left it."""
+    per_net = early_stopping(table).set_index(GROUP)
+    at = table.join(per_net["es_iteration"], on=GROUP)["es_iteration"]
+    last = table["iteration"] == table["iteration"].max()
+    read = table.assign(**{m: table[m].where((table["iteration"] == at) | last) for m in ("test_loss", "test_acc")})
+    metrics = [c for c in table.columns if c.endswith(("_loss", "_acc", "_full"))]
+    stopped = table.assign(**{m: table[m].mask(table["iteration"] > at + 2_000) for m in metrics})
+    return read, stopped
+
+
+def _says_not_measured(ax) -> bool:
+    return any("not measured" in text.get_text() for text in ax.texts)
+
+
+def test_figures_say_what_a_run_did_not_measure():
+    _, table = _lenet()
+    read, stopped = _unmeasured(table)
+    pd.testing.assert_frame_equal(early_stopping(read), early_stopping(table))  # every value a panel reads
+    assert all(_says_not_measured(ax) and not ax.lines for ax in plots.figure3(read).axes)  # test curves
+    for fig in (plots.figure3(table), plots.four_panel_figure([(read, ["iterative", "reinit"], "", "-")])):
+        assert not any(_says_not_measured(ax) for ax in fig.axes)
+    fig = plots.four_panel_figure([(stopped, ["iterative", "reinit"], "", "-")])
+    assert [_says_not_measured(ax) for ax in fig.axes] == [False, False, True, True]  # end-of-training panels
+    fig = plots.checkpoint_figure({"lr 0.1": read}, [1_000, 20_000])
+    assert [_says_not_measured(ax) for ax in fig.axes] == [True, False]
+    plots.plt.close("all")
 
 
 def test_the_catalog_names_every_claim_a_page_checks():

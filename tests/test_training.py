@@ -10,7 +10,7 @@ from lt_utils.engine.hparams import PruneConfig, TrainConfig
 from lt_utils.engine.pruning import dense_masks, prune_to_round
 from lt_utils.engine.stack import init_states, select
 from lt_utils.engine.training import METRICS, train_stack
-from lt_utils.lottery.results import early_stopping
+from lt_utils.lottery.results import curves_to_table, early_stopping
 
 SHORT = TrainConfig(iterations=200, eval_every=100)
 
@@ -148,3 +148,105 @@ def test_early_stopping_reads_whole_training_set_accuracy_and_tolerates_old_tabl
     es = early_stopping(new)
     assert es.loc[0, "final_train_acc_full"] == 0.97 and es.loc[0, "final_train_acc"] == 0.95
     assert es.loc[0, "final_train_loss_full"] == 0.2
+
+
+# Early termination (patience) and test evaluation only where read (test_eval="where_read")
+
+EARLY = TrainConfig(iterations=600, eval_every=100, lr=1e-2)  # a high rate: noisy validation losses
+PATIENCE = 200
+SEEDS = [1, 2, 3, 4]
+
+
+@pytest.fixture(scope="module")
+def small_mnist(mnist):
+    """MNIST cut down so that evaluations are cheap (the runs below compare numbers, not accuracy)."""
+    parts = {"train": 12_000, "val": 1_000, "test": 2_000, "train_eval": 500}
+    return replace(mnist, **{name: Split(getattr(mnist, name).x[:size], getattr(mnist, name).y[:size])
+                             for name, size in parts.items()})
+
+
+def _train_early(data, cfg, on_eval=None):
+    model, params, buffers = init_states("lenet", [10 + i for i in range(len(SEEDS))])
+    return train_stack(model, params, buffers, dense_masks(params, model.layer_kinds), data, cfg, SEEDS,
+                       step="eager", on_eval=on_eval)
+
+
+@pytest.fixture(scope="module")
+def full_run(small_mnist):
+    return _train_early(small_mnist, EARLY)
+
+
+def _table(result):
+    labels = [{"variant": "iterative", "trial": i, "replicate": 0, "round": 0, "p_m": 100.0}
+              for i in range(len(SEEDS))]
+    return curves_to_table(result.curves, result.eval_iterations, labels, result.final_train)
+
+
+def test_patience_longer_than_the_run_changes_nothing(small_mnist, full_run):
+    # the watch (minimum, kept weights, stop flags) runs but stops nothing: bit-identical to the default run
+    watched = _train_early(small_mnist, replace(EARLY, patience=10_000))
+    assert torch.equal(watched.curves, full_run.curves) and torch.equal(watched.final_train, full_run.final_train)
+    assert all(torch.equal(watched.params[k], full_run.params[k]) for k in full_run.params)
+    assert watched.stopped == [None] * len(SEEDS) == full_run.stopped
+
+
+def test_patience_stops_networks_and_keeps_their_early_stopping_values(small_mnist, full_run):
+    seen = []
+    early = _train_early(small_mnist, replace(EARLY, patience=PATIENCE),
+                         on_eval=lambda it, m, params, b: seen.append((it, {k: v.clone() for k, v in params.items()})))
+    assert early.eval_iterations == full_run.eval_iterations  # the table keeps the schedule's evaluations
+    stopped = [i for i, at in enumerate(early.stopped) if at is not None]
+    running = [i for i, at in enumerate(early.stopped) if at is None]
+    assert stopped and running, early.stopped  # this seed set has both: some stop while others train on
+    val = full_run.curves[:, :, METRICS.index("val_loss")]
+    for i in range(len(SEEDS)):
+        at = early.stopped[i]
+        last = early.eval_iterations.index(at) if at is not None else len(early.eval_iterations) - 1
+        # up to its stop a network's curve is the full run's, bit for bit; after it, nothing was measured
+        assert torch.equal(early.curves[i, : last + 1], full_run.curves[i, : last + 1])
+        assert early.curves[i, last + 1 :].isnan().all()
+        if at is not None:  # it stopped because its minimum so far lay at least `patience` iterations back
+            best = int(val[i, : last + 1].argmin())
+            assert at - early.eval_iterations[best] >= PATIENCE
+            assert early.final_train[i].isnan().all()
+            weights_at_stop = next(params for it, params in seen if it == at)
+            for name in early.params:  # the stopped network's weights stayed as they were when it stopped
+                assert torch.equal(early.params[name][i], weights_at_stop[name][i])
+        else:
+            assert torch.equal(early.final_train[i], full_run.final_train[i])
+    for i in running:
+        for name in early.params:  # the others trained on exactly as in the full run
+            assert torch.equal(early.params[name][i], full_run.params[name][i])
+    # early stopping: the full run's, unless the full run's minimum came after the stop
+    full, cut = early_stopping(_table(full_run)), early_stopping(_table(early))
+    columns = ["es_iteration", "val_loss", "es_val_acc", "es_test_acc"]
+    later = [i for i in range(len(SEEDS)) if early.stopped[i] is not None
+             and full.loc[i, "es_iteration"] > early.stopped[i]]
+    same = [i for i in range(len(SEEDS)) if i not in later]
+    assert same
+    pd.testing.assert_frame_equal(cut.loc[same, columns], full.loc[same, columns])
+    for i in later:  # the minimum it had when it stopped: the full run's values at that evaluation
+        assert cut.loc[i, "es_iteration"] < full.loc[i, "es_iteration"]
+    assert cut.loc[stopped, ["final_test_acc", "final_train_acc", "final_train_acc_full"]].isna().all().all()
+    assert not _table(early)["diverged"].any()
+
+
+def test_a_stack_ends_when_every_network_has_stopped(small_mnist):
+    result = _train_early(small_mnist, replace(EARLY, patience=100, lr=5e-2))
+    assert all(at is not None for at in result.stopped) and max(result.stopped) < EARLY.iterations
+    after = [i for i, it in enumerate(result.eval_iterations) if it > max(result.stopped)]
+    assert result.curves[:, after].isnan().all() and result.final_train.isnan().all()
+
+
+def test_test_set_evaluated_only_where_read_gives_the_same_numbers(small_mnist, full_run):
+    read = _train_early(small_mnist, replace(EARLY, test_eval="where_read"))
+    test = [METRICS.index("test_loss"), METRICS.index("test_acc")]
+    others = [j for j in range(len(METRICS)) if j not in test]
+    assert torch.equal(read.curves[:, :, others], full_run.curves[:, :, others])  # training is untouched
+    assert all(torch.equal(read.params[k], full_run.params[k]) for k in full_run.params)
+    full, where = _table(full_run), _table(read)
+    assert where["test_acc"].isna().any()  # not evaluated between the early-stopping and last evaluations
+    pd.testing.assert_frame_equal(early_stopping(where), early_stopping(full))  # es and final values, bit for bit
+    read_rows = where[where["test_acc"].notna()]
+    pd.testing.assert_frame_equal(read_rows, full.loc[read_rows.index])
+

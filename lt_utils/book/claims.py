@@ -3,7 +3,9 @@
 A claim is *reproduced* when this run shows the paper's effect in the same direction and at
 least half as large as the paper states (thresholds stated by the paper are used as they are;
 a P_m the paper locates an effect at, such as where accuracy starts falling, within a factor of
-2); *not reproduced* otherwise; *not run at this scale* when the run lacks the P_m or the variant.
+2); *not reproduced* otherwise; *not run at this scale* when the run lacks the P_m or the variant;
+*not measured in this run* when the run did not measure what the claim reads (``patience``
+stopped networks before the end of training, whose accuracy there the claim needs).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import pandas as pd
 
 from lt_utils.book import reference as ref
 from lt_utils.chapters.landscape import barriers, spectrum_summary
-from lt_utils.lottery.results import early_stopping
+from lt_utils.lottery.results import early_stopping, measured
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT, RST, UNIDLTH
 from lt_utils.lottery.variants import label as variant_label
 
 REPRODUCED, NOT_REPRODUCED, NOT_RUN = "reproduced", "not reproduced", "not run at this scale"
+NOT_MEASURED = "not measured in this run"
 MEASURED = "measured (the paper states no number)"
 
 
@@ -217,7 +220,9 @@ def lenet_claims(table: pd.DataFrame) -> list[Claim]:
     full = per_net[per_net["variant"] == ITERATIVE]["final_train_acc_full"].dropna()
     train_acc = None if full.empty else 100 * float(full.mean())
     long_enough = per_net["final_iteration"].max() >= ref.LENET_ITERATIONS
-    add("train_acc_full", train_acc, train_acc is not None and train_acc >= 99.0, None if long_enough else NOT_RUN)
+    ended = measured(per_net, "final_test_acc")  # patience: some networks stopped before the end
+    add("train_acc_full", train_acc if ended else None, ended and train_acc is not None and train_acc >= 99.0,
+        NOT_MEASURED if not ended else None if long_enough else NOT_RUN)
     return claims
 
 
@@ -270,40 +275,49 @@ def conv_claims(plain: dict[str, pd.DataFrame], dropout: dict[str, pd.DataFrame]
     return claims
 
 
+def _warmup_min_pm(per_net: pd.DataFrame) -> Claim:
+    dense = float(per_net[per_net["round"] == 0]["final_test_acc"].mean())
+    tickets = _by_pm(per_net[per_net["round"] > 0], ITERATIVE, "final_test_acc")
+    smallest = _matching_down_to(tickets, dense)
+    reached = per_net["p_m"].min() <= ref.VGG19_WARMUP_MIN_PM + 0.2
+    passes = smallest is not None and smallest <= 2 * ref.VGG19_WARMUP_MIN_PM
+    return _claim("vgg19_warmup", "warmup_min_pm", smallest,
+                  NOT_RUN if not reached else REPRODUCED if passes else NOT_REPRODUCED)
+
+
+def _lr01_no_tickets(per_net: pd.DataFrame) -> Claim:
+    pruned = per_net[per_net["round"] > 0]
+    gaps = (100 * (_by_pm(pruned, ITERATIVE, "final_test_acc") - _by_pm(pruned, REINIT, "final_test_acc"))).dropna()
+    worst = None if gaps.empty else float(gaps.max())
+    return _claim("vgg19_warmup", "lr01_no_tickets", worst, _verdict(worst, worst is not None and worst <= 1.0))
+
+
+def _lr001_within_1pp(per_net: pd.DataFrame) -> Claim:
+    dense = float(per_net[per_net["round"] == 0]["final_test_acc"].mean())
+    tickets = _by_pm(per_net[per_net["round"] > 0], ITERATIVE, "final_test_acc")
+    floor = ref.VGG19_LR001_WITHIN_1PP_PM
+    ran = not tickets.empty and tickets.index.min() <= floor + 0.2
+    kept = tickets[tickets.index >= floor - 0.2]
+    lowest = 100 * float(kept.min() - dense) if ran and not kept.empty else None
+    return _claim("vgg19_warmup", "lr001_within_1pp", lowest,
+                  _verdict(lowest, lowest is not None and lowest >= -ref.VGG19_LR001_WITHIN_PP))
+
+
+VGG_CLAIMS = (("warmup", "warmup_min_pm", _warmup_min_pm), ("lr0.1", "lr01_no_tickets", _lr01_no_tickets),
+              ("lr0.01", "lr001_within_1pp", _lr001_within_1pp))
+"""Section 4's claims: the setting (``reference.VGG19_SETTINGS``) each reads, its key and its measure."""
+
+
 def vgg_claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
-    """Section 4's claims, from runs keyed by their label in ``reference.VGG19_SETTINGS``."""
+    """Section 4's claims, from runs keyed by their label in ``reference.VGG19_SETTINGS``. Each reads
+    test accuracy at the end of training: not measured where patience stopped networks before it."""
     claims = []
-    label = {choice: name for choice, (_, name) in ref.VGG19_SETTINGS.items()}
-    warm = tables.get(label["warmup"])
-    if warm is not None:
-        per_net = early_stopping(warm)
-        dense = float(per_net[per_net["round"] == 0]["final_test_acc"].mean())
-        tickets = _by_pm(per_net[per_net["round"] > 0], ITERATIVE, "final_test_acc")
-        smallest = _matching_down_to(tickets, dense)
-        reached = per_net["p_m"].min() <= ref.VGG19_WARMUP_MIN_PM + 0.2
-        passes = smallest is not None and smallest <= 2 * ref.VGG19_WARMUP_MIN_PM
-        claims.append(_claim("vgg19_warmup", "warmup_min_pm", smallest,
-                             NOT_RUN if not reached else REPRODUCED if passes else NOT_REPRODUCED))
-    cold = tables.get(label["lr0.1"])
-    if cold is not None:
-        pruned = early_stopping(cold)
-        pruned = pruned[pruned["round"] > 0]
-        gaps = (100 * (_by_pm(pruned, ITERATIVE, "final_test_acc") - _by_pm(pruned, REINIT, "final_test_acc"))
-                ).dropna()
-        worst = None if gaps.empty else float(gaps.max())
-        claims.append(_claim("vgg19_warmup", "lr01_no_tickets", worst,
-                             _verdict(worst, worst is not None and worst <= 1.0)))
-    slow = tables.get(label["lr0.01"])
-    if slow is not None:
-        per_net = early_stopping(slow)
-        dense = float(per_net[per_net["round"] == 0]["final_test_acc"].mean())
-        tickets = _by_pm(per_net[per_net["round"] > 0], ITERATIVE, "final_test_acc")
-        floor = ref.VGG19_LR001_WITHIN_1PP_PM
-        ran = not tickets.empty and tickets.index.min() <= floor + 0.2
-        kept = tickets[tickets.index >= floor - 0.2]
-        lowest = 100 * float(kept.min() - dense) if ran and not kept.empty else None
-        claims.append(_claim("vgg19_warmup", "lr001_within_1pp", lowest,
-                             _verdict(lowest, lowest is not None and lowest >= -ref.VGG19_LR001_WITHIN_PP)))
+    for setting, key, measure in VGG_CLAIMS:
+        table = tables.get(ref.VGG19_SETTINGS[setting][1])
+        if table is not None:
+            per_net = early_stopping(table)
+            ended = measured(per_net, "final_test_acc")
+            claims.append(measure(per_net) if ended else _claim("vgg19_warmup", key, None, NOT_MEASURED))
     return claims
 
 

@@ -44,9 +44,24 @@ SCALE_FIELDS = {"iterations": "iterations", "trials": "trials", "reinits": "rein
 """Settings that make a run smaller than the paper's, with the words a scale note uses for them."""
 
 
+def protocol_notes(cfg: ExperimentConfig) -> list[str]:
+    """What a run measured differently from the paper's protocol (``patience``, ``test_eval``), in words."""
+    notes = []
+    if cfg.train.patience is not None:
+        notes.append(f"early termination: patience {cfg.train.patience:,} iterations (the paper trains the full "
+                     "schedule; early-stopping values are those of the full schedule unless a later minimum was "
+                     "cut off; each round prunes the weights where training stopped, so rounds after the first "
+                     "differ from the paper's; a network that stopped has no end-of-training values)")
+    if cfg.train.test_eval == "where_read":
+        notes.append("test set evaluated only at the early-stopping iteration and at the end of training "
+                     "(test accuracy over training is not measured)")
+    return notes
+
+
 def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool = False,
                extra: dict[str, tuple[Any, Any]] | None = None) -> str:
-    """One line that says at what scale a figure was run, for captions and page banners.
+    """One line that says at what scale a figure was run, for captions and page banners, and what
+    it measured differently from the paper's protocol (:func:`protocol_notes`).
 
     ``paper`` is the full-scale configuration, or the name of its preset; ``extra`` adds
     differences of settings outside it, as ``{name: (this run, paper)}``."""
@@ -56,14 +71,19 @@ def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool
     diff = differences(cfg, preset(paper) if isinstance(paper, str) else paper)
     diff |= {k: v for k, v in (extra or {}).items() if v[0] != v[1]}
     data = diff.pop("dataset", None)  # another copy of the paper's data: named by its label, as every result on it
-    data_note = f"; data: {DATASETS[data[0]].label}, not the paper's {DATASETS[data[1]].label}" if data else ""
+    data_note = [f"data: {DATASETS[data[0]].label}, not the paper's {DATASETS[data[1]].label}"] if data else []
+    notes = protocol_notes(cfg)
+    for name in ("patience", "test_eval"):
+        diff.pop(name, None)
     if not diff:
-        return ("Full-scale settings" if data else "Full scale (every setting as the paper's)") + data_note
+        full = "Full-scale settings" if data else ("Full scale (every other setting as the paper's)" if notes
+                                                    else "Full scale (every setting as the paper's)")
+        return "; ".join([full, *data_note, *notes])
     reduced = {k for k, (this, full) in diff.items()
                if k in SCALE_FIELDS and isinstance(this, int) and isinstance(full, int) and this < full}
     changed = ", ".join(f"{diff[k][0]:,} of {diff[k][1]:,} {SCALE_FIELDS[k]}" if k in reduced
                         else f"{k}={diff[k][0]} (full scale: {diff[k][1]})" for k in diff)
-    return f"{'Reduced scale' if reduced else 'Settings changed'}: {changed}{data_note}"
+    return "; ".join([f"{'Reduced scale' if reduced else 'Settings changed'}: {changed}", *data_note, *notes])
 
 
 def committed_record(record_dir: str | None, notebook: str, key: str) -> dict[str, Any] | None:

@@ -88,6 +88,10 @@ def scale_summary(cfg: ExperimentConfig, full: ExperimentConfig | None) -> str:
         parts.insert(0, "smoke run")
     elif full is not None and cfg.dataset != full.dataset:
         parts.append(f"data: {DATASETS[cfg.dataset].label}")
+    if cfg.train.patience is not None:
+        parts.append(f"early termination after {cfg.train.patience:,} iterations without improvement")
+    if cfg.train.test_eval == "where_read":
+        parts.append("test set evaluated only where read")
     return ", ".join(parts)
 
 
@@ -157,7 +161,8 @@ def scoreboard_page(book_dir: Path) -> str:
     board = scoreboard(book_dir)
     counts = board["verdict"].value_counts()
     summary = ", ".join(f"{counts[v]} {v}" for v in (claim_lib.REPRODUCED, claim_lib.NOT_REPRODUCED,
-                                                     claim_lib.NOT_RUN, claim_lib.MEASURED, NOT_RUN_YET)
+                                                     claim_lib.NOT_RUN, claim_lib.NOT_MEASURED, claim_lib.MEASURED,
+                                                     NOT_RUN_YET)
                         if v in counts)
     lines = [f"Of the {len(board)} claims the book checks: {summary}.", ""]
     for (page, title, scale), rows in board.groupby(["page", "title", "run at"], sort=False):

@@ -81,7 +81,7 @@ def check_notebook_parameters(name: str, parameters: dict[str, Any], declared: d
     if name == "lenet_imp":
         configure(p["preset"], smoke, trials=p["trials"], rounds=p["rounds"], iterations=p["iterations"],
                   reinits=p["reinits"], lr=p["lr"], fc_rate=p["fc_rate"], train_eval_size=p["train_eval_size"],
-                  seed=p["seed"])
+                  seed=p["seed"], patience=p["patience"], test_eval=p["test_eval"])
     elif name in ("conv_dropout", "vgg19_warmup"):
 
         check_choice("dataset", p["dataset"], copies_of("cifar10"))
@@ -89,10 +89,12 @@ def check_notebook_parameters(name: str, parameters: dict[str, Any], declared: d
             models = parse_choices("models", p["models"], {m: m for m in ("conv2", "conv4", "conv6")})
             variants = parse_choices("dropout", p["dropout"], {"none": [""], "both": ["", "_dropout"]})[0]
             presets = [f"{m}{suffix}" for suffix in variants for m in models]
-            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "lr", "seed", "dataset")}
+            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "lr", "seed", "dataset",
+                                           "patience", "test_eval")}
         else:
             presets = [preset for preset, _ in parse_choices("settings", p["settings"], ref.VGG19_SETTINGS)]
-            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "seed", "dataset")}
+            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "seed", "dataset",
+                                           "patience", "test_eval")}
         for preset_name in presets:
             configure(preset_name, smoke, **overrides)
     elif name == "imp_landscape":

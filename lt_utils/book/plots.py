@@ -4,7 +4,9 @@ Every figure is at most :data:`PAGE_WIDTH` inches wide and its text at least 9 p
 at page width in the book; the scale of a run goes in the caption, never in the figure. Each
 variant has one colour and marker everywhere (``lt_utils.lottery.variants.VARIANTS``); the paper's own values
 are drawn in black and labelled "paper", beside the mark where the label covers no data, else in
-the axes' legend (:func:`labels_over_data` finds any label that does).
+the axes' legend (:func:`labels_over_data` finds any label that does). A panel whose values a run
+did not measure (``patience``: end-of-training values; ``test_eval="where_read"``: test accuracy
+over training) says so instead of plotting what is left (:func:`not_measured`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
-from lt_utils.lottery.results import accuracy_at, early_stopping, summarize
+from lt_utils.lottery.results import accuracy_at, early_stopping, measured, summarize
 from lt_utils.lottery.variants import ITERATIVE, REINIT, VARIANTS
 
 PAGE_WIDTH = 7.5  # inches: the book's text column at 100 dpi; no figure is wider
@@ -123,6 +125,12 @@ def fit_ylim_after(ax: Axes, curves: Sequence[pd.Series], settle: float = 0.1, p
     ax.set_ylim(lo - margin, hi + margin)
 
 
+def not_measured(ax: Axes, what: str = "") -> None:
+    """Say in panel ``ax`` that its values were not measured in this run (``what``: whose)."""
+    ax.text(0.5, 0.5, f"not measured in this run{what}\n(see the run line)", transform=ax.transAxes,
+            ha="center", va="center", fontsize=9, bbox=_NOTE_BOX)
+
+
 def _nearest_round(rows: pd.DataFrame, pm: float, tol: float = 0.15) -> float | None:
     available = np.sort(rows["p_m"].unique())[::-1]
     if not len(available):
@@ -143,6 +151,13 @@ def figure3(table: pd.DataFrame, panels: Sequence[tuple[str, Sequence[float], Se
     curves after the first ``settle`` fraction of training, where they differ; one legend for
     the panels, under them (each P_m has one colour in every panel)."""
     fig, axes = figure(1, len(panels), height=3.3, sharey=True)
+    if not measured(table, "test_acc"):  # patience, or the test set evaluated only where read
+        for ax in axes[0]:
+            not_measured(ax)
+            ax.set_xlabel("Training iterations")
+        axes[0, 0].set_ylabel("Test accuracy (%)")
+        fig.tight_layout()
+        return fig
     all_pms = sorted({pm for _, pms, reinits in panels for pm in (*pms, *reinits)}, reverse=True)
     colors = dict(zip(all_pms, plt.cm.viridis(np.linspace(0, 0.9, len(all_pms))), strict=True))
     bands = []
@@ -178,9 +193,14 @@ def four_panel_figure(lines: Sequence[tuple[pd.DataFrame, Sequence[str], str, st
     if whole:  # the whole training split, measured at the end of training (tables stored since it was)
         panels = [WHOLE_TRAIN_PANEL if panel[0] == "final_train_acc" else panel for panel in panels]
     for ax, (column, ylabel, scale) in zip(axes.flat, panels, strict=False):
+        missing = []
         for per_net, variants, suffix, style in per_nets:
-            if column in per_net and per_net[column].notna().any():
+            if measured(per_net, column):
                 metric_vs_pm(per_net, column, ax, variants, scale, suffix, style)
+            elif column in per_net:  # patience stopped networks before the end: no end-of-training values
+                missing.append(suffix.strip())
+        if missing:
+            not_measured(ax, "" if len(missing) == len(per_nets) else f" for {', '.join(missing)}")
         ax.set_ylabel(ylabel)
         pm_axis(ax)
     for ax in axes.flat[len(panels):]:
@@ -335,9 +355,16 @@ def checkpoint_figure(tables: dict[str, pd.DataFrame], checkpoints: Sequence[int
     style per setting, tickets against reinitialization."""
     fig, axes = figure(1, len(checkpoints), height=3.8, sharey=True)
     for ax, iteration in zip(axes[0], checkpoints, strict=True):
+        missing = []
         for i, (name, table) in enumerate(tables.items()):
-            metric_vs_pm(accuracy_at(table, iteration), "test_acc", ax, [ITERATIVE, REINIT], 100, f" {name}",
-                         NETWORK_LINESTYLES[i % 4])
+            at = accuracy_at(table, iteration)
+            if measured(at, "test_acc"):
+                metric_vs_pm(at, "test_acc", ax, [ITERATIVE, REINIT], 100, f" {name}", NETWORK_LINESTYLES[i % 4])
+            else:
+                missing.append(name)
+        if missing:
+            not_measured(ax, "" if len(missing) == len(tables) else f" for {', '.join(missing)}")
+            pm_axis(ax)
         ax.set_title(f"{iteration:,} iterations")
         ax.set_xticks((100, 21.1, 3.6), ["100", "21.1", "3.6"])
         ax.set_xlabel("P_m (%)")

@@ -21,6 +21,9 @@ from lt_utils.validation import (
 OPTIMIZERS = ("adam", "sgd")
 STRATEGIES = ("layerwise", "global")
 LAYER_KINDS = ("conv", "fc", "output", "shortcut")
+TEST_EVALS = ("every", "where_read")
+"""When the test set is evaluated: at every evaluation (the paper's curves), or only where the
+book reads it (the early-stopping iteration and the end of training)."""
 
 
 def check_rate(field_name: str, value: float, allow_zero: bool = False) -> None:
@@ -43,6 +46,8 @@ class TrainConfig:
     eval_every: int = 100  # evaluate validation, test and training accuracy this often
     augment: bool = False  # random flips and 4-pixel pad-and-crop (CIFAR-10)
     train_eval_size: int = 5_000  # size of the fixed training subset whose accuracy is tracked
+    patience: int | None = None  # stop a network whose val loss has not improved for this many iterations (None: never)
+    test_eval: str = "every"  # one of TEST_EVALS: "every" evaluation, or "where_read" (early stop and end only)
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -57,6 +62,9 @@ class TrainConfig:
                 f"at most iterations={self.iterations} (warmup longer than training)")
         object.__setattr__(self, "lr_drops", check_int_tuple("lr_drops", self.lr_drops, 1))
         check_bool("augment", self.augment)
+        if self.patience is not None:
+            check_int("patience", self.patience, 1)
+        check_choice("test_eval", self.test_eval, TEST_EVALS)
 
     def lr_at(self, iteration: int) -> float:
         """Learning rate for the step taken at ``iteration`` (0-based): warmup from 0 (``lr * it / k``

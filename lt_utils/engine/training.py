@@ -2,13 +2,20 @@
 
 The hot loop keeps everything on the device: minibatches are drawn by index from the
 resident data, one call of a :mod:`lt_utils.engine.step` step updates every network, and metrics
-are written into a device tensor that is read once, at the end of training.
+are written into a device tensor that is read once, at the end of training (with
+``TrainConfig.patience``, the networks' stopped flags are also read at each evaluation).
+
+Two options of :class:`lt_utils.engine.hparams.TrainConfig` leave metrics unmeasured, as NaN in
+the curves: ``patience`` (every metric of a network after it stopped, and its end-of-training
+``final_train``) and ``test_eval="where_read"`` (the test metrics except at the early-stopping
+evaluation and the last one). An accuracy is never NaN when measured, so a NaN accuracy means
+"not measured"; a loss is measured with its accuracy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from tqdm import tqdm
@@ -18,6 +25,7 @@ from lt_utils.engine.hparams import TrainConfig
 from lt_utils.engine.models import PrunableModel
 from lt_utils.engine.stack import State, check_precision
 from lt_utils.engine.step import Scorer, make_step_forms
+from lt_utils.validation import require
 
 METRICS = ("val_loss", "val_acc", "test_loss", "test_acc", "train_loss", "train_acc")
 """Metrics of every evaluation; ``train_*`` are on the fixed training subset (``train_eval_size``)."""
@@ -30,7 +38,8 @@ class TrainResult:
     """Final parameters and buffers, metric curves ``N x evaluations x METRICS`` (CPU), the state
     at ``snapshot_at`` when one was asked for, and ``final_train``: ``N x FULL_TRAIN_METRICS`` on
     the whole training split at the end of training (CPU), and ``step``: the step form that trained
-    them (``"auto"`` resolved, after any fallback), and ``device_name``: the device they trained on."""
+    them (``"auto"`` resolved, after any fallback), and ``device_name``: the device they trained on;
+    ``stopped``: the iteration at which each network stopped (``patience``; None: it trained to the end)."""
 
     params: State
     buffers: State
@@ -40,6 +49,7 @@ class TrainResult:
     final_train: torch.Tensor | None = None
     step: str = "eager"
     device_name: str = ""
+    stopped: list[int | None] = field(default_factory=list)
 
 
 def device_name(device: torch.device) -> str:
@@ -89,6 +99,59 @@ def _skip_data(cfg: TrainConfig, n_train: int, generators: list[torch.Generator]
     return batches
 
 
+VAL_LOSS, TEST = METRICS.index("val_loss"), [METRICS.index("test_loss"), METRICS.index("test_acc")]
+
+
+class _Watch:
+    """Each network's minimum validation loss so far and the evaluation it was at (the earliest, as
+    ``early_stopping`` reads the table), a copy of its weights there (``keep``), and, with
+    ``patience``, whether it has stopped; device tensors, updated at evaluations only."""
+
+    def __init__(self, live: State, eval_iterations: list[int], patience: int | None, keep: bool):
+        first = next(iter(live.values()))
+        n, device = first.shape[0], first.device
+        self.iterations = torch.tensor(eval_iterations, device=device)
+        self.best = torch.full((n,), float("inf"), device=device)
+        self.best_slot = torch.zeros(n, dtype=torch.long, device=device)
+        self.stopped = torch.zeros(n, dtype=torch.bool, device=device)
+        self.patience = patience
+        self.kept = {k: v.detach().clone() for k, v in live.items()} if keep else None
+        self.stopped_at: list[int | None] = [None] * n  # on the host: each network's stop iteration
+        self.frozen: tuple[torch.Tensor, State] | None = None  # the stopped networks' indices and weights
+
+    @torch.no_grad()
+    def observe(self, slot: int, row: torch.Tensor, live: State) -> bool:
+        """Take in evaluation ``slot`` (``row``: its ``N x METRICS``; the stopped networks' values are made
+        NaN, unmeasured). With patience, stop the networks that have not improved for ``patience``
+        iterations, except at the schedule's last evaluation (they trained to the end); True when all
+        have stopped. That needs one host read."""
+        row.masked_fill_(self.stopped[:, None], float("nan"))
+        improved = row[:, VAL_LOSS] < self.best  # NaN (diverged or stopped) never improves
+        self.best = torch.where(improved, row[:, VAL_LOSS], self.best)
+        self.best_slot = torch.where(improved, slot, self.best_slot)
+        if self.kept is not None:
+            for k, v in self.kept.items():
+                v.copy_(torch.where(improved.view(-1, *[1] * (v.ndim - 1)), live[k], v))
+        if self.patience is None or slot == len(self.iterations) - 1:
+            return False
+        self.stopped |= self.iterations[slot] - self.iterations[self.best_slot] >= self.patience
+        now = self.stopped.tolist()
+        if sum(now) > len(now) - self.stopped_at.count(None):  # more have stopped: hold them too
+            it = int(self.iterations[slot])
+            self.stopped_at = [it if s and at is None else at for s, at in zip(now, self.stopped_at, strict=True)]
+            index = self.stopped.nonzero().squeeze(1)
+            self.frozen = (index, {k: v.detach().index_select(0, index) for k, v in live.items()})
+        return all(now)
+
+    @torch.no_grad()
+    def hold(self, live: State) -> None:
+        """Put the stopped networks' weights and buffers back as they were when they stopped."""
+        if self.frozen is not None:
+            index, state = self.frozen
+            for k, v in state.items():
+                live[k].index_copy_(0, index, v)
+
+
 def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict[str, torch.Tensor],
                 data: Dataset, cfg: TrainConfig, data_seeds: list[int], *, start_iteration: int = 0,
                 snapshot_at: int | None = None,
@@ -106,8 +169,17 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     runs after each evaluation (it reads the metrics, so it syncs) and stops training by
     returning True; the curves then end at that evaluation. ``step`` is one of
     :data:`lt_utils.engine.step.STEP_MODES` (the same update, computed eagerly, compiled or as a CUDA graph);
-    ``precision`` one of :data:`lt_utils.engine.stack.PRECISIONS` (``"bf16"``: autocast, not the paper's fp32)."""
+    ``precision`` one of :data:`lt_utils.engine.stack.PRECISIONS` (``"bf16"``: autocast, not the paper's fp32).
+
+    ``cfg.patience``: a network whose validation loss has not improved for that many iterations
+    (checked at evaluations) stops: its weights and buffers stay as they are while the others
+    train on, and the stack ends when all have stopped; the curves keep the schedule's evaluations,
+    NaN after each network's stop. ``cfg.test_eval="where_read"``: the test set is evaluated at
+    the end only, on the live weights (the last evaluation) and on a copy of each network's weights
+    at its minimum validation loss (that evaluation); NaN elsewhere."""
     check_precision(precision)
+    require(cfg.patience is None or snapshot_at is None or cfg.patience >= snapshot_at, "patience", cfg.patience,
+            f"at least snapshot_at={snapshot_at} (no network may stop before its snapshot)")
     device = data.train.y.device
     n = len(data_seeds)
     params = {k: v.detach().clone() for k, v in params.items()}
@@ -119,16 +191,26 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     eval_iterations = eval_iterations_from(cfg, start_iteration)
     curves = torch.zeros(len(eval_iterations), n, len(METRICS), device=device)
     snapshot = None
+    where_read = cfg.test_eval == "where_read"
+    live = params | buffers
+    watch = _Watch(live, eval_iterations, cfg.patience, where_read) \
+        if cfg.patience is not None or where_read else None
+    missing = torch.full((n,), float("nan"), device=device)
 
-    def record(slot: int) -> None:
+    def record(slot: int) -> bool:
+        """Evaluate into ``curves[slot]``; True when every network has stopped."""
         model.eval()
-        splits = (data.val, data.test, data.train_eval)
-        curves[slot] = torch.stack([m for split in splits for m in evaluate_stack(score, params, buffers, split,
-                                                                                   eval_batch)], dim=1)
+        metrics = []
+        for split in (data.val, data.test, data.train_eval):
+            skip = where_read and split is data.test  # evaluated at the end instead
+            metrics += (missing, missing) if skip else evaluate_stack(score, params, buffers, split, eval_batch)
+        curves[slot] = torch.stack(metrics, dim=1)
         model.train()
+        return watch is not None and watch.observe(slot, curves[slot], live)
 
     record(0)
     slot = 1
+    ended = False  # every network stopped (patience)
     batches = _skip_data(cfg, len(data.train), generators, device, start_iteration)
     fill = black(data.name)  # the pad-and-crop border: a black pixel
     bar = tqdm(total=cfg.iterations - start_iteration, desc=progress if isinstance(progress, str) else "training",
@@ -141,18 +223,38 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
         if cfg.augment:
             x = torch.stack([augment(x[i], generators[i], fill) for i in range(n)])
         train_step(x, y, cfg.lr_at(it), penalty[1](it) if penalty else 0.0)
+        if watch is not None:
+            watch.hold(live)
         if snapshot_at is not None and it + 1 == snapshot_at:
             snapshot = ({k: v.detach().clone() for k, v in params.items()}, {k: v.clone() for k, v in buffers.items()})
         if slot < len(eval_iterations) and it + 1 == eval_iterations[slot]:
-            record(slot)
+            ended = record(slot)
             bar.update(eval_iterations[slot] - eval_iterations[slot - 1])
             slot += 1
-            if on_eval is not None and on_eval(it + 1, curves[slot - 1], params, buffers):
+            asked = on_eval is not None and on_eval(it + 1, curves[slot - 1], params, buffers)
+            if ended or asked:
                 break
     bar.close()
+    gone = watch.stopped[:, None] if watch is not None else torch.zeros(n, 1, dtype=torch.bool, device=device)
     model.eval()
-    final_train = torch.stack(evaluate_stack(score, params, buffers, data.train, eval_batch), dim=1)
+    if ended:  # nothing was measured after the last network stopped
+        curves[slot:] = float("nan")
+        final_train = torch.full((n, len(FULL_TRAIN_METRICS)), float("nan"), device=device)
+    else:
+        final_train = torch.stack(evaluate_stack(score, params, buffers, data.train, eval_batch), dim=1)
+        final_train.masked_fill_(gone, float("nan"))
+        if where_read:  # the test set at the end of the run
+            test = torch.stack(evaluate_stack(score, params, buffers, data.test, eval_batch), dim=1)
+            curves[slot - 1, :, TEST] = test.masked_fill(gone, float("nan"))
+    if where_read:  # and at each network's minimum validation loss, on the weights kept there
+        kept = watch.kept
+        test = torch.stack(evaluate_stack(score, {k: kept[k] for k in params}, {k: kept[k] for k in buffers},
+                                          data.test, eval_batch), dim=1)
+        networks = torch.arange(n, device=device)[:, None]
+        curves[watch.best_slot[:, None], networks, torch.tensor(TEST, device=device)] = test
     model.train()
     final = {k: v.detach() for k, v in params.items()}
-    return TrainResult(final, buffers, curves[:slot].transpose(0, 1).cpu(), eval_iterations[:slot], snapshot,
-                       final_train.cpu(), forms.form, device_name(device))
+    kept_slots = len(eval_iterations) if ended else slot
+    return TrainResult(final, buffers, curves[:kept_slots].transpose(0, 1).cpu(), eval_iterations[:kept_slots],
+                       snapshot, final_train.cpu(), forms.form, device_name(device),
+                       watch.stopped_at if watch is not None else [None] * n)

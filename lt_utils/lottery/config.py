@@ -69,6 +69,9 @@ class ExperimentConfig:
                  self.one_shot_rounds, f"rounds between 1 and rounds={self.rounds}")
         check_bool("random_sparse", self.random_sparse)
         check_int("rewind_iteration", self.rewind_iteration, 0, self.train.iterations)
+        require(self.train.patience is None or self.train.patience >= self.rewind_iteration, "patience",
+                self.train.patience, f"at least rewind_iteration={self.rewind_iteration} (no network may stop "
+                "before the weights it rewinds to)")
         check_int("seed", self.seed, 0)
 
     def to_dict(self) -> dict[str, Any]:

@@ -2,6 +2,12 @@
 
 One row per (variant, trial, replicate, round, evaluation). Variants: ``iterative`` (winning
 tickets), ``reinit`` (same mask, fresh initialization), ``oneshot``, ``random_sparse``.
+
+Every network has a row at every evaluation of the schedule. A metric that was not measured is
+NaN (empty in the CSV): with ``TrainConfig.patience``, every metric after the network stopped
+and its end-of-training values; with ``test_eval="where_read"``, the test metrics except at the
+early-stopping evaluation and the last one. An accuracy is NaN only when it was not measured (a
+diverged network's loss is NaN, its accuracy is not): readers test accuracies for availability.
 """
 
 from __future__ import annotations
@@ -54,9 +60,16 @@ def curves_to_table(curves: torch.Tensor, eval_iterations: list[int], labels: li
     table.insert(0, "iteration", eval_iterations * n)
     for column in reversed(KEY_COLUMNS):
         table.insert(0, column, [label[column] for label in labels for _ in range(e)])
-    diverged = ~torch.isfinite(curves.double()).flatten(1).all(1)
-    table["diverged"] = diverged.repeat_interleave(e).numpy()
+    table["diverged"] = diverged(curves).repeat_interleave(e).numpy()
     return table
+
+
+def diverged(curves: torch.Tensor) -> torch.Tensor:
+    """Networks (curves ``N x evaluations x METRICS``) with a non-finite loss where it was measured
+    (where its accuracy is not NaN; see the module docstring)."""
+    pairs = [(METRICS.index(f"{split}_loss"), METRICS.index(f"{split}_acc")) for split in ("val", "test", "train")]
+    losses, accuracies = curves[..., [a for a, _ in pairs]], curves[..., [b for _, b in pairs]]
+    return (~torch.isfinite(losses) & ~accuracies.isnan()).flatten(1).any(1)
 
 
 def divergence_note(table: pd.DataFrame) -> str:
@@ -72,12 +85,16 @@ def divergence_note(table: pd.DataFrame) -> str:
 
 
 def early_stopping(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per network: the evaluation with minimum validation loss (ties: the earliest),
-    with its test accuracy, plus the final evaluation's test accuracy, training accuracy on the
-    tracked subset (``final_train_acc``) and on the whole training split (``final_train_acc_full``,
-    ``final_train_loss_full``; NaN for tables stored before it was measured)."""
+    """One row per network: the evaluation with minimum validation loss (ties: the earliest, or
+    the one whose test accuracy was measured: ``test_eval="where_read"`` picks the minimum in fp32,
+    which the stored 6 digits may tie), with its test accuracy, plus the final evaluation's test
+    accuracy, training accuracy on the tracked subset (``final_train_acc``) and on the whole
+    training split (``final_train_acc_full``, ``final_train_loss_full``; NaN for tables stored
+    before it was measured). A value not measured (see the module docstring) is NaN."""
     ordered = table.sort_values([*GROUP, "iteration"]).reset_index(drop=True)
-    best = ordered.loc[ordered.groupby(GROUP, sort=False)["val_loss"].idxmin()]
+    lowest = ordered["val_loss"] == ordered.groupby(GROUP, sort=False)["val_loss"].transform("min")
+    candidates = ordered[lowest].assign(_unmeasured=ordered["test_acc"].isna())
+    best = candidates.sort_values([*GROUP, "_unmeasured", "iteration"]).groupby(GROUP, sort=False).head(1)
     last = ordered.groupby(GROUP, sort=False).tail(1).set_index(GROUP)
     out = best.set_index(GROUP)[["iteration", "val_loss", "val_acc", "test_acc"]].rename(
         columns={"iteration": "es_iteration", "test_acc": "es_test_acc", "val_acc": "es_val_acc"})
@@ -87,6 +104,12 @@ def early_stopping(table: pd.DataFrame) -> pd.DataFrame:
         out[f"final_{column}"] = last[column] if column in last else float("nan")
     out["final_iteration"] = last["iteration"]
     return out.reset_index()
+
+
+def measured(frame: pd.DataFrame, column: str) -> bool:
+    """Whether every row of ``frame`` has ``column``, an accuracy (a table's, or ``early_stopping``'s
+    per network): False where it was not measured (see the module docstring)."""
+    return column in frame and bool(frame[column].notna().all())
 
 
 def summarize(per_network: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

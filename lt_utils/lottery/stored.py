@@ -39,7 +39,10 @@ def verify_table(cfg: ExperimentConfig, table: pd.DataFrame, path: Path) -> None
     missing = [c for c in (*KEY_COLUMNS, "iteration", *METRICS) if c not in table.columns]
     if missing:
         raise StoredTableError(f"{path}: missing column(s) {missing}")
-    if table[["round", "iteration", "val_loss", "test_acc"]].isna().any().any():
+    # patience and test_eval="where_read" leave metrics unmeasured (empty); see lt_utils.lottery.results
+    required = ["round", "iteration", *(["val_loss"] if cfg.train.patience is None else []),
+                *(["test_acc"] if cfg.train.patience is None and cfg.train.test_eval == "every" else [])]
+    if table[required].isna().any().any():
         raise StoredTableError(f"{path}: empty values in round, iteration or metrics")
     for r in range(cfg.rounds + 1):
         rows = table[table["round"] == r]
