@@ -104,8 +104,7 @@ def load_table(cfg: ExperimentConfig, results_dir: str | Path, options: RunOptio
     if not path.is_dir():
         raise ConfigError(f"no results of {cfg.name} in results_dir={str(results_dir)!r}: {path} does not exist "
                           "(run it with run_experiment, with the same options, first)")
-    return load_folder_table(experiment_path(cfg, results_dir, options), cfg.rounds,
-                             (options or RunOptions()).identity(cfg))
+    return load_folder_table(path, cfg.rounds, (options or RunOptions()).identity(cfg))
 
 
 def load_folder_table(path: Path, rounds: int, identity: dict[str, Any] | None = None) -> pd.DataFrame:
