@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from lt_utils.errors import ConfigError
@@ -103,6 +105,28 @@ def check_choice_tuple(field_name: str, value: Any, choices: Iterable[str], non_
     require(isinstance(value, (tuple, list)) and (bool(value) or not non_empty)
             and all(isinstance(v, str) and v in choices for v in value), field_name, value, allowed)
     return tuple(value)
+
+
+def check_folder(field_name: str, value: Any, must_exist: bool = False, writable: bool = False) -> Path:
+    """A folder this process can read: it exists (``must_exist``), or it may be created (the nearest
+    folder above it that exists is a folder); ``writable``: files can be created in it (or in that
+    folder above it). The error names the folder at fault."""
+    require(isinstance(value, (str, os.PathLike)) and str(value) != "", field_name, value, "a folder (a path)")
+    path = Path(value)
+    value = str(value)  # named as given, without a PosixPath(...) around it
+    found = path
+    for found in (path, *path.absolute().parents):
+        try:
+            if found.exists():
+                break
+        except OSError:  # the folder above it cannot be searched: found below
+            continue
+    require(found is path or not must_exist, field_name, value, "an existing folder (there is none)")
+    require(found.is_dir(), field_name, value, f"a folder; {found} is a file")
+    require(os.access(found, os.R_OK | os.X_OK), field_name, value, f"a folder this user can read; {found} is not")
+    require(not writable or os.access(found, os.W_OK | os.X_OK), field_name, value,
+            f"a folder this user can write to; {found} is not writable")
+    return path
 
 
 def check_device(field_name: str, value: Any) -> str:

@@ -7,7 +7,6 @@ import papermill
 import pytest
 
 from lt_utils.book import cli as book
-from lt_utils.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,10 +43,12 @@ def test_successful_run_replaces_the_notebook_and_clears_an_old_failure(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lenet_imp.ipynb"]
 
 
-def test_run_command_refuses_bad_parameter_without_touching_the_book(tmp_path, monkeypatch):
+def test_run_command_refuses_bad_parameter_without_touching_the_book(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
     monkeypatch.chdir(ROOT)
     before = (ROOT / "book" / "figures").stat().st_mtime_ns
-    with pytest.raises(ConfigError, match=r"invalid trials=0"):
+    with pytest.raises(SystemExit) as exit_:
         book.main(["run", "lenet_imp", "-p", "trials", "0", "-p", "results_dir", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == "python -m lt_utils.book: error: invalid trials=0: must be a positive integer\n"
     assert (ROOT / "book" / "figures").stat().st_mtime_ns == before

@@ -1,17 +1,21 @@
 """Damaged, interrupted and stray stored files: named, never read as results, recomputed."""
 
 import gzip
+import json
 import stat
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import lt_utils.lottery.experiments as experiments
+from lt_utils.book.cli import export_tables
 from lt_utils.errors import DamagedFileError, DamagedResultWarning
 from lt_utils.lottery.experiments import experiment_path, finished_rounds, load_ticket, load_trained, run_experiment
-from lt_utils.lottery.integrity import manifest_path
+from lt_utils.lottery.integrity import TABLES_MANIFEST, manifest_path, table_problems
 from lt_utils.lottery.presets import preset
 
+BOOK = Path(__file__).resolve().parents[1] / "book"
 TINY = {"iterations": 20, "eval_every": 10, "trials": 1, "rounds": 2, "reinits": 0, "one_shot_rounds": (),
         "random_sparse": False, "train_eval_size": 100}
 
@@ -142,3 +146,19 @@ def test_round_recorded_with_other_options_is_not_returned(finished, tmp_path, d
     folder.rename(experiment_path(cfg, tmp_path, bf16))
     with pytest.warns(DamagedResultWarning, match="recorded with"):
         assert finished_rounds(cfg, tmp_path, bf16) == []
+
+
+def test_every_committed_table_matches_the_manifest():
+    """The book's tables (book/results) are exactly those its manifest lists, unchanged."""
+    assert table_problems(BOOK / "results") == []
+
+
+def test_exported_tables_are_recorded_in_the_manifest(finished, tmp_path):
+    cfg, results, table = finished
+    record = tmp_path / "runs" / "x.json"
+    record.parent.mkdir()
+    record.write_text(json.dumps({"notebook": "x", "runs": [{"config": cfg.to_dict(), "key": cfg.key}]}))
+    export_tables(record, results, tmp_path / "results")
+    manifest = json.loads((tmp_path / "results" / TABLES_MANIFEST).read_text())
+    assert manifest["files"][f"{cfg.key}.csv.gz"]["rows"] == len(table)
+    assert table_problems(tmp_path / "results") == []

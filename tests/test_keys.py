@@ -8,6 +8,7 @@ from lt_utils.book.migrate import migrate_book, migrate_results
 from lt_utils.engine.hparams import TrainConfig
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import experiment_path
+from lt_utils.lottery.integrity import record_tables, table_problems
 from lt_utils.lottery.keys import legacy_key, non_default, stable_key
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import PRESETS, preset
@@ -77,6 +78,7 @@ def test_migration_renames_results_and_book_records(tmp_path):
     record = {"notebook": "x", "runs": [{"config": cfg.to_dict(), "key": old, "device": ["x86_64"],
                                          "precision": ["fp32"], "exports": ["dual_lenet-zzz"]}]}
     atomic_write_json(record, book / "runs" / "x.json")
+    record_tables(book / "results")
     moves = migrate_results(results)
     assert [(a.name, b.name) for a, b in moves] == [(old, cfg.key)]
     migrate_book(book, {"dual_lenet-zzz": "dual_lenet-new"})
@@ -85,7 +87,17 @@ def test_migration_renames_results_and_book_records(tmp_path):
     assert (book / "results" / f"{cfg.key}.csv.gz").exists()
     assert (book / "results" / cfg.key / "landscape" / "distances.csv.gz").exists()
     assert not (book / "results" / f"{old}.csv.gz").exists()
+    assert table_problems(book / "results") == []  # the manifest follows the renames
     assert migrate_results(results) == [] and migrate_book(book) == []  # a second run changes nothing
+
+
+def test_migration_adopts_tables_committed_before_manifests(tmp_path):
+    import pandas as pd
+
+    atomic_write_table(pd.DataFrame({"round": [0, 1]}), tmp_path / "results" / "lenet-abc.csv.gz")
+    assert table_problems(tmp_path / "results") != []
+    migrate_book(tmp_path)
+    assert table_problems(tmp_path / "results") == []
 
 
 def test_round_trip_keeps_the_key():

@@ -173,7 +173,7 @@ def test_export_copies_tables_not_checkpoints(tmp_path):
     export_tables(record, results, tmp_path / "book")
     exported = sorted(str(p.relative_to(tmp_path / "book")) for p in (tmp_path / "book").rglob("*") if p.is_file())
     assert exported == sorted([f"{cfg.key}.csv.gz", f"{cfg.key}/landscape/distances.csv.gz",
-                               "dual_lenet-abc/rst.csv.gz"])
+                               "dual_lenet-abc/rst.csv.gz", "MANIFEST.json"])  # the manifest lists the tables
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "book" / f"{cfg.key}.csv.gz"), rows, check_dtype=False)
 
 
@@ -194,4 +194,4 @@ def test_export_copies_new_chapter_tables_of_an_experiment_read_from_the_book(tm
                                                               "exports": ["dual_lenet-abc"]}]}))
     export_tables(record, results, tmp_path / "book")
     exported = sorted(str(p.relative_to(tmp_path / "book")) for p in (tmp_path / "book").rglob("*") if p.is_file())
-    assert exported == ["dual_lenet-abc/unilth.csv.gz"]
+    assert exported == ["MANIFEST.json", "dual_lenet-abc/unilth.csv.gz"]

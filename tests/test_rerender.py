@@ -14,6 +14,7 @@ from lt_utils.book.cli import recorded_parameters, tidy_executed
 from lt_utils.book.pages import PAGES, projected_time, scoreboard
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import run_experiment
+from lt_utils.lottery.integrity import record_tables
 from lt_utils.lottery.presets import preset
 from lt_utils.lottery.results import GROUP, early_stopping
 from lt_utils.lottery.stored import StoredTableError, stored_table, verify_table
@@ -48,6 +49,7 @@ def test_an_incomplete_committed_table_is_refused_by_name(tmp_path, damage):
     }[damage]
     path = tmp_path / f"{cfg.key}.csv.gz"
     damaged.to_csv(path, index=False)
+    record_tables(tmp_path)  # as committed: the manifest matches, the table itself is incomplete
     with pytest.raises(StoredTableError, match=cfg.key):
         stored_table(cfg, tmp_path)
     verify_table(cfg, table, path)  # the whole table passes

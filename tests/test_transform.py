@@ -117,7 +117,7 @@ def test_transformation_phases_carry_the_trained_batch_norm_statistics(tmp_path,
 
     monkeypatch.setattr(transform, "train_stack", spy)
     cfg = smoke_config(preset("resnet20_lr01")).with_overrides(iterations=4, eval_every=2, reinits=0, batch_size=4,
-                                                                train_eval_size=20)
+                                                                lr_drops=(), train_eval_size=20)
     tcfg = TransformConfig(penalty_step=0.5, penalty_every=1, hold_iterations=0, patience_epochs=1,
                            max_pretrain_iterations=4, stages=1)
     dcfg = DualConfig(cfg, target_rounds=(1,), methods=("unilth",), transform=tcfg)

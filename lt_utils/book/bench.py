@@ -39,11 +39,12 @@ from lt_utils.engine.pruning import dense_masks, prune_to_round
 from lt_utils.engine.stack import init_states
 from lt_utils.engine.step import resolve_step_mode
 from lt_utils.engine.training import train_stack
-from lt_utils.errors import ConfigError
+from lt_utils.errors import ConfigError, user_errors
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import preset
 from lt_utils.lottery.scaling import chain_runs
+from lt_utils.validation import check_folder, check_int, require
 
 FIGURES = {name: info.preset for name, info in MODELS.items() if info.preset}
 """Model -> the preset of its figure, read from ``lt_utils.engine.models.MODELS``: what is timed and projected."""
@@ -220,14 +221,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bf16", default="vgg19", help="models also timed in bf16 autocast, comma-separated")
     parser.add_argument("--out", default=None, help="write the report here (JSON)")
     args = parser.parse_args(argv)
-    models, bf16_models = ([m.strip() for m in text.split(",") if m.strip()] for text in (args.models, args.bf16))
+    with user_errors(parser.prog):
+        command(args)
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def command(args: argparse.Namespace) -> None:
+    """Check the parsed command line ``args`` (all of it, before any data loads), then benchmark."""
+    models, bf16_models = _names(args.models), _names(args.bf16)
+    require(bool(models), "--models", args.models, f"a comma-separated list of models from {sorted(FIGURES)}")
     for flag, names in (("--models", models), ("--bf16", bf16_models)):
         bad = [m for m in names if m not in FIGURES]
         if bad:
             raise ConfigError(f"unknown model(s) {bad} for {flag}; choose from {sorted(FIGURES)}")
-
+    check_int("--iterations", args.iterations, 1)
+    check_int("--reference-iterations", args.reference_iterations, 1)
+    if args.data_dir is not None:
+        check_folder("--data-dir", args.data_dir)
+    if args.out is not None:
+        require(not Path(args.out).is_dir(), "--out", args.out, "a file to write the report to; it is a folder")
+        check_folder("--out", Path(args.out).parent, writable=True)
     device = RunOptions(device=args.device).torch_device()
-    steps = [s.strip() for s in args.steps.split(",")] if args.steps else None
+    steps = _names(args.steps) if args.steps is not None else None
+    require(steps is None or bool(steps), "--steps", args.steps, "a comma-separated list of step forms")
     for step in steps or []:
         resolve_step_mode(step, device)  # a bad or impossible form fails before any timing
     report = benchmark(models, device, args.data_dir, args.iterations, args.reference_iterations, steps, bf16_models)

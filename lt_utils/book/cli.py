@@ -22,16 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from lt_utils.atomic import atomic_write_bytes, atomic_write_json, atomic_write_table
-from lt_utils.book.notebook import UNKNOWN_CODE
+from lt_utils.book.notebook import UNKNOWN_CODE, read_run_record
 from lt_utils.book.pages import figure_presets, write_generated_pages
 from lt_utils.book.params import check_notebook_parameters
-from lt_utils.errors import ConfigError
+from lt_utils.errors import ConfigError, user_error_named, user_errors
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import load_folder_table
-from lt_utils.lottery.integrity import CODE_VERSION_ENV, code_version
+from lt_utils.lottery.integrity import CODE_VERSION_ENV, code_version, record_tables, table_problems
 from lt_utils.lottery.locking import NO_WAIT_ENV
 from lt_utils.lottery.scaling import scaling_page_section
 from lt_utils.lottery.stored import StoredTableError, stored_table
+from lt_utils.validation import check_folder, require
 
 NOTEBOOKS = ("lenet_imp", "conv_dropout", "vgg19_warmup", "imp_landscape", "dual_tickets")
 SMOKE_PARAMETERS: dict[str, dict[str, Any]] = {name: {"smoke": True} for name in NOTEBOOKS}
@@ -44,7 +45,8 @@ def repo_root() -> Path:
     for folder in (here, *here.parents):
         if (folder / "_toc.yml").exists() and (folder / "notebooks").is_dir():
             return folder
-    raise SystemExit("run this from the project's folder (the one with _toc.yml and notebooks/)")
+    raise ConfigError(f"{here} is not in the project's folder: run this from the folder that has _toc.yml "
+                      "and notebooks/")
 
 
 def parse_value(text: str) -> Any:
@@ -55,20 +57,27 @@ def parse_value(text: str) -> Any:
     return _resolve_type(text)
 
 
+def parse_parameters(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """``-p NAME VALUE`` pairs as a dict of parsed values; a name given twice is refused."""
+    parameters: dict[str, Any] = {}
+    for name, text in pairs:
+        if name in parameters:
+            given = [value for other, value in pairs if other == name]
+            raise ConfigError(f"invalid -p {name}: given {len(given)} times ({', '.join(given)}); give each "
+                              "parameter once")
+        parameters[name] = parse_value(text)
+    return parameters
+
+
 def failed_path(output: Path) -> Path:
     """Where a failed execution of ``output`` is kept: ``NAME.failed.ipynb`` beside it."""
     return output.with_name(f"{output.stem}.failed{output.suffix}")
 
 
-def execute(name: str, parameters: dict[str, Any], output: Path, root: Path) -> Path:
-    """Execute ``notebooks/<name>.md`` with ``parameters`` into ``output`` (an .ipynb path).
-
-    The parameters are checked in Python first (no kernel starts for bad ones). The notebook runs
-    into a temporary file that replaces ``output`` only on success; a failed run is kept as
-    :func:`failed_path` and ``output`` is left as it was."""
+def checked_notebook(name: str, parameters: dict[str, Any], root: Path) -> Any:
+    """``notebooks/<name>.md``, read once ``parameters`` (paths relative to ``root``, where the
+    kernel runs) pass every check it would make: no kernel starts for bad ones."""
     import jupytext
-    import papermill
-
 
     if name not in NOTEBOOKS:
         raise ConfigError(f"unknown notebook {name!r}; choose one of {list(NOTEBOOKS)}")
@@ -77,15 +86,32 @@ def execute(name: str, parameters: dict[str, Any], output: Path, root: Path) -> 
     unknown = set(parameters) - set(declared)
     if unknown:
         raise ConfigError(f"unknown parameter(s) {sorted(unknown)} for {name}; valid parameters are {sorted(declared)}")
-    check_notebook_parameters(name, parameters, declared)
+    check_notebook_parameters(name, {k: str(root / v) if k in PATH_PARAMETERS and isinstance(v, str) else v
+                                     for k, v in parameters.items()}, declared)
+    return notebook
+
+
+def execute(name: str, parameters: dict[str, Any], output: Path, root: Path) -> Path:
+    """Execute ``notebooks/<name>.md`` with ``parameters`` into ``output`` (an .ipynb path).
+
+    The parameters are checked in Python first (:func:`checked_notebook`). The notebook runs
+    into a temporary file that replaces ``output`` only on success; a failed run is kept as
+    :func:`failed_path` and ``output`` is left as it was. A user's error raised in the kernel (bad
+    data, a damaged file) is raised here again as itself, naming the notebook."""
+    import papermill
+
+    notebook = checked_notebook(name, parameters, root)
     output.parent.mkdir(parents=True, exist_ok=True)
     running = output.with_name(f".{output.stem}.running{output.suffix}")  # outside the toc: never built
     try:
         papermill.execute_notebook(notebook, str(running), parameters=parameters, cwd=str(root),
                                    kernel_name="python3", progress_bar=False, log_output=False)
-    except BaseException:
+    except BaseException as error:
         if running.exists():
             running.replace(failed_path(output))
+        user_error = user_error_named(getattr(error, "ename", ""))
+        if isinstance(error, papermill.PapermillExecutionError) and user_error is not None:
+            raise user_error(f"{name}: {error.evalue} (the failed run is kept as {failed_path(output)})") from error
         raise
     running.replace(output)
     failed_path(output).unlink(missing_ok=True)
@@ -132,7 +158,7 @@ def reproducibility_page(record_dir: Path) -> str:
     if not records:
         lines.append("No figure has been run yet: every figure page says how to produce it.")
     for path in records:
-        data = json.loads(path.read_text())
+        data = read_run_record(path)
         lines += [f"## {data['notebook']}", ""]
         for run in data["runs"]:
             cfg = run["config"]
@@ -198,6 +224,15 @@ def relative(path: Path | str, root: Path) -> str:
     return os.path.relpath(Path(path).resolve(), root.resolve())
 
 
+def root_relative(parameters: dict[str, Any], root: Path) -> dict[str, Any]:
+    """``parameters`` with each folder (``PATH_PARAMETERS``, as given: relative to the current folder)
+    made relative to ``root``, where the notebook runs."""
+    for name in PATH_PARAMETERS:
+        require(isinstance(parameters.get(name), (str, os.PathLike, type(None))), name, parameters.get(name),
+                "a folder (a path) or None")
+    return {k: relative(v, root) if k in PATH_PARAMETERS and v is not None else v for k, v in parameters.items()}
+
+
 def run_figure(name: str, parameters: dict[str, Any], root: Path, book_dir: Path, wait: bool = True) -> Path:
     """Execute one figure notebook into the book, replacing its not-yet-run placeholder.
 
@@ -208,14 +243,13 @@ def run_figure(name: str, parameters: dict[str, Any], root: Path, book_dir: Path
     if not wait:
         os.environ[NO_WAIT_ENV] = "1"  # the kernel inherits it; RunOptions(wait=None) reads it
     os.environ.setdefault(CODE_VERSION_ENV, code_version())  # before this run writes to the book
-    parameters = {"record_dir": book_dir / "runs", "stored_dir": book_dir / "results", **parameters}
-    parameters = {k: relative(v, root) if k in PATH_PARAMETERS and v is not None else v
-                  for k, v in parameters.items()}
+    parameters = root_relative({"record_dir": book_dir / "runs", "stored_dir": book_dir / "results", **parameters},
+                               root)
     out = execute(name, parameters, book_dir / "figures" / f"{name}.ipynb", root)
     (book_dir / "figures" / f"{name}.md").unlink(missing_ok=True)  # the not-yet-run page and its figure
     (book_dir / "figures" / f"{name}_paper.png").unlink(missing_ok=True)
     record = book_dir / "runs" / f"{name}.json"
-    data = json.loads(record.read_text())
+    data = read_run_record(record)
     data["parameters"] = {k: v for k, v in parameters.items() if k not in PATH_PARAMETERS}
     atomic_write_json(data, record)
     export_tables(record, Path(root, parameters.get("results_dir", "results")), book_dir / "results")
@@ -230,8 +264,9 @@ def recorded_parameters(name: str, book_dir: Path) -> dict[str, Any]:
 
     record = book_dir / "runs" / f"{name}.json"
     if not record.exists():
-        raise ConfigError(f"{name} has no run record ({record}): run it with 'python -m lt_utils.book run {name}'")
-    parameters = json.loads(record.read_text()).get("parameters")
+        raise ConfigError(f"{name} has never been run: it has no run record ({record}) to re-render it from; run it "
+                          f"with 'python -m lt_utils.book run {name}'")
+    parameters = read_run_record(record).get("parameters")
     if parameters is None:
         notebook = nbformat.read(str(book_dir / "figures" / f"{name}.ipynb"), as_version=4)
         parameters = dict(notebook.metadata.get("papermill", {}).get("parameters", {}))
@@ -240,31 +275,40 @@ def recorded_parameters(name: str, book_dir: Path) -> dict[str, Any]:
 
 def rerender(name: str, root: Path, book_dir: Path) -> Path:
     """Re-execute a committed page with its recorded parameters, reading every result from the
-    book's committed tables (verified first): nothing is trained, no data set is needed."""
-
-    for run in json.loads((book_dir / "runs" / f"{name}.json").read_text())["runs"]:
+    book's committed tables (verified first, against their manifest): nothing is trained, no data
+    set is needed."""
+    parameters = recorded_parameters(name, book_dir)
+    problems = table_problems(book_dir / "results")
+    if problems:
+        raise StoredTableError(f"cannot re-render {name} from the book's tables: {'; '.join(problems)}")
+    for run in read_run_record(book_dir / "runs" / f"{name}.json")["runs"]:
         cfg = ExperimentConfig.from_dict(run["config"])
         if stored_table(cfg, book_dir / "results") is None:
             raise StoredTableError(f"{name}: the book holds no table for {cfg.key} in {book_dir / 'results'}; "
                                    f"run it with 'python -m lt_utils.book run {name}'")
-    return run_figure(name, {**recorded_parameters(name, book_dir), "device": "cpu"}, root, book_dir)
+    return run_figure(name, {**parameters, "device": "cpu"}, root, book_dir)
 
 
 def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
     """Copy the results of every run in a run record into the book: the tidy table of each
     experiment, and every other table (``*.csv.gz``) of its folder and of the folders the record
-    lists under ``exports`` (chapter analyses). Checkpoints stay behind."""
-
-    for run in json.loads(record.read_text())["runs"]:
+    lists under ``exports`` (chapter analyses). Checkpoints stay behind. The tables written are
+    recorded in ``out_dir``'s manifest (``lt_utils.lottery.integrity.record_tables``)."""
+    written = []
+    for run in read_run_record(record)["runs"]:
         cfg = ExperimentConfig.from_dict(run["config"])
         table = load_folder_table(results_dir / run["key"], cfg.rounds)
         if not table.empty:  # empty: re-rendered from the book's own table (its exports may still be new)
             atomic_write_table(table, out_dir / f"{run['key']}.csv.gz")
+            written.append(out_dir / f"{run['key']}.csv.gz")
         for folder in [run["key"], *run.get("exports", [])]:
             for table in sorted((results_dir / folder).rglob("*.csv.gz")):
                 relative = table.relative_to(results_dir / folder)
                 if relative.parts[0] != "rounds":
                     atomic_write_bytes(out_dir / folder / relative, table.read_bytes())
+                    written.append(out_dir / folder / relative)
+    if written:
+        record_tables(out_dir, written)
 
 
 def build(root: Path, extra: list[str] | None = None) -> None:
@@ -275,7 +319,14 @@ def build(root: Path, extra: list[str] | None = None) -> None:
 
 
 def smoke(root: Path, out: Path, data_dir: str | None) -> None:
-    """Run every notebook on its tiny configuration and build the book from those outputs in ``out``."""
+    """Run every notebook on its tiny configuration and build the book from those outputs in ``out``
+    (deleted first: it must be new, empty, or an earlier smoke run's)."""
+    if out.exists() and out.is_dir() and any(out.iterdir()) and not (out / "site").is_dir():
+        raise ConfigError(f"invalid --out={str(out)!r}: must be a new or empty folder, or an earlier smoke run's "
+                          "(one with site/ in it), since it is deleted first")
+    check_folder("--out", out, writable=True)
+    if data_dir is not None:
+        check_folder("--data-dir", data_dir, must_exist=True)
     if out.exists():
         shutil.rmtree(out)
     site = out / "site"
@@ -309,10 +360,19 @@ def main(argv: list[str] | None = None) -> None:
     again.add_argument("notebook", choices=[*NOTEBOOKS, "all"])
     sub.add_parser("build", help="build the book from the executed notebooks in book/")
     args = parser.parse_args(argv)
+    with user_errors(parser.prog):
+        command(args)
+
+
+def command(args: argparse.Namespace) -> None:
+    """Run the parsed command line ``args`` (a user's error raises, for ``main`` to report)."""
     root = repo_root()
     if args.command == "run":
-        params = {k: parse_value(v) for k, v in args.parameter}
-        for name in NOTEBOOKS if args.notebook == "all" else [args.notebook]:
+        params = parse_parameters(args.parameter)
+        names = NOTEBOOKS if args.notebook == "all" else [args.notebook]
+        for name in names:  # every notebook's parameters, before any of them runs
+            checked_notebook(name, root_relative(params, root), root)
+        for name in names:
             print(run_figure(name, params, root, root / "book", wait=not args.no_wait))
     elif args.command == "rerender":
         names = [n for n in NOTEBOOKS if (root / "book" / "runs" / f"{n}.json").exists()] \

@@ -6,7 +6,10 @@ Results folders under ``--results`` are found by their ``config.json``; a legacy
 manifest) whose files all load is adopted: its manifest is written. Under ``--book``, every run
 record (``runs/*.json``) gets its new ``key`` (and ``exports``), and the committed tables under
 ``results/`` are renamed to match. The old key is derived from the stored configuration, so a
-folder whose name is not its old key is left alone. Running it twice changes nothing.
+folder whose name is not its old key is left alone; one whose ``config.json`` cannot be read is
+named and left alone, and the command then fails. The committed tables' manifest
+(``book/results/MANIFEST.json``) follows the renames, and is written when there is none (tables
+committed before manifests). Running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +25,13 @@ import pandas as pd
 import torch
 
 from lt_utils.atomic import atomic_write_json
+from lt_utils.book.notebook import read_run_record
 from lt_utils.chapters.transform import DualConfig, TransformConfig
+from lt_utils.errors import DamagedFileError, DamagedResultWarning, user_errors
 from lt_utils.lottery.config import ExperimentConfig
-from lt_utils.lottery.integrity import manifest_path, write_manifest
+from lt_utils.lottery.integrity import TABLES_MANIFEST, manifest_path, record_tables, write_manifest
 from lt_utils.lottery.keys import legacy_key
+from lt_utils.validation import check_folder
 
 
 def _identity(record: dict[str, Any] | None, cfg: ExperimentConfig) -> dict[str, Any]:
@@ -81,7 +88,9 @@ def migrate_results(results_dir: Path) -> list[tuple[Path, Path]]:
                 _migrate_dual(folder, values, results_dir, moves)
                 continue
             cfg = ExperimentConfig.from_dict(values)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, KeyError) as error:
+            warnings.warn(f"{folder} is left as it is: {saved} cannot be read ({type(error).__name__}: {error})",
+                          DamagedResultWarning, stacklevel=2)
             continue
         if folder.name != legacy_key(cfg.name, cfg):
             continue
@@ -112,7 +121,7 @@ def migrate_book(book_dir: Path, exports: dict[str, str] | None = None) -> list[
     moves: list[tuple[Path, Path]] = []
     renamed = dict(exports or {})
     for path in sorted((book_dir / "runs").glob("*.json")):
-        data = json.loads(path.read_text())
+        data = read_run_record(path)
         changed = False
         for run in data["runs"]:
             cfg = ExperimentConfig.from_dict(run["config"])
@@ -131,6 +140,14 @@ def migrate_book(book_dir: Path, exports: dict[str, str] | None = None) -> list[
                 changed = True
         if changed:
             atomic_write_json(data, path)
+    tables = book_dir / "results"
+    if tables.is_dir() and not (tables / TABLES_MANIFEST).exists():
+        record_tables(tables)  # committed before manifests: adopted as they are
+    elif moves:
+        moved = [(old, new) for old, new in moves if new.is_file()]
+        moved += [(old / path.relative_to(new), path) for old, new in moves if new.is_dir()
+                  for path in new.rglob("*.csv.gz")]
+        record_tables(tables, [new for _, new in moved], forget=[old for old, _ in moved])
     return moves
 
 
@@ -140,10 +157,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", default="results", help="results folder to migrate (default: results)")
     parser.add_argument("--book", default="book", help="book folder whose records and tables to migrate")
     args = parser.parse_args(argv)
-    moves = migrate_results(Path(args.results))
-    exports = {old.name: new.name for old, new in moves if old.name.startswith("dual_")}
-    for old, new in [*moves, *migrate_book(Path(args.book), exports)]:
-        print(f"{old} -> {new}")
+    with user_errors(parser.prog):
+        results, book = check_folder("--results", args.results, must_exist=True), \
+            check_folder("--book", args.book, must_exist=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DamagedResultWarning)
+            moves = migrate_results(results)
+        exports = {old.name: new.name for old, new in moves if old.name.startswith("dual_")}
+        for old, new in [*moves, *migrate_book(book, exports)]:
+            print(f"{old} -> {new}")
+        skipped = [str(w.message) for w in caught if issubclass(w.category, DamagedResultWarning)]
+        for w in caught:
+            if not issubclass(w.category, DamagedResultWarning):
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        if skipped:
+            raise DamagedFileError(f"{len(skipped)} folder(s) not migrated: {'; '.join(skipped)}")
 
 
 if __name__ == "__main__":

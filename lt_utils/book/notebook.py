@@ -4,24 +4,30 @@ and the run record."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import platform
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from lt_utils.atomic import atomic_write_json
 from lt_utils.engine.data import DATASETS
-from lt_utils.errors import ConfigError
+from lt_utils.errors import ConfigError, DamagedFileError
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import run_experiments, run_info
-from lt_utils.lottery.integrity import code_version
+from lt_utils.lottery.integrity import code_version, load_checked
 from lt_utils.lottery.options import RunOptions
-from lt_utils.lottery.presets import preset, smoke_config
+from lt_utils.lottery.presets import preset, refuse_with_smoke, smoke_config, smoke_overrides
 
 
 def configure(preset_name: str, smoke: bool = False, **overrides: Any) -> ExperimentConfig:
     """The preset with the notebook's parameters applied (``None`` keeps the preset's value); with
-    ``smoke``, CI's tiny version of it (``lt_utils.lottery.presets.smoke_config``)."""
+    ``smoke``, CI's tiny version of it (``lt_utils.lottery.presets.smoke_config``); a setting given
+    beside ``smoke`` that the tiny version replaces is refused (a data set is not: the stand-in
+    stands for every copy of its data set)."""
+    replaced = {k: v for k, v in smoke_overrides(preset(preset_name)).items() if k != "dataset"}
+    refuse_with_smoke(smoke, {name: value for name, value in overrides.items() if name in replaced})
     cfg = preset(preset_name, **overrides)
     return smoke_config(cfg) if smoke else cfg
 
@@ -86,15 +92,24 @@ def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool
     return "; ".join([f"{'Reduced scale' if reduced else 'Settings changed'}: {changed}", *data_note, *notes])
 
 
+def read_run_record(path: Path) -> dict[str, Any]:
+    """A figure's run record (``book/runs/<notebook>.json``); an unreadable or malformed one is
+    refused with :class:`DamagedFileError` naming it."""
+    record = load_checked(path, lambda p: json.loads(p.read_text()))
+    runs = record.get("runs") if isinstance(record, dict) else None
+    if not isinstance(runs, list) or not all(isinstance(run, dict) and isinstance(run.get("config"), dict)
+                                             and isinstance(run.get("key"), str) for run in runs):
+        raise DamagedFileError(f"{path} is not a run record: it needs 'runs', a list of runs that each have a "
+                               "'config' and a 'key'")
+    return record
+
+
 def committed_record(record_dir: str | None, notebook: str, key: str) -> dict[str, Any] | None:
     """The run of ``key`` in the committed run record ``<record_dir>/<notebook>.json``, if any."""
-    import json
-    from pathlib import Path
-
     path = Path(record_dir or "", f"{notebook}.json")
     if not record_dir or not path.exists():
         return None
-    return next((run for run in json.loads(path.read_text())["runs"] if run["key"] == key), None)
+    return next((run for run in read_run_record(path)["runs"] if run["key"] == key), None)
 
 
 UNKNOWN_CODE = "unknown (recorded before code versions were kept)"
@@ -165,8 +180,6 @@ def check_parameters(history: list[str]) -> None:
 
 def save_run_record(notebook: str, records: list[dict[str, Any]], record_dir: str | None) -> None:
     """Write the run record of a figure notebook (read by the reproducibility page)."""
-    from pathlib import Path
-
     if record_dir:
         atomic_write_json({"notebook": notebook, "runs": records}, Path(record_dir) / f"{notebook}.json")
 

@@ -17,8 +17,10 @@ from lt_utils.chapters.transform import METHODS, dual_config
 from lt_utils.engine.data import copies_of
 from lt_utils.engine.models import models_where
 from lt_utils.errors import ConfigError
+from lt_utils.lottery.experiments import check_fits_memory
 from lt_utils.lottery.options import RunOptions
-from lt_utils.validation import check_choice, is_int, is_real
+from lt_utils.lottery.presets import refuse_with_smoke
+from lt_utils.validation import check_choice, check_folder, is_int, is_real
 
 _TYPES = {"int": "an integer", "float": "a finite number", "bool": "True or False", "str": "a string"}
 
@@ -67,23 +69,39 @@ def _defaults(declared: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _options(p: dict[str, Any]) -> Any:
-    fields = ("device", "step", "precision", "data_dir", "results_dir", "executor", "ray_address")
-    return RunOptions(**{k: p[k] for k in fields if k in p})
+def _options(p: dict[str, Any]) -> RunOptions:
+    fields = ("device", "step", "precision", "data_dir", "results_dir", "stored_dir", "executor", "ray_address")
+    options = RunOptions(**{k: p[k] for k in fields if k in p})
+    check_folder("results_dir", options.results_dir, writable=True)  # a run writes its rounds there
+    return options
+
+
+SMOKE_REPLACES = {
+    "imp_landscape": ("levels", "rewind_iteration", "trials", "iterations", "interpolation_points", "hessian_k",
+                      "hessian_examples", "hessian_trials"),
+    "dual_tickets": ("trials", "iterations", "penalty_step", "penalty_every", "penalty_max", "hold_iterations",
+                     "patience", "stages"),
+}
+"""The parameters that a chapter's smoke version replaces (``smoke_landscape``, ``smoke_dual``): given
+beside ``smoke`` they are refused (their notebooks' defaults are not None, so only the command line
+knows they were given). The figures' notebooks leave such settings at None, and
+``lt_utils.book.notebook.configure`` refuses them."""
 
 
 def check_notebook_parameters(name: str, parameters: dict[str, Any], declared: dict[str, Any]) -> None:
     """Refuse, before any kernel starts, the parameters that the notebook ``name`` would refuse."""
     check_types(parameters, declared)
     p = _defaults(declared) | parameters
-    _options(p)
-    smoke = bool(p.get("smoke"))
+    options = _options(p)
+    smoke = refuse_with_smoke(p.get("smoke", False),
+                              {k: v for k, v in parameters.items() if k in SMOKE_REPLACES.get(name, ())})
+    configs = []
     if name == "lenet_imp":
-        configure(p["preset"], smoke, trials=p["trials"], rounds=p["rounds"], iterations=p["iterations"],
-                  reinits=p["reinits"], lr=p["lr"], fc_rate=p["fc_rate"], train_eval_size=p["train_eval_size"],
-                  seed=p["seed"], patience=p["patience"], test_eval=p["test_eval"])
+        configs.append(configure(p["preset"], smoke, trials=p["trials"], rounds=p["rounds"],
+                                 iterations=p["iterations"], reinits=p["reinits"], lr=p["lr"], fc_rate=p["fc_rate"],
+                                 train_eval_size=p["train_eval_size"], seed=p["seed"], patience=p["patience"],
+                                 test_eval=p["test_eval"]))
     elif name in ("conv_dropout", "vgg19_warmup"):
-
         check_choice("dataset", p["dataset"], copies_of("cifar10"))
         if name == "conv_dropout":
             models = parse_choices("models", p["models"], {m: m for m in ("conv2", "conv4", "conv6")})
@@ -95,21 +113,23 @@ def check_notebook_parameters(name: str, parameters: dict[str, Any], declared: d
             presets = [preset for preset, _ in parse_choices("settings", p["settings"], ref.VGG19_SETTINGS)]
             overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "seed", "dataset",
                                            "patience", "test_eval")}
-        for preset_name in presets:
-            configure(preset_name, smoke, **overrides)
+        configs += [configure(preset_name, smoke, **overrides) for preset_name in presets]
     elif name == "imp_landscape":
 
         model = parse_choices("model", p["model"], {m: m for m in models_where(chapters=True)})[0]
-        landscape_config(model, p["levels"], p["rewind_iteration"], p["rate"], trials=p["trials"],
-                         iterations=p["iterations"], seed=p["seed"], interpolation_points=p["interpolation_points"],
-                         hessian_k=p["hessian_k"], hessian_examples=p["hessian_examples"],
-                         hessian_trials=p["hessian_trials"], smoke=smoke)
+        configs.append(landscape_config(
+            model, p["levels"], p["rewind_iteration"], p["rate"], trials=p["trials"], iterations=p["iterations"],
+            seed=p["seed"], interpolation_points=p["interpolation_points"], hessian_k=p["hessian_k"],
+            hessian_examples=p["hessian_examples"], hessian_trials=p["hessian_trials"], smoke=smoke).experiment)
     elif name == "dual_tickets":
 
         model = parse_choices("model", p["model"], {m: m for m in models_where(chapters=True)})[0]
         rounds = parse_choices("target_rounds", p["target_rounds"], {str(r): r for r in range(1, 31)})
         methods = parse_choices("methods", p["methods"], {m: m for m in METHODS})
-        dual_config(model, tuple(rounds), tuple(methods), trials=p["trials"], iterations=p["iterations"],
-                    seed=p["seed"], smoke=smoke, penalty_step=p["penalty_step"], penalty_every=p["penalty_every"],
-                    penalty_max=p["penalty_max"], hold_iterations=p["hold_iterations"],
-                    patience_epochs=p["patience"], stages=p["stages"])
+        configs.append(dual_config(model, tuple(rounds), tuple(methods), trials=p["trials"],
+                                   iterations=p["iterations"], seed=p["seed"], smoke=smoke,
+                                   penalty_step=p["penalty_step"], penalty_every=p["penalty_every"],
+                                   penalty_max=p["penalty_max"], hold_iterations=p["hold_iterations"],
+                                   patience_epochs=p["patience"], stages=p["stages"]).experiment)
+    for cfg in configs:
+        check_fits_memory(cfg, options)

@@ -28,13 +28,13 @@ from lt_utils.engine.step import make_scorer
 from lt_utils.engine.training import evaluate_stack, train_stack
 from lt_utils.errors import ConfigError
 from lt_utils.lottery.config import ExperimentConfig
-from lt_utils.lottery.experiments import experiment_path, load_trained, run_experiment
+from lt_utils.lottery.experiments import experiment_path, load_trained, resolve_options, run_experiment
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import preset
 from lt_utils.lottery.results import cached_table, curves_to_table
 from lt_utils.lottery.stored import stored_copy
 from lt_utils.lottery.variants import FINETUNE, ITERATIVE, ONESHOT, RANDOM_SPARSE, RANDOM_SPARSE_REINIT, REINIT
-from lt_utils.validation import check_float, check_int, require
+from lt_utils.validation import check_bool, check_float, check_int, require
 
 COMPARED = (ITERATIVE, ONESHOT, FINETUNE, REINIT, RANDOM_SPARSE, RANDOM_SPARSE_REINIT)
 """The variants compared at the last level's sparsity, in the order the chapter shows them."""
@@ -76,6 +76,7 @@ def landscape_config(model: str, levels: int = 10, rewind_iteration: int = 1_000
                      hessian_trials: int = 1, smoke: bool = False) -> LandscapeConfig:
     """The chapter's configuration: ``landscape_experiment`` on the preset named ``model`` (``None``
     keeps the preset's value), with the analyses' settings; with ``smoke``, ``smoke_landscape`` of it."""
+    check_bool("smoke", smoke)
     base = preset(model, trials=trials, iterations=iterations, seed=seed)
     lcfg = LandscapeConfig(landscape_experiment(base, levels, rewind_iteration, rate), interpolation_points,
                            hessian_k, hessian_examples, hessian_trials)
@@ -228,7 +229,7 @@ class LandscapeResult:
 
 def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **option_values: Any) -> LandscapeResult:
     """Run (or resume) the IMP experiment and every analysis; each stage is stored when done."""
-    options = options or RunOptions(**option_values)
+    options = resolve_options(options, option_values)
     cfg, device = lcfg.experiment, options.torch_device()
     table = run_experiment(cfg, options).table
     folder = experiment_path(cfg, options.results_dir, options) / "landscape"

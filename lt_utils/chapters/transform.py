@@ -33,7 +33,7 @@ from lt_utils.engine.stack import State
 from lt_utils.engine.training import METRICS, train_stack
 from lt_utils.errors import DamagedFileError, DamagedResultWarning
 from lt_utils.lottery.config import ExperimentConfig
-from lt_utils.lottery.experiments import initial_states, run_experiment
+from lt_utils.lottery.experiments import initial_states, resolve_options, run_experiment
 from lt_utils.lottery.integrity import load_checked, remove_stray_temporaries
 from lt_utils.lottery.keys import stable_key
 from lt_utils.lottery.locking import folder_lock
@@ -42,7 +42,7 @@ from lt_utils.lottery.presets import preset
 from lt_utils.lottery.results import cached_table, curves_to_table, early_stopping
 from lt_utils.lottery.stored import stored_copy
 from lt_utils.lottery.variants import ITERATIVE, RANDOM_SPARSE, RST, UNILTH, names
-from lt_utils.validation import check_choice_tuple, check_float, check_int, check_int_tuple, require
+from lt_utils.validation import check_bool, check_choice_tuple, check_float, check_int, check_int_tuple, require
 
 METHODS = names("transform")
 """The transformation methods (``lt_utils.lottery.variants``): ``("rst", "unilth", "unidlth")``."""
@@ -130,6 +130,7 @@ def dual_config(model: str, target_rounds: tuple[int, ...] = (3, 7, 12), methods
     keeps the preset's value) up to the last target round, and a ``TransformConfig`` of
     ``transform`` (its pre-training capped at a final run's iterations); with ``smoke``,
     ``smoke_dual`` of it."""
+    check_bool("smoke", smoke)
     imp = dual_experiment(preset(model, trials=trials, iterations=iterations, seed=seed), max(target_rounds))
     tcfg = TransformConfig(**{"max_pretrain_iterations": imp.train.iterations, **transform})
     dcfg = DualConfig(imp, tuple(target_rounds), tuple(methods), tcfg)
@@ -307,7 +308,7 @@ def run_dual(dcfg: DualConfig, options: RunOptions | None = None, **option_value
     ``extra_iterations`` counts each network's training before its final run: for IMP the
     earlier rounds, for the transformations pre-training plus the penalty phases.
     """
-    options = options or RunOptions(**option_values)
+    options = resolve_options(options, option_values)
     imp = run_experiment(dcfg.experiment, options).table
     imp = imp[imp["variant"].isin([ITERATIVE, RANDOM_SPARSE]) | (imp["round"] == 0)]
     imp = imp.assign(extra_iterations=imp["round"] * dcfg.experiment.train.iterations)

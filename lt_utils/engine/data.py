@@ -127,7 +127,9 @@ def default_data_dir() -> Path:
 def _missing_message(name: str, root: Path, cause: Exception) -> str:
     folder, files = DATASETS[name].folder, list(DATASETS[name].files)
     where = root / folder
-    return (f"{name} is not in {root} and could not be downloaded ({type(cause).__name__}: {cause}). "
+    missing = [file for file in files if not (where / file).exists()]
+    return (f"{name} lacks {missing or files} in {where} and could not be downloaded "
+            f"({type(cause).__name__}: {cause}). "
             f"Put the files {files} into {where} (torchvision's layout), or point data_dir / "
             f"$LT_DATA_DIR at a folder that has them.")
 

@@ -1,12 +1,15 @@
 """Checks of the data files on disk, so that a damaged file is refused by name.
 
 MNIST's raw IDX files are checked against the format (magic number, counts, image size, file
-size) and their labels against the ten classes; CIFAR-10's batches against the md5 sums that
-torchvision keeps for them.
+size), their labels against the ten classes, and each file against the published md5 of the
+original; CIFAR-10's batches against the md5 sums that torchvision keeps for them. A file whose
+md5 matched is remembered (:func:`md5_matches`), so it is hashed once, not at every load.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,46 @@ from lt_utils.errors import DamagedFileError
 
 CLASSES = 10
 _MNIST = {True: ("train", 60_000), False: ("t10k", 10_000)}
+MNIST_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+"""The published md5 of each of MNIST's four original (uncompressed) files."""
+
+
+def verified_cache_dir() -> Path:
+    """Where the verdicts of :func:`md5_matches` are kept: ``$XDG_CACHE_HOME/lt_utils/verified``
+    (default ``~/.cache``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lt_utils" / "verified"
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def md5_matches(path: Path, md5: str) -> bool:
+    """Whether ``path``'s md5 is ``md5``. A match is remembered as an empty marker file named by the
+    file's resolved path, size, modification and change times, so the file is hashed again only
+    when it changes (an unwritable cache only costs the hashing)."""
+    info = path.stat()
+    key = f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}|{info.st_ctime_ns}|{md5}"
+    marker = verified_cache_dir() / hashlib.sha256(key.encode()).hexdigest()
+    if marker.exists():
+        return True
+    if _md5(path) != md5:
+        return False
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass
+    return True
 
 
 def _header(path: Path, words: int) -> list[int]:
@@ -51,6 +94,11 @@ def check_mnist(root: Path, train: bool) -> None:
         values = np.fromfile(labels, dtype=np.uint8, offset=8)
         if values.max(initial=0) >= CLASSES:
             raise DamagedFileError(f"{labels} holds label {int(values.max())}; labels must be in [0, {CLASSES})")
+    for path in (images, labels):
+        if path.exists() and not md5_matches(path, MNIST_MD5[path.name]):
+            raise DamagedFileError(f"{path} is damaged: its md5 is not {MNIST_MD5[path.name]}, the published one "
+                                   f"of MNIST's {path.name}; delete it and run again, and torchvision downloads "
+                                   "MNIST anew (or copy an intact file there)")
 
 
 def check_cifar10(root: Path) -> None:

@@ -61,6 +61,8 @@ class TrainConfig:
         require(self.warmup_iterations <= self.iterations, "warmup_iterations", self.warmup_iterations,
                 f"at most iterations={self.iterations} (warmup longer than training)")
         object.__setattr__(self, "lr_drops", check_int_tuple("lr_drops", self.lr_drops, 1))
+        require(list(self.lr_drops) == sorted(set(self.lr_drops)), "lr_drops", self.lr_drops,
+                "increasing iterations, each once")
         check_bool("augment", self.augment)
         if self.patience is not None:
             check_int("patience", self.patience, 1)

@@ -72,6 +72,8 @@ class ExperimentConfig:
         require(self.train.patience is None or self.train.patience >= self.rewind_iteration, "patience",
                 self.train.patience, f"at least rewind_iteration={self.rewind_iteration} (no network may stop "
                 "before the weights it rewinds to)")
+        require(all(drop < self.train.iterations for drop in self.train.lr_drops), "lr_drops", self.train.lr_drops,
+                f"iterations below iterations={self.train.iterations} (a drop at or after the end never happens)")
         check_int("seed", self.seed, 0)
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,8 +82,14 @@ class ExperimentConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ExperimentConfig:
         """Build from a (possibly nested) dict, rejecting unknown field names."""
+        require(isinstance(values, dict), "config", values, "a dict of ExperimentConfig's fields")
         values = dict(values)
         _reject_unknown(cls, values)
+        required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING
+                    and f.default_factory is dataclasses.MISSING]
+        missing = [name for name in required if name not in values]
+        if missing:
+            raise ConfigError(f"missing field(s) {missing} for ExperimentConfig: it needs {required}")
         if isinstance(values.get("train"), dict):
             _reject_unknown(TrainConfig, values["train"])
             values["train"] = TrainConfig(**values["train"])

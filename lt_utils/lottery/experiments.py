@@ -28,6 +28,7 @@ import torch
 
 from lt_utils.atomic import atomic_save_torch, atomic_write_json, atomic_write_table
 from lt_utils.engine.data import Dataset, load_dataset
+from lt_utils.engine.memory import check_memory
 from lt_utils.engine.models import has_batch_norm
 from lt_utils.engine.pruning import Masks, dense_masks, percent_remaining, prune_to_round, random_masks_like
 from lt_utils.engine.seeding import derive_seed
@@ -51,6 +52,7 @@ from lt_utils.lottery.results import curves_to_table
 from lt_utils.lottery.scaling import round_networks
 from lt_utils.lottery.stored import stored_table
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
+from lt_utils.validation import check_folder, check_int, require
 
 
 @dataclass
@@ -97,9 +99,13 @@ def finished_rounds(cfg: ExperimentConfig, results_dir: str | Path, options: Run
 
 
 def load_table(cfg: ExperimentConfig, results_dir: str | Path, options: RunOptions | None = None) -> pd.DataFrame:
-    """The tidy table of every verified round."""
-    return load_folder_table(experiment_path(cfg, results_dir, options), cfg.rounds,
-                             (options or RunOptions()).identity(cfg))
+    """The tidy table of every verified round (a configuration never run there is refused)."""
+    check_folder("results_dir", results_dir, must_exist=True)
+    path = experiment_path(cfg, results_dir, options)
+    if not path.is_dir():
+        raise ConfigError(f"no results of {cfg.name} in results_dir={str(results_dir)!r}: {path} does not exist "
+                          "(run it with run_experiment, with the same options, first)")
+    return load_folder_table(path, cfg.rounds, (options or RunOptions()).identity(cfg))
 
 
 def load_folder_table(path: Path, rounds: int, identity: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -289,8 +295,13 @@ def _run_info(device: torch.device, options: RunOptions, seconds: float, network
             "finished": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
-def _options(options: RunOptions | None, option_values: dict[str, Any]) -> RunOptions:
+def resolve_options(options: RunOptions | None, option_values: dict[str, Any]) -> RunOptions:
+    """The options of a run given as a ``RunOptions`` or as its fields' keywords (never both)."""
     if options is not None:
+        require(isinstance(options, RunOptions), "options", options, "a RunOptions or None")
+        if option_values:
+            raise ConfigError(f"run option keyword(s) {sorted(option_values)} given beside a RunOptions, which would "
+                              "ignore them: give the options either as a RunOptions or as keywords")
         return options
     unknown = set(option_values) - set(RunOptions.__dataclass_fields__)
     if unknown:
@@ -309,7 +320,11 @@ def run_experiments(cfgs: list[ExperimentConfig], options: RunOptions | None = N
                     **option_values: Any) -> list[ExperimentResult]:
     """Run (or resume) each of ``cfgs``: one after another (``executor="local"``), or all at once
     as Ray tasks (``executor="ray"``, ``lt_utils.lottery.cluster``), under one progress bar."""
-    options = _options(options, option_values)
+    options = resolve_options(options, option_values)
+    require(isinstance(cfgs, (list, tuple)), "cfgs", cfgs, "a list of ExperimentConfig")
+    for cfg in cfgs:
+        require(isinstance(cfg, ExperimentConfig), "cfg", cfg, "an ExperimentConfig (e.g. preset('lenet'))")
+        check_fits_memory(cfg, options)
     if options.executor == "local":
         return [_run_one(cfg, options, None, 1) for cfg in cfgs]
     with ThreadPoolExecutor(max_workers=max(1, len(cfgs))) as pool:
@@ -329,9 +344,25 @@ def planned_stacks(cfg: ExperimentConfig, options: RunOptions, rounds: Iterable[
     return stacks
 
 
+def check_fits_memory(cfg: ExperimentConfig, options: RunOptions) -> None:
+    """Refuse ``cfg`` when its widest stack and its trials' kept copies cannot fit in the free memory
+    of ``options``' device (``lt_utils.engine.memory``; with Ray, only the driver's copies)."""
+    widest = round_networks(cfg, cfg.one_shot_rounds[0] if cfg.one_shot_rounds else min(cfg.rounds, 1))
+    at_once = min(options.max_stack or (1 if has_batch_norm(cfg.model) else widest), widest)
+    check_memory(cfg.model, 0 if options.executor == "ray" else at_once, cfg.trials, options.torch_device(),
+                 f"{cfg.name} (trials={cfg.trials}, reinits={cfg.reinits})")
+
+
+def _check_results_folder(path: Path) -> None:
+    """The results folder of one experiment and its parts are folders this process can write to."""
+    for folder in (path.parent, path, *(path / part for part in ("rounds", "state", "tickets"))):
+        check_folder("results_dir", folder, writable=True)
+
+
 def _run_one(cfg: ExperimentConfig, options: RunOptions, progress: cluster.TaskProgress | None,
              chains: int) -> ExperimentResult:
     path = experiment_path(cfg, options.results_dir, options)
+    _check_results_folder(path)
     done = finished_rounds(cfg, options.results_dir, options)
     if options.stored_dir is not None and len(done) <= cfg.rounds:
         stored = stored_table(cfg, options.stored_dir, path.name)
@@ -361,6 +392,7 @@ def load_trained(cfg: ExperimentConfig, results_dir: str | Path, round_: int,
                  device: str = "cpu", options: RunOptions | None = None) -> dict[str, Any]:
     """The trials' winning tickets of one round after training: ``params``, ``buffers`` and
     ``masks`` (stacked over trials), plus ``rewind``: the weights they were rewound to."""
+    check_int("round_", round_, 0, cfg.rounds)
     folder = experiment_path(cfg, results_dir, options)
     path = folder / "state"
     state = _load_verified(folder, path / f"round_{round_:02d}.pt", device)
@@ -375,6 +407,8 @@ def load_trained(cfg: ExperimentConfig, results_dir: str | Path, round_: int,
 def load_ticket(cfg: ExperimentConfig, results_dir: str | Path, round_: int, trial: int = 0,
                 device: str = "cpu", options: RunOptions | None = None) -> tuple[torch.nn.Module, Masks]:
     """A winning ticket as a ready model (weights at the rewind point, masked) and its masks."""
+    check_int("round_", round_, 0, cfg.rounds)
+    check_int("trial", trial, 0, cfg.trials - 1)
     folder = experiment_path(cfg, results_dir, options)
     path = folder / "tickets"
     init = _load_verified(folder, path / "round_00.pt", device)

@@ -3,6 +3,10 @@
 Each round's last write is ``rounds/round_NN.manifest.json``: the sha256, size and (for tables)
 row count of every file the round wrote, the run identity and the code version. A round counts
 as finished only when its manifest is readable and every file matches it.
+
+The book's committed tables (``book/results``) have one manifest of the same entries,
+``MANIFEST.json`` beside them (:func:`record_tables`); a table that does not match it, or that
+it does not list, is refused by name (:func:`table_problems`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ import json
 import os
 import subprocess
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
+
+import pandas as pd
 
 from lt_utils.atomic import atomic_write_json
 from lt_utils.errors import DamagedFileError, DamagedResultWarning
@@ -60,12 +66,30 @@ def code_version() -> str:
         return "unknown"
 
 
+def manifest_entries(folder: Path, files: dict[Path, int | None]) -> dict[str, dict[str, Any]]:
+    """A manifest's record of ``files`` (path -> row count, None for non-tables), by path in ``folder``."""
+    return {str(p.relative_to(folder)): {"sha256": sha256(p), "bytes": p.stat().st_size, "rows": rows}
+            for p, rows in files.items()}
+
+
+def entry_problems(folder: Path, entries: dict[str, Any], deep: bool = True) -> list[str]:
+    """Why files recorded in ``entries`` (paths in ``folder``) cannot be used; ``deep=False`` skips checkpoints."""
+    problems = []
+    for name, entry in entries.items():
+        path = folder / name
+        if not deep and path.suffix == ".pt":
+            continue
+        if not path.exists():
+            problems.append(f"{path} is missing")
+        elif path.stat().st_size != entry.get("bytes") or sha256(path) != entry.get("sha256"):
+            problems.append(f"{path} does not match its manifest (damaged or changed)")
+    return problems
+
+
 def write_manifest(folder: Path, r: int, files: dict[Path, int | None], identity: dict[str, Any]) -> None:
     """Record ``files`` (path -> row count, None for non-tables) of round ``r``; the round's last write."""
-    entries = {str(p.relative_to(folder)): {"sha256": sha256(p), "bytes": p.stat().st_size, "rows": rows}
-               for p, rows in files.items()}
-    atomic_write_json({"round": r, "files": entries, "identity": identity, "code": code_version()},
-                      manifest_path(folder, r))
+    atomic_write_json({"round": r, "files": manifest_entries(folder, files), "identity": identity,
+                       "code": code_version()}, manifest_path(folder, r))
 
 
 def read_manifest(folder: Path, r: int) -> dict[str, Any] | None:
@@ -94,15 +118,7 @@ def round_problems(folder: Path, r: int, identity: dict[str, Any] | None, deep: 
     recorded = manifest.get("identity")
     if identity is not None and recorded != identity:
         problems.append(f"{manifest_path(folder, r)} was recorded with {recorded}, not the requested {identity}")
-    for name, entry in manifest["files"].items():
-        path = folder / name
-        if not deep and path.suffix == ".pt":
-            continue
-        if not path.exists():
-            problems.append(f"{path} is missing")
-        elif path.stat().st_size != entry.get("bytes") or sha256(path) != entry.get("sha256"):
-            problems.append(f"{path} does not match its manifest (damaged or changed)")
-    return problems
+    return problems + entry_problems(folder, manifest["files"], deep)
 
 
 def verified_rounds(folder: Path, rounds: int, identity: dict[str, Any] | None, deep: bool = True,
@@ -163,3 +179,43 @@ def remove_stray_temporaries(folder: Path) -> list[Path]:
     for path in stray:
         path.unlink(missing_ok=True)
     return stray
+
+
+TABLES_MANIFEST = "MANIFEST.json"
+"""The manifest of a folder of committed tables (the book's ``book/results``)."""
+
+
+def _table_entries(folder: Path) -> dict[str, Any] | None:
+    """The entries of ``folder``'s tables manifest; None when it is missing or damaged."""
+    try:
+        entries = json.loads((folder / TABLES_MANIFEST).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return entries if isinstance(entries, dict) else None
+
+
+def record_tables(folder: Path, tables: Iterable[Path] | None = None, forget: Iterable[Path] = ()) -> None:
+    """Record ``tables`` (default: every ``*.csv.gz`` under ``folder``) with their row counts in
+    ``folder``'s manifest, keeping its other entries except those of ``forget`` (tables moved away)."""
+    tables = sorted(folder.rglob("*.csv.gz")) if tables is None else tables
+    entries = _table_entries(folder) or {}
+    for path in forget:
+        entries.pop(str(path.relative_to(folder)), None)
+    entries |= manifest_entries(folder, {path: len(pd.read_csv(path)) for path in tables})
+    atomic_write_json({"files": dict(sorted(entries.items()))}, folder / TABLES_MANIFEST)
+
+
+def table_problems(folder: Path, tables: Iterable[Path] | None = None) -> list[str]:
+    """Why committed tables in ``folder`` cannot be used: ``tables`` (default: every one the manifest
+    lists and every ``*.csv.gz`` there) checked against ``folder``'s manifest."""
+    manifest = folder / TABLES_MANIFEST
+    entries = _table_entries(folder)
+    if entries is None:
+        return [f"{manifest} is missing or damaged, so the tables in {folder} cannot be verified (write it for "
+                "tables committed before manifests with: python -m lt_utils.book.migrate)"]
+    if tables is None:
+        names = set(entries) | {str(p.relative_to(folder)) for p in folder.rglob("*.csv.gz")}
+    else:
+        names = {str(p.relative_to(folder)) for p in tables}
+    unlisted = [f"{folder / name} is not listed in {manifest}" for name in sorted(names - set(entries))]
+    return unlisted + entry_problems(folder, {name: entries[name] for name in sorted(names & set(entries))})

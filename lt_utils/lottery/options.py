@@ -13,7 +13,7 @@ from lt_utils.engine.stack import PRECISIONS
 from lt_utils.engine.step import STEP_MODES
 from lt_utils.lottery.cluster import import_ray
 from lt_utils.lottery.config import ExperimentConfig
-from lt_utils.validation import check_bool, check_choice, check_device, check_int, require
+from lt_utils.validation import check_bool, check_choice, check_device, check_folder, check_int, require
 
 EXECUTORS = ("local", "ray")
 """Where an experiment's training runs: in this process, or as Ray tasks (``lt_utils.lottery.cluster``)."""
@@ -24,8 +24,13 @@ def check_run_options(options: RunOptions) -> None:
     check_device("device", options.device)
     require(options.data_dir is None or isinstance(options.data_dir, (str, os.PathLike)), "data_dir",
             options.data_dir, "a folder (str) or None")
-    require(isinstance(options.results_dir, (str, os.PathLike)) and str(options.results_dir) != "", "results_dir",
-            options.results_dir, "a folder (str)")
+    if options.data_dir is not None:
+        check_folder("data_dir", options.data_dir)  # a missing one is made by the download
+    check_folder("results_dir", options.results_dir)  # made when missing; writable is checked when a run writes
+    require(options.stored_dir is None or isinstance(options.stored_dir, (str, os.PathLike)), "stored_dir",
+            options.stored_dir, "a folder (str) or None")
+    if options.stored_dir is not None:
+        check_folder("stored_dir", options.stored_dir, must_exist=True)
     if options.max_stack is not None:
         check_int("max_stack", options.max_stack, 1)
     check_int("eval_batch", options.eval_batch, 1)

@@ -9,6 +9,7 @@ from lt_utils.engine.data import stand_in
 from lt_utils.engine.hparams import PruneConfig, TrainConfig
 from lt_utils.errors import ConfigError
 from lt_utils.lottery.config import ExperimentConfig
+from lt_utils.validation import check_bool
 
 
 def _lenet() -> ExperimentConfig:
@@ -68,20 +69,37 @@ STAND_IN_SMOKE_OVERRIDES: dict[str, Any] = {
 """CI's tiny schedule on a data set's synthetic stand-in (CIFAR-10's)."""
 
 
-def smoke_config(cfg: ExperimentConfig) -> ExperimentConfig:
-    """CI's tiny version of ``cfg``, named ``<name>_smoke``: never a result.
-
-    A data set with a synthetic stand-in (``lt_utils.engine.data.DATASETS``) is replaced by it, on
-    ``STAND_IN_SMOKE_OVERRIDES``; any other keeps its real data, on ``SMOKE_OVERRIDES``."""
+def smoke_overrides(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The settings that :func:`smoke_config` replaces in ``cfg``, and their tiny values."""
     stand_in_name = stand_in(cfg.dataset)
     if stand_in_name is None:
-        return cfg.with_overrides(name=f"{cfg.name}_smoke", **SMOKE_OVERRIDES)
+        return dict(SMOKE_OVERRIDES)
     overrides = dict(STAND_IN_SMOKE_OVERRIDES, dataset=stand_in_name)
     if not cfg.train.lr_drops:
         overrides.pop("lr_drops")
     if cfg.train.warmup_iterations:
         overrides["warmup_iterations"] = 5
-    return cfg.with_overrides(name=f"{cfg.name}_smoke", **overrides)
+    return overrides
+
+
+def smoke_config(cfg: ExperimentConfig) -> ExperimentConfig:
+    """CI's tiny version of ``cfg``, named ``<name>_smoke``: never a result.
+
+    A data set with a synthetic stand-in (``lt_utils.engine.data.DATASETS``) is replaced by it, on
+    ``STAND_IN_SMOKE_OVERRIDES``; any other keeps its real data, on ``SMOKE_OVERRIDES``."""
+    return cfg.with_overrides(name=f"{cfg.name}_smoke", **smoke_overrides(cfg))
+
+
+def refuse_with_smoke(smoke: Any, given: dict[str, Any]) -> bool:
+    """``smoke`` as a bool; with it, any setting of ``given`` (those a smoke version replaces) that
+    is set (not None) is refused: smoke would silently replace it."""
+    check_bool("smoke", smoke)
+    clash = {name: value for name, value in given.items() if value is not None}
+    if smoke and clash:
+        settings = ", ".join(f"{name}={value!r}" for name, value in sorted(clash.items()))
+        raise ConfigError(f"invalid smoke=True with {settings}: smoke sets {sorted(clash)} itself (CI's tiny "
+                          "schedule); give either smoke or these settings")
+    return smoke
 
 
 def _smoke() -> ExperimentConfig:

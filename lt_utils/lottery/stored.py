@@ -1,8 +1,10 @@
 """The book's committed tables as a results source: re-render a page without retraining.
 
 ``book/results/<key>.csv.gz`` holds the whole tidy table of a finished experiment, and
-``book/results/<key>/...`` its chapter analyses. A run given ``stored_dir`` reads a
-configuration's table from there, after checking that it is complete, instead of training.
+``book/results/<key>/...`` its chapter analyses; ``book/results/MANIFEST.json`` their sha256 and
+row counts (``lt_utils.lottery.integrity.record_tables``). A run given ``stored_dir`` reads a
+configuration's table from there, after checking it against the manifest and that it is
+complete, instead of training.
 """
 
 from __future__ import annotations
@@ -12,13 +14,22 @@ from pathlib import Path
 import pandas as pd
 
 from lt_utils.engine.training import METRICS
+from lt_utils.errors import DamagedFileError
 from lt_utils.lottery.config import ExperimentConfig
+from lt_utils.lottery.integrity import table_problems
 from lt_utils.lottery.results import KEY_COLUMNS
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
 
 
-class StoredTableError(ValueError):
+class StoredTableError(DamagedFileError):
     """A committed table is damaged or incomplete; the message names the file and what is wrong."""
+
+
+def verify_committed(path: Path, stored_dir: str | Path) -> None:
+    """Refuse the committed table ``path`` unless ``stored_dir``'s manifest lists it and it matches."""
+    problems = table_problems(Path(stored_dir), [path])
+    if problems:
+        raise StoredTableError(f"{path} cannot be used: {'; '.join(problems)}")
 
 
 def expected_networks(cfg: ExperimentConfig, round_: int) -> set[tuple[str, int, int]]:
@@ -64,6 +75,7 @@ def stored_table(cfg: ExperimentConfig, stored_dir: str | Path | None, key: str 
     path = Path(stored_dir) / f"{key or cfg.key}.csv.gz"
     if not path.exists():
         return None
+    verify_committed(path, stored_dir)
     try:
         table = pd.read_csv(path)
     except (OSError, EOFError, ValueError) as error:
@@ -73,8 +85,12 @@ def stored_table(cfg: ExperimentConfig, stored_dir: str | Path | None, key: str 
 
 
 def stored_copy(stored_dir: str | Path | None, relative: str | Path) -> Path | None:
-    """The committed copy of an analysis table (``<key>/...`` inside ``stored_dir``), if any."""
+    """The committed copy of an analysis table (``<key>/...`` inside ``stored_dir``), if any, checked
+    against the manifest."""
     if stored_dir is None:
         return None
     path = Path(stored_dir) / relative
-    return path if path.exists() else None
+    if not path.exists():
+        return None
+    verify_committed(path, stored_dir)
+    return path
