@@ -1,7 +1,9 @@
-"""Atomic writes: a reader sees a file's old content or its new content, never a part."""
+"""Files: atomic writes (a reader sees a file's old content or its new content, never a part), and
+the hash of a file's content."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -45,3 +47,9 @@ def atomic_write_table(table: pd.DataFrame, path: Path) -> None:
     buffer = io.BytesIO()
     table.to_csv(buffer, index=False, compression=compression, float_format="%.6g")
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def file_hash(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of ``path``'s content (``hashlib``'s ``algorithm``), read in blocks."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, algorithm).hexdigest()

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lt_utils.atomic import file_hash
 from lt_utils.errors import DamagedFileError
 
 CLASSES = 10
@@ -34,14 +35,6 @@ def verified_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lt_utils" / "verified"
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def md5_matches(path: Path, md5: str) -> bool:
     """Whether ``path``'s md5 is ``md5``. A match is remembered as an empty marker file named by the
     file's resolved path, size, modification and change times, so the file is hashed again only
@@ -51,7 +44,7 @@ def md5_matches(path: Path, md5: str) -> bool:
     marker = verified_cache_dir() / hashlib.sha256(key.encode()).hexdigest()
     if marker.exists():
         return True
-    if _md5(path) != md5:
+    if file_hash(path, "md5") != md5:
         return False
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)

@@ -30,20 +30,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from lt_utils.atomic import file_hash
 from lt_utils.engine.decoded_cache import Decoded, load_cached
 from lt_utils.errors import DamagedFileError, DataUnavailableError
 
 SPLITS = {True: "train", False: "test"}
 _FILE = re.compile(r"\d+\.jpe?g")
 _UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
-
-
-def sha256_of(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            hasher.update(block)
-    return hasher.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -83,7 +76,7 @@ class JpegCopy:
 
     def _checked_sha256(self, archive: Path) -> str:
         """The archive's sha256, after refusing a damaged copy of the published archive."""
-        actual = sha256_of(archive)
+        actual = file_hash(archive)
         if self.sha256 is not None and archive.stat().st_size == self.archive_bytes and actual != self.sha256:
             raise DamagedFileError(f"{archive} is damaged: its sha256 is {actual}, the published {self.archive}'s "
                                    f"is {self.sha256} (same size, different bytes)")

@@ -12,7 +12,6 @@ it does not list, is refused by name (:func:`table_problems`).
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import subprocess
@@ -23,7 +22,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from lt_utils.atomic import atomic_write_json
+from lt_utils.atomic import atomic_write_json, file_hash
 from lt_utils.errors import DamagedFileError, DamagedResultWarning
 
 T = TypeVar("T")
@@ -34,14 +33,6 @@ starts inherit it, so its own writes to the book do not mark their code ``-dirty
 
 def manifest_path(folder: Path, r: int) -> Path:
     return folder / "rounds" / f"round_{r:02d}.manifest.json"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,7 +59,7 @@ def code_version() -> str:
 
 def manifest_entries(folder: Path, files: dict[Path, int | None]) -> dict[str, dict[str, Any]]:
     """A manifest's record of ``files`` (path -> row count, None for non-tables), by path in ``folder``."""
-    return {str(p.relative_to(folder)): {"sha256": sha256(p), "bytes": p.stat().st_size, "rows": rows}
+    return {str(p.relative_to(folder)): {"sha256": file_hash(p), "bytes": p.stat().st_size, "rows": rows}
             for p, rows in files.items()}
 
 
@@ -81,7 +72,7 @@ def entry_problems(folder: Path, entries: dict[str, Any], deep: bool = True) -> 
             continue
         if not path.exists():
             problems.append(f"{path} is missing")
-        elif path.stat().st_size != entry.get("bytes") or sha256(path) != entry.get("sha256"):
+        elif path.stat().st_size != entry.get("bytes") or file_hash(path) != entry.get("sha256"):
             problems.append(f"{path} does not match its manifest (damaged or changed)")
     return problems
 
@@ -157,7 +148,7 @@ def verify_file(path: Path, folder: Path) -> None:
             continue
         if not path.exists():
             raise DamagedFileError(f"{path} is missing (listed in {manifest})")
-        if sha256(path) != entry["sha256"]:
+        if file_hash(path) != entry["sha256"]:
             raise DamagedFileError(f"{path} is damaged: it does not match its manifest {manifest}")
         return
     raise DamagedFileError(f"{path} belongs to no finished round (no manifest lists it)")
