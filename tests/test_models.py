@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from lt_utils.engine.models import build_model
+from lt_utils.engine.models import MODELS, build_model, networks_per_stack
 
 
 @pytest.mark.parametrize("name", ["vgg19", "resnet20"])
@@ -36,3 +36,11 @@ def test_models_built_at_once_in_threads_get_the_weights_of_their_seeds():
         together = list(pool.map(lambda s: build_model("conv2", seed=s).state_dict(), seeds * 3))
     for i, state in enumerate(together):
         assert all(torch.equal(state[k], alone[i % 8][k]) for k in state)
+
+
+def test_networks_per_stack_is_a_fixed_table_per_device_type():
+    assert [networks_per_stack(m, "cpu") for m in ("conv2", "conv4", "conv6")] == [1, 1, 1]  # alone, measured faster
+    assert networks_per_stack("lenet", "cpu") is None  # a whole round stacked
+    assert networks_per_stack("conv2", "cuda") is None and networks_per_stack("lenet", "cuda") is None
+    assert networks_per_stack("vgg19", "cpu") == networks_per_stack("resnet20", "cuda") == 1  # batch norm
+    assert all(info.cpu_stack is None or info.cpu_stack >= 1 for info in MODELS.values())
