@@ -44,3 +44,30 @@ def test_networks_per_stack_is_a_fixed_table_per_device_type():
     assert networks_per_stack("conv2", "cuda") is None and networks_per_stack("lenet", "cuda") is None
     assert networks_per_stack("vgg19", "cpu") == networks_per_stack("resnet20", "cuda") == 1  # batch norm
     assert all(info.cpu_stack is None or info.cpu_stack >= 1 for info in MODELS.values())
+
+
+def _textbook_conv_forward(model, x):
+    """Conv-2/4/6 as the paper draws them: ReLU after every convolution, then the pool."""
+    for i, conv in enumerate(model.convs):
+        x = torch.relu(conv(x))
+        if i % 2 == 1:
+            x = torch.nn.functional.max_pool2d(x, 2)
+    x = x.flatten(1)
+    for layer in model.fc:
+        x = torch.relu(layer(x))
+    return model.output(x)
+
+
+@pytest.mark.parametrize("name", ["conv2", "conv4"])
+def test_conv_nets_pool_before_relu_in_place_bit_for_bit(name):
+    model = build_model(name, seed=0)
+    x = torch.randn(6, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    outputs, grads = [], []
+    for forward in (model, lambda inputs: _textbook_conv_forward(model, inputs)):
+        model.zero_grad()
+        out = forward(x)
+        out.square().sum().backward()
+        outputs.append(out.detach())
+        grads.append([p.grad.clone() for p in model.parameters()])
+    assert torch.equal(outputs[0], outputs[1])
+    assert all(torch.equal(a, b) for a, b in zip(*grads, strict=True))
