@@ -221,7 +221,6 @@ def reference_parts(cfg: ExperimentConfig, data: Dataset, iterations: int, devic
 
     train(1)  # warm-up (first allocations and kernels), not timed
     step_seconds = _timed(lambda: train(iterations), device)
-    evaluate()
     eval_seconds = _timed(evaluate, device)
     return Parts(iterations / step_seconds, len(val_set) / eval_seconds)
 
@@ -245,16 +244,15 @@ def plain_parts(cfg: ExperimentConfig, data: Dataset, iterations: int, device: t
 
     train(1)
     step_seconds = _timed(lambda: train(iterations), device)
-    loop.evaluate(val)
     eval_seconds = _timed(lambda: loop.evaluate(val), device)
     return Parts(iterations / step_seconds, len(val) / eval_seconds)
 
 
 @dataclass(frozen=True)
 class EngineRun:
-    """The engine's rates for one stack, the seconds its first step and evaluation took beyond
-    later ones (compiling; 0 for ``"eager"``), and the evaluation batch it chose with its estimate
-    of the activation memory."""
+    """The engine's rates for one stack, the seconds spent compiling (its first step beyond a later
+    one, and a first evaluation; 0 for ``"eager"``), and the evaluation batch it chose with its
+    estimate of the activation memory."""
 
     parts: Parts
     compile_seconds: float
@@ -293,10 +291,12 @@ def engine_parts(cfg: ExperimentConfig, data: Dataset, iterations: int, networks
     if evaluate:
         val = _eval_split(data, max(batch, EVAL_TIMING_IMAGES))
         model.eval()
-        first = _timed(lambda: evaluate_stack(forms.score, params, buffers, val, batch), device)
+        first_batch = _eval_split(data, batch)
+        warm = _timed(lambda: evaluate_stack(forms.score, params, buffers, first_batch, batch), device) \
+            if step != "eager" else 0.0  # compiles the scorer (eager, like the references, is timed on its first pass)
         eval_seconds = _timed(lambda: evaluate_stack(forms.score, params, buffers, val, batch), device)
+        extra += max(0.0, warm - eval_seconds * len(first_batch) / len(val)) if warm else 0.0
         model.train()
-        extra += first - eval_seconds
         eval_rate = networks * len(val) / eval_seconds
     return EngineRun(Parts(networks * iterations / step_seconds, eval_rate),
                      round(max(0.0, extra), 1) if step != "eager" else 0.0, batch,
