@@ -34,7 +34,11 @@ def _parameter_lines(cells: list) -> list[str]:
     return [line.rstrip() for line in found[0].source.splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("page", sorted((ROOT / "book" / "figures").glob("*.ipynb")), ids=lambda p: p.stem)
+PAGES = sorted(p for p in (ROOT / "book" / "figures").glob("*.ipynb") if not p.name.startswith("."))
+"""The executed pages (not a run in progress, ``.NAME.running.ipynb``, which git ignores)."""
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
 def test_executed_pages_declare_their_notebooks_parameters(page):
     """A committed page was executed from its notebook as it is now: a page run before a parameter
     was added (or its help changed) is stale; `python -m lt_utils.book rerender NAME` renews it."""
