@@ -8,7 +8,7 @@ and the copies that grouped convolutions and oneDNN's layouts make. Twenty Conv-
 machine (issue #22). So the batch is the largest that keeps :func:`activation_bytes` within
 :data:`EVAL_MEMORY_BUDGET`, and never above the cap. The batch changes only how evaluation sums
 are split (rounding), never which examples are evaluated: it is not part of a result's key.
-Small models stay at the cap (Lenet: 30 networks at 2,000 images need about 300 MB).
+Small models stay at the cap (Lenet: 30 networks at 2,000 images are estimated at 750 MB).
 """
 
 from __future__ import annotations
