@@ -5,8 +5,8 @@ Evaluating ``N`` networks on a shared batch of ``B`` images holds a few activati
 ``N x B x`` (the model's largest activation per image) at once: the layer's input and output,
 and the copies that grouped convolutions and oneDNN's layouts make. Twenty Conv-2 networks at
 ``B = 2,000`` need about 10 GB for one such tensor, and were killed for memory on a 24 GiB
-machine (issue #22). So the batch is the largest that keeps :func:`activation_bytes` within
-:data:`EVAL_MEMORY_BUDGET`, and never above the cap. The batch changes only how evaluation sums
+machine (issue #22). So the batch is the largest that keeps ``activation_bytes`` within
+``EVAL_MEMORY_BUDGET``, and never above the cap. The batch changes only how evaluation sums
 are split (rounding), never which examples are evaluated: it is not part of a result's key.
 Small models stay at the cap (Lenet: 30 networks at 2,000 images are estimated at 750 MB).
 """
@@ -62,8 +62,8 @@ def activation_bytes(model: PrunableModel, networks: int, batch: int, input_shap
 
 def eval_batch_for(model: PrunableModel, networks: int, input_shape: Sequence[int], cap: int,
                    device: torch.device) -> int:
-    """The evaluation batch: ``cap``, or the largest batch whose :func:`activation_bytes` fit the
-    device type's :data:`EVAL_MEMORY_BUDGET` (at least 1)."""
+    """The evaluation batch: ``cap``, or the largest batch whose ``activation_bytes`` fit the
+    device type's ``EVAL_MEMORY_BUDGET`` (at least 1)."""
     budget = EVAL_MEMORY_BUDGET.get(device.type)
     if budget is None:
         return cap
