@@ -299,8 +299,9 @@ def test_mnist_with_random_image_bytes_under_an_intact_header_is_refused(data_di
 def test_a_file_is_hashed_once_until_it_changes(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     hashed = []
-    md5 = datafiles._md5
-    monkeypatch.setattr(datafiles, "_md5", lambda path: hashed.append(path.name) or md5(path))
+    file_hash = datafiles.file_hash
+    monkeypatch.setattr(datafiles, "file_hash",
+                        lambda path, algorithm: hashed.append(path.name) or file_hash(path, algorithm))
     root = _mnist(data_dir, tmp_path / "data", {"t10k-labels-idx1-ubyte": lambda data: data})  # a copy of its own
     datafiles.check_mnist(root, False)
     datafiles.check_mnist(root, False)
