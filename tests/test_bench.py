@@ -1,10 +1,29 @@
+import json
 import re
 
 import pytest
 import torch
 
-from lt_utils.book.bench import benchmark, engine_forms, figure_network_iterations, main, networks_per_round
+import lt_utils.book.bench as bench
+import lt_utils.engine.cpu as cpu
+from lt_utils.book.bench import (
+    Parts,
+    benchmark,
+    engine_forms,
+    figure_network_iterations,
+    machine_peak,
+    main,
+    networks_per_round,
+    paper_rate,
+    schedule,
+)
 from lt_utils.book.cli import benchmark_table
+from lt_utils.book.plain import PlainLoop, plain_run
+from lt_utils.engine.data import load_dataset
+from lt_utils.engine.hparams import PruneConfig, TrainConfig
+from lt_utils.engine.pruning import dense_masks, prune_to_round
+from lt_utils.engine.stack import init_states
+from lt_utils.engine.training import train_stack
 from lt_utils.lottery.presets import preset
 
 
@@ -16,16 +35,30 @@ def test_figure_work_counts_every_network_of_the_paper_protocol():
     assert networks_per_round(preset("conv2")) == 20
 
 
-def test_benchmark_report_runs_both_loops(data_dir, tmp_path):
+def test_rates_are_composed_to_the_paper_schedule():
+    conv2 = preset("conv2")
+    plan = schedule(conv2, engine_like=True)
+    assert plan == {"iterations": 20_000, "evaluations": 201, "images_per_evaluation": 20_000, "final_images": 45_000}
+    assert schedule(conv2, engine_like=False)["images_per_evaluation"] == 15_000  # validation and test only
+    # 20,000 steps at 4/s (5,000 s) and 4,065,000 images at 813/s (5,000 s): half the time goes to evaluation
+    assert paper_rate(Parts(4.0, 813.0), plan) == pytest.approx(2.0)
+
+
+def test_benchmark_report_runs_all_three_loops(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "native_bf16", lambda device: True)
     report = benchmark(["lenet"], torch.device("cpu"), str(data_dir), iterations=3, reference_iterations=3,
                        steps=["eager"], bf16_models=["lenet"])
     lenet = report["models"]["lenet"]
     assert set(lenet["engine"]) == {"eager", "eager, bf16"}
     assert lenet["networks_at_once"] == 30 and lenet["engine_network_iterations_per_s"] > 0
     assert lenet["fastest_step"] == "eager" and lenet["engine"]["eager"]["compile_seconds"] == 0  # fp32 only
-    ratio = lenet["engine_network_iterations_per_s"] / lenet["reference_iterations_per_s"]
-    assert abs(lenet["ratio"] - ratio) <= 0.01 * ratio + 0.01
-    (tmp_path / "cpu.json").write_text(__import__("json").dumps(report))
+    for reference, ratio in (("reference_iterations_per_s", "ratio"), ("plain_iterations_per_s", "ratio_to_plain")):
+        expected = lenet["engine_network_iterations_per_s"] / lenet[reference]
+        assert abs(lenet[ratio] - expected) <= 0.01 * expected + 0.01
+    assert report["peak"]["matmul_fp32_gflop_per_s"] > 0 and report["peak"]["conv2_conv_fp32_gflop_per_s"] > 0
+    assert 0 < lenet["share_of_matmul_peak"] and lenet["eval_batch"] == 2_000  # Lenet's batch: the cap
+    assert set(lenet["stacking_step_network_iterations_per_s"]) == {"30", "1"}
+    (tmp_path / "cpu.json").write_text(json.dumps(report))
     assert "| lenet | 30 |" in benchmark_table(tmp_path)
     assert "| eager, " in benchmark_table(tmp_path)
 
@@ -44,9 +77,34 @@ def test_benchmark_rejects_unknown_step_forms(capsys):
                                                                  "--device", "cpu"], capsys))
 
 
-def test_bf16_forms_are_timed_only_for_the_models_asked(capsys):
+def test_bf16_forms_are_timed_only_for_the_models_asked_and_only_where_native(capsys):
     assert engine_forms("vgg19", ["eager", "graph"], ["vgg19"]) == {
         "eager": ("eager", "fp32"), "graph": ("graph", "fp32"),
         "eager, bf16": ("eager", "bf16"), "graph, bf16": ("graph", "bf16")}
     assert engine_forms("lenet", ["eager"], ["vgg19"]) == {"eager": ("eager", "fp32")}
+    assert engine_forms("vgg19", ["eager"], ["vgg19"], bf16_native=False) == {"eager": ("eager", "fp32")}
     assert "['vgg16'] for --bf16" in _refused(["--models", "lenet", "--bf16", "vgg16", "--device", "cpu"], capsys)
+
+
+def test_plain_loop_computes_the_engine_run():
+    data = load_dataset("synthetic_cifar10", None, "cpu", train_eval_size=20, synthetic_size=120)
+    cfg = TrainConfig(lr=2e-3, iterations=4, eval_every=2, batch_size=10, train_eval_size=20)
+    model, params, buffers = init_states("conv2", [5])
+    masks = prune_to_round(params, dense_masks(params, model.layer_kinds), model.layer_kinds, PruneConfig(), 2)
+    engine = train_stack(model, params, buffers, masks, data, cfg, [11])
+    loop = PlainLoop("conv2", 0.0, 5, {k: m[0] for k, m in masks.items()}, cfg, torch.device("cpu"))
+    curves = plain_run(loop, data, 11)
+    assert curves.shape == engine.curves[0].shape == (3, 6)
+    torch.testing.assert_close(curves, engine.curves[0], rtol=1e-4, atol=1e-5)  # the same loss and accuracy curves
+    for name, param in loop.model.named_parameters():
+        trained, moved = engine.params[name][0], (engine.params[name][0] - params[name][0]).norm()
+        assert (param.detach() - trained).norm() < 1e-4 * moved
+        if name in masks:
+            assert torch.all(param[~masks[name][0]] == 0)
+
+
+def test_the_benchmark_leaves_bf16_out_on_a_cpu_without_it(monkeypatch):
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))  # no avx512_bf16, no AMX
+    peak = machine_peak(torch.device("cpu"))
+    assert peak["bf16_native"] is False and "avx512_bf16" in peak["bf16_note"]
+    assert engine_forms("vgg19", ["eager"], ["vgg19"], peak["bf16_native"]) == {"eager": ("eager", "fp32")}

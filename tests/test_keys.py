@@ -62,6 +62,23 @@ def test_precision_device_and_dropout_stacking_are_in_the_key():
     assert experiment_path(conv, "r", RunOptions(device="cpu", max_stack=1)).name != conv.key
 
 
+def test_the_engines_stacking_choice_is_in_the_key_as_max_stack_would_be():
+    # On the CPU the engine trains Conv nets one per stack (networks_per_stack): a dropout model's key
+    # says so, and equals the key of asking for max_stack=1, which computes the same draws
+    conv = preset("conv2_dropout")
+    auto, one = RunOptions(device="cpu"), RunOptions(device="cpu", max_stack=1)
+    assert auto.stack_size(conv) == 1 and auto.identity(conv)["max_stack"] == 1
+    assert experiment_path(conv, "r", auto).name == experiment_path(conv, "r", one).name != conv.key
+    twenty = RunOptions(device="cpu", max_stack=20)
+    assert experiment_path(conv, "r", twenty).name != experiment_path(conv, "r", auto).name
+    # without dropout the stacking is no part of the key: Lenet's stored results keep their keys
+    for name in ("lenet", "conv2"):
+        cfg = preset(name)
+        assert RunOptions(device="cpu").identity(cfg)["max_stack"] is None
+        assert experiment_path(cfg, "r", RunOptions(device="cpu")).name == cfg.key
+    assert experiment_path(preset("lenet"), "r", RunOptions(device="cpu")).name == PINNED["lenet"]
+
+
 def test_migration_renames_results_and_book_records(tmp_path):
     cfg = preset("smoke")
     old = legacy_key(cfg.name, cfg)

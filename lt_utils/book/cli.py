@@ -180,13 +180,17 @@ def reproducibility_page(record_dir: Path) -> str:
 
 
 def benchmark_table(bench_dir: Path) -> str:
-    """Markdown tables of the benchmark reports in ``bench_dir`` (written by ``python -m lt_utils.book.bench``)."""
+    """Markdown tables of the benchmark reports in ``bench_dir`` (written by ``python -m lt_utils.book.bench``);
+    reports with the plain loop and the device's peak also get a column for each and a summary per model."""
     reports = sorted(bench_dir.glob("*.json")) if bench_dir.exists() else []
     if not reports:
         return "No benchmark has been recorded yet.\n"
     lines = []
     for path in reports:
         report = json.loads(path.read_text())
+        if "peak" in report:
+            lines += _benchmark_with_peak(report)
+            continue
         lines += [f"### {report['device']} ({report['date'][:10]})", "",
                   f"torch {report['torch']}, CPU threads: {report['threads']}; engine timed over "
                   f"{report['iterations']} iterations, reference over {report['reference_iterations']}. "
@@ -203,6 +207,46 @@ def benchmark_table(bench_dir: Path) -> str:
                          f"| {m['projected_single_run_minutes']:.1f} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _benchmark_with_peak(report: dict[str, Any]) -> list[str]:
+    """The lines of a report that times both references and the device's peak (rates at the paper's
+    schedule, evaluation included)."""
+    peak = report["peak"]
+    bf16 = "yes" if peak["bf16_native"] else f"no ({peak.get('bf16_note', 'bf16 left out')})"
+    lines = [f"### {report['device']} ({report['date'][:10]})", "",
+             f"torch {report['torch']}, CPU threads: {report['threads']}; training steps timed over "
+             f"{report['iterations']} iterations (engine) and {report['reference_iterations']} (references), "
+             "evaluation timed apart; rates are for the figure's whole schedule, evaluation included "
+             "(network-iterations per second). Peak measured in the same run: an fp32 matrix product at "
+             f"{peak['matmul_fp32_gflop_per_s']:.1f} GFLOP/s, Conv-2's convolution alone at "
+             f"{peak['conv2_conv_fp32_gflop_per_s']:.1f} GFLOP/s; native bf16: {bf16}. Peak memory of the "
+             f"benchmark's process: {report.get('peak_memory_gib') or 0:.1f} GiB.", "",
+             "| model | networks at once | reference (it/s) | plain loop (it/s) | engine, by step form "
+             "| fastest in fp32 | share of peak (matmul, conv) | projected figure (h) | one run (min) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    notes = []
+    for name, m in report["models"].items():
+        forms = "; ".join(f"{step}: {e['network_iterations_per_s']:.2f} ({e['ratio']:.1f}x, {e['ratio_to_plain']:.2f}x"
+                          + (f", compiled in {e['compile_seconds']:.0f} s)" if e["compile_seconds"] else ")")
+                          for step, e in m["engine"].items())
+        at_once = m["networks_at_once"]
+        at_once = f"{at_once}" if at_once == m["networks_per_round"] else f"{at_once} (of {m['networks_per_round']})"
+        lines.append(f"| {name} | {at_once} | {m['reference_iterations_per_s']:.2f} "
+                     f"| {m['plain_iterations_per_s']:.2f} | {forms} "
+                     f"| {m['fastest_step']}, {m['ratio']:.1f}x, {m['ratio_to_plain']:.2f}x "
+                     f"| {m['share_of_matmul_peak']:.0%}, {m['share_of_conv_peak']:.0%} "
+                     f"| {m['projected_figure_hours']:.1f} | {m['projected_single_run_minutes']:.1f} |")
+        stacking = m["stacking_step_network_iterations_per_s"]
+        stacks = ", ".join(f"{size} at once: {rate:.2f}" for size, rate in stacking.items())
+        fastest, plain = m["engine"][m["fastest_step"]], m["plain_parts"]
+        notes.append(f"- **{name}**: training steps {fastest['step_network_iterations_per_s']:.2f} "
+                     f"network-iterations/s (plain loop {plain['step_network_iterations_per_s']:.2f}); evaluation "
+                     f"{fastest['eval_network_images_per_s']:.0f} network-images/s at batch {m['eval_batch']} "
+                     f"(plain loop {plain['eval_network_images_per_s']:.0f}); training steps by stack size, "
+                     f"eager: {stacks}; {m['gflop_per_network_iteration']:.2f} GFLOP per network-iteration "
+                     f"(evaluation included), {m['engine_gflop_per_s']:.1f} GFLOP/s.")
+    return [*lines, "", "Ratios: to the reference, then to the plain loop. Per model:", "", *notes, ""]
 
 
 def write_pages(book_dir: Path, root: Path) -> None:

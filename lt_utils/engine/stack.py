@@ -2,11 +2,17 @@
 
 Networks without buffers run through ``torch.func.vmap`` over ``functional_call`` (batched
 matmuls and grouped convolutions); networks with batch-norm buffers run one after another
-inside the same step, each updating its own slice of the stacked running statistics.
+inside the same step, each updating its own slice of the stacked running statistics. A stack of
+one network skips ``vmap``: it is the plain ``functional_call`` of the model, whose convolutions
+are oneDNN's ungrouped ones (on the CPU, vmap's grouped convolutions and their backward are the
+slow part of a stacked Conv net; see ``networks_per_stack`` in :mod:`lt_utils.engine.models`).
 
 A forward runs at one of ``PRECISIONS``: ``"fp32"`` as the paper trained, or ``"bf16"``: under
-bf16 autocast, with the images of the batch-norm networks in channels_last (the tensor-core
-path of cuDNN's convolutions). Parameters, optimizer state and the loss stay in fp32.
+bf16 autocast. Networks that run one at a time (a stack of one, or batch norm) get their images
+in channels_last when they have convolutions and either run in bf16 (the tensor-core path of
+cuDNN's convolutions) or on the CPU (oneDNN's native layout: Conv-2's evaluation ran about 1.6x
+faster so on a 2-core AVX-512 CPU, its training step a little). The layout changes only rounding.
+Parameters, optimizer state and the loss stay in fp32.
 """
 
 from __future__ import annotations
@@ -61,23 +67,26 @@ def make_forward(model: PrunableModel, has_buffers: bool, shared_input: bool, pr
     ``x`` is ``N x B x ...`` (each network its own batch) or, with ``shared_input``, ``B x ...``.
     """
     check_precision(precision)
-    channels_last = precision == "bf16"
+    convolutional = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
 
     def single(params: State, buffers: State, x: torch.Tensor) -> torch.Tensor:
         return functional_call(model, (params, buffers), (x,))
 
-    if not has_buffers:
-        forward = vmap(single, in_dims=(0, 0, None if shared_input else 0), randomness="different")
-    else:
-        def forward(params: State, buffers: State, x: torch.Tensor) -> torch.Tensor:
-            n = next(iter(params.values())).shape[0]
-            if channels_last and x.dim() in (4, 5):
-                x = _channels_last(x)
-            outs = []
-            for i in range(n):
-                xi = x if shared_input else x[i]
-                outs.append(single({k: v[i] for k, v in params.items()}, {k: v[i] for k, v in buffers.items()}, xi))
-            return torch.stack(outs)
+    def one_at_a_time(params: State, buffers: State, x: torch.Tensor) -> torch.Tensor:
+        n = next(iter(params.values())).shape[0]
+        if convolutional and x.dim() in (4, 5) and (precision == "bf16" or x.device.type == "cpu"):
+            x = _channels_last(x)
+        outs = []
+        for i in range(n):
+            xi = x if shared_input else x[i]
+            outs.append(single({k: v[i] for k, v in params.items()}, {k: v[i] for k, v in buffers.items()}, xi))
+        return torch.stack(outs)
+
+    stacked = vmap(single, in_dims=(0, 0, None if shared_input else 0), randomness="different")
+
+    def forward(params: State, buffers: State, x: torch.Tensor) -> torch.Tensor:
+        one = next(iter(params.values())).shape[0] == 1
+        return one_at_a_time(params, buffers, x) if has_buffers or one else stacked(params, buffers, x)
 
     return _autocast_bf16(forward) if precision == "bf16" else forward
 

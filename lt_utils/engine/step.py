@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import grad
 
+from lt_utils.engine.cpu import warn_if_slow_bf16
 from lt_utils.engine.hparams import TrainConfig
 from lt_utils.engine.models import MODELS, PrunableModel, build_model
 from lt_utils.engine.stack import Forward, State, make_forward
@@ -94,7 +95,9 @@ def apply_masks(params: State, masks: State) -> State:
 
 
 def _torch_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
-    kw = {"fused": True} if params[0].is_cuda else {"foreach": True}
+    """torch's Adam or SGD, fused (one kernel per tensor: on the CPU too, where it does one pass
+    over the weights and moments instead of foreach's several)."""
+    kw = {"fused": True} if params[0].device.type in ("cuda", "cpu") else {"foreach": True}
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kw)
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **kw)
@@ -343,7 +346,9 @@ def make_step_forms(mode: str, model: PrunableModel, params: State, buffers: Sta
                     cfg: TrainConfig, targets: State | None = None, precision: str = "fp32") -> StepForms:
     """The training step and evaluation scorer of ``mode`` (``"auto"``: the first of ``AUTO_FORMS``
     that works), training ``params`` and ``buffers`` in place; the one place that builds both."""
-    forms = step_forms(mode, next(iter(params.values())).device)
+    device = next(iter(params.values())).device
+    warn_if_slow_bf16(precision, device)
+    forms = step_forms(mode, device)
     return StepForms(forms, lambda form: (
         make_train_step(form, model, params, buffers, masks, cfg, targets, precision),
         make_scorer_for(form, model, bool(buffers), precision)), params, buffers)

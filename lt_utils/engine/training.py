@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from lt_utils.engine.data import Dataset, Split, augment, black, epoch_batches, skip_augment
 from lt_utils.engine.hparams import TrainConfig
+from lt_utils.engine.memory import eval_batch_for
 from lt_utils.engine.models import PrunableModel
 from lt_utils.engine.stack import State, check_precision
 from lt_utils.engine.step import Scorer, make_step_forms
@@ -169,6 +170,7 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     runs after each evaluation (it reads the metrics, so it syncs) and stops training by
     returning True; the curves then end at that evaluation. ``step`` is one of
     :data:`lt_utils.engine.step.STEP_MODES` (the same update, computed eagerly, compiled or as a CUDA graph);
+    ``eval_batch`` caps the evaluation batch (:func:`lt_utils.engine.memory.eval_batch_for` lowers it to fit memory);
     ``precision`` one of :data:`lt_utils.engine.stack.PRECISIONS` (``"bf16"``: autocast, not the paper's fp32).
 
     ``cfg.patience``: a network whose validation loss has not improved for that many iterations
@@ -182,6 +184,7 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
             f"at least snapshot_at={snapshot_at} (no network may stop before its snapshot)")
     device = data.train.y.device
     n = len(data_seeds)
+    eval_batch = eval_batch_for(model, n, data.train.x.shape[1:], eval_batch, device)  # the cap, within memory
     params = {k: v.detach().clone() for k, v in params.items()}
     buffers = {k: v.clone() for k, v in buffers.items()}
     forms = make_step_forms(step, model, params, buffers, masks, cfg, penalty[0] if penalty else None, precision)

@@ -29,7 +29,6 @@ import torch
 from lt_utils.atomic import atomic_save_torch, atomic_write_json, atomic_write_table
 from lt_utils.engine.data import Dataset, load_dataset
 from lt_utils.engine.memory import check_memory
-from lt_utils.engine.models import has_batch_norm
 from lt_utils.engine.pruning import Masks, dense_masks, percent_remaining, prune_to_round, random_masks_like
 from lt_utils.engine.seeding import derive_seed
 from lt_utils.engine.stack import State, concat, init_states, select
@@ -207,7 +206,7 @@ class _Runner:
         """Train ``nets`` in stacks; return their table rows, the trials' trained iterative
         params and buffers, and (round 0) the rewind point."""
         has_bn = bool(self.buffers0)
-        size = self.options.max_stack or (1 if has_bn else len(nets))
+        size = self.options.stack_size(self.cfg) or len(nets)
         tables, trained, trained_buffers, snapshots = [], [], [], []
         self.round_steps: set[str] = set()  # the step forms that trained this round (recorded with it)
         self.round_devices: set[str] = set()  # and the names of the devices it trained on
@@ -339,7 +338,7 @@ def planned_stacks(cfg: ExperimentConfig, options: RunOptions, rounds: Iterable[
     stacks = []
     for r in rounds:
         networks = round_networks(cfg, r)
-        size = options.max_stack or (1 if has_batch_norm(cfg.model) else networks)
+        size = options.stack_size(cfg) or networks
         stacks += [min(size, networks - start) for start in range(0, networks, size)]
     return stacks
 
@@ -348,7 +347,7 @@ def check_fits_memory(cfg: ExperimentConfig, options: RunOptions) -> None:
     """Refuse ``cfg`` when its widest stack and its trials' kept copies cannot fit in the free memory
     of ``options``' device (``lt_utils.engine.memory``; with Ray, only the driver's copies)."""
     widest = round_networks(cfg, cfg.one_shot_rounds[0] if cfg.one_shot_rounds else min(cfg.rounds, 1))
-    at_once = min(options.max_stack or (1 if has_batch_norm(cfg.model) else widest), widest)
+    at_once = min(options.stack_size(cfg) or widest, widest)
     check_memory(cfg.model, 0 if options.executor == "ray" else at_once, cfg.trials, options.torch_device(),
                  f"{cfg.name} (trials={cfg.trials}, reinits={cfg.reinits})")
 

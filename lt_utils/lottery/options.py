@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from lt_utils.engine.models import networks_per_stack
 from lt_utils.engine.stack import PRECISIONS
 from lt_utils.engine.step import STEP_MODES
 from lt_utils.lottery.cluster import import_ray
@@ -52,9 +53,15 @@ class RunOptions:
     Three options change the numbers beyond floating-point rounding, and so are part of the
     results' key (``identity``): ``precision`` (bf16 autocast is not fp32); the device type
     (``cpu`` or ``cuda``: the data order and random masks are drawn by generators on the device,
-    whose streams differ); and, for models with dropout, ``max_stack`` (the dropout seed is drawn
-    per stack). The rest change only rounding or nothing: ``step`` (the same update, computed
-    eagerly, compiled or as a CUDA graph), ``eval_batch`` (how evaluation sums are split), which
+    whose streams differ); and, for models with dropout, the stack size (the dropout seed is drawn
+    per stack): ``max_stack``, or where it is None the size the engine picks for the model on
+    this device type (:func:`lt_utils.engine.models.networks_per_stack`, a fixed table, never a
+    timing), so that a choice of the engine's and the same ``max_stack`` asked for share a key.
+    Models without dropout have None there however they are stacked (the stored Lenet results
+    keep their keys), as has a dropout model trained a whole round at once (a GPU's default).
+    The rest change only rounding or nothing: ``step`` (the same update, computed eagerly,
+    compiled or as a CUDA graph), ``eval_batch`` (the cap on the evaluation batch, which the
+    engine lowers to fit memory: it splits evaluation sums, nothing more), which
     CUDA device, the folders, ``progress``, ``wait`` (whether to wait for another process
     holding the same experiment; ``None``: wait unless ``$LT_NO_WAIT`` is set), and where the
     work runs: ``executor`` and ``ray_address`` (see ``lt_utils.lottery.cluster``).
@@ -63,7 +70,7 @@ class RunOptions:
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
     data_dir: str | None = None  # None: $LT_DATA_DIR or ~/.cache/lt_utils/data
     results_dir: str = "results"
-    max_stack: int | None = None  # networks trained at once; None: all (one at a time with batch norm)
+    max_stack: int | None = None  # networks trained at once; None: the engine's choice per model and device
     eval_batch: int = 2_000
     progress: bool = True
     step: str = "auto"  # "auto" (CUDA: graph, falling back to compile, then eager; CPU: eager), or one form
@@ -81,7 +88,12 @@ class RunOptions:
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
 
+    def stack_size(self, cfg: ExperimentConfig) -> int | None:
+        """Networks per stack for ``cfg``: ``max_stack``, else the engine's choice for its model on
+        this device type (None: a whole round at once)."""
+        return self.max_stack or networks_per_stack(cfg.model, self.torch_device().type)
+
     def identity(self, cfg: ExperimentConfig) -> dict[str, Any]:
         """The options that change ``cfg``'s numbers beyond rounding (see the class docstring)."""
         return {"precision": self.precision, "device": self.torch_device().type,
-                "max_stack": self.max_stack if cfg.dropout > 0 else None}
+                "max_stack": self.stack_size(cfg) if cfg.dropout > 0 else None}
