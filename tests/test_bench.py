@@ -7,18 +7,16 @@ import torch
 import lt_utils.book.bench as bench
 import lt_utils.engine.cpu as cpu
 from lt_utils.book.bench import (
-    Parts,
     benchmark,
     engine_forms,
     figure_network_iterations,
     machine_peak,
     main,
     networks_per_round,
-    paper_rate,
-    schedule,
 )
 from lt_utils.book.cli import benchmark_table
 from lt_utils.book.plain import PlainLoop, plain_run
+from lt_utils.book.timing import Loop, Parts, paper_rate, schedule, time_loops
 from lt_utils.engine.data import load_dataset
 from lt_utils.engine.hparams import PruneConfig, TrainConfig
 from lt_utils.engine.pruning import dense_masks, prune_to_round
@@ -108,3 +106,12 @@ def test_the_benchmark_leaves_bf16_out_on_a_cpu_without_it(monkeypatch):
     peak = machine_peak(torch.device("cpu"))
     assert peak["bf16_native"] is False and "avx512_bf16" in peak["bf16_note"]
     assert engine_forms("vgg19", ["eager"], ["vgg19"], peak["bf16_native"]) == {"eager": ("eager", "fp32")}
+
+
+def test_loops_are_timed_in_turns():
+    calls = []
+    loops = {label: Loop(1, lambda it, label=label: calls.append((label, it)),
+                         lambda label=label: calls.append(label), 10) for label in ("a", "b")}
+    parts = time_loops(loops, {"a": 3, "b": 2}, torch.device("cpu"))
+    assert calls == [("a", 1), ("b", 1), ("a", 2), ("b", 2), ("a", 3), "a", "b", "a", "b"]
+    assert set(parts) == {"a", "b"} and all(p.step_rate > 0 and p.eval_rate > 0 for p in parts.values())
