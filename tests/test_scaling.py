@@ -29,8 +29,15 @@ def test_a_single_stacked_chain_does_not_gain_from_more_devices():
 def test_the_tasks_a_run_plans_are_the_tasks_the_projection_counts(name):
     cfg = preset(name)
     stacks = planned_stacks(cfg, RunOptions(device="cpu"), range(cfg.rounds + 1))
-    assert len(stacks) == tasks(cfg)
-    assert sum(stacks) == chain_runs(cfg)[1]
+    assert len(stacks) == tasks(cfg, "cpu")
+    assert sum(stacks) == chain_runs(cfg, "cpu")[1] == chain_runs(cfg)[1]
+
+
+def test_conv_rounds_of_single_network_stacks_run_side_by_side_on_cpus():
+    conv2 = preset("conv2")  # on the CPU a Conv net trains one network per stack: a round is 20 tasks
+    assert chain_runs(conv2, "cpu") == (conv2.rounds + 1, chain_runs(conv2)[1])
+    assert chain_runs(conv2) == (chain_runs(conv2)[1],) * 2  # on a GPU the round is one stack
+    assert tasks(conv2, "cpu") == chain_runs(conv2)[1] and tasks(conv2) == conv2.rounds + 1
 
 
 def test_structure_table_has_a_row_per_figure():

@@ -23,7 +23,7 @@ from lt_utils.engine.data import DATASETS
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.presets import preset
 from lt_utils.lottery.results import early_stopping
-from lt_utils.lottery.scaling import projected_hours, speedup_bound, stored_benchmarks
+from lt_utils.lottery.scaling import projected_hours, report_device_type, speedup_bound, stored_benchmarks
 from lt_utils.lottery.variants import ITERATIVE, REINIT
 
 
@@ -240,7 +240,7 @@ def projected_time(configs: list[ExperimentConfig], bench_dir: Path, what: str =
     lines, gpu_timed = [], False
     for report, rates in stored_benchmarks(bench_dir):
         if all(cfg.model in rates for cfg in configs):
-            hours = projected_hours(configs, rates, 1)
+            hours = projected_hours(configs, rates, 1, report_device_type(report))
             cpu = report["device"].startswith("CPU")
             gpu_timed |= not cpu
             threads = f", {report['threads']} threads" if cpu else ""

@@ -1,11 +1,13 @@
 """Projected wall time of a figure spread over G devices (``executor="ray"``): a projection from
 the figure's chain structure and the stored benchmark reports, not a measurement.
 
-Each configuration is a chain of rounds that run one after another. A model without batch norm
-trains a round as one stack, which is one task. A batch-norm model trains each of a round's
-networks as its own task, and those tasks run at once. So on G devices a figure takes about
-max(its longest chain, its total work / G). The model counts a stack's time as its networks at
-the benchmark's rate for that model: the rate of one stack on a whole device.
+Each configuration is a chain of rounds that run one after another. A round is trained in stacks
+of the size the engine chooses for the model and device type
+(:func:`lt_utils.engine.models.networks_per_stack`): a whole round as one stack, which is one task
+(Lenet; the Conv nets on a GPU), or one network per stack, each its own task, all of them at once
+(batch-norm models; the Conv nets on the CPU). So on G devices a figure takes about max(its
+longest chain, its total work / G). The model counts a stack's time as its networks at the
+benchmark's rate for that model: the rate of one stack on a whole device.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lt_utils.engine.models import has_batch_norm
+from lt_utils.engine.models import networks_per_stack
 from lt_utils.lottery.config import ExperimentConfig
 
 DEVICE_COUNTS = (1, 8, 64)
@@ -28,30 +30,44 @@ def round_networks(cfg: ExperimentConfig, r: int) -> int:
     return cfg.trials * (1 + cfg.reinits + int(cfg.random_sparse) + int(r in cfg.one_shot_rounds))
 
 
-def chain_runs(cfg: ExperimentConfig) -> tuple[int, int]:
-    """``(in sequence, in all)``: network-runs on ``cfg``'s chain's critical path, and in total."""
-    networks = [round_networks(cfg, r) for r in range(cfg.rounds + 1)]
-    return (len(networks) if has_batch_norm(cfg.model) else sum(networks)), sum(networks)
+def _stack_sizes(cfg: ExperimentConfig, device_type: str) -> list[tuple[int, int]]:
+    """Each round's networks and the size of its stacks on ``device_type`` (default ``max_stack``)."""
+    size = networks_per_stack(cfg.model, device_type)
+    return [(n, size or n) for n in (round_networks(cfg, r) for r in range(cfg.rounds + 1))]
 
 
-def projected_hours(cfgs: list[ExperimentConfig], rates: dict[str, float], devices: int) -> float:
-    """Wall time of ``cfgs`` run at once on ``devices`` devices, at ``rates`` (network-iterations
-    per second of each model, from a benchmark report)."""
-    seconds = [tuple(runs * cfg.train.iterations / rates[cfg.model] for runs in chain_runs(cfg)) for cfg in cfgs]
+def chain_runs(cfg: ExperimentConfig, device_type: str = "cuda") -> tuple[int, int]:
+    """``(in sequence, in all)``: network-runs on ``cfg``'s chain's critical path on devices of
+    ``device_type`` (a round's stacks run side by side: one stack's networks are in sequence), and
+    in total."""
+    rounds = _stack_sizes(cfg, device_type)
+    return sum(min(size, n) for n, size in rounds), sum(n for n, _ in rounds)
+
+
+def projected_hours(cfgs: list[ExperimentConfig], rates: dict[str, float], devices: int,
+                    device_type: str = "cuda") -> float:
+    """Wall time of ``cfgs`` run at once on ``devices`` devices of ``device_type``, at ``rates``
+    (network-iterations per second of each model, from a benchmark report)."""
+    seconds = [tuple(runs * cfg.train.iterations / rates[cfg.model] for runs in chain_runs(cfg, device_type))
+               for cfg in cfgs]
     return max(max(sequential for sequential, _ in seconds), sum(total for _, total in seconds) / devices) / 3600
 
 
-def speedup_bound(cfgs: list[ExperimentConfig], devices: int) -> float:
+def speedup_bound(cfgs: list[ExperimentConfig], devices: int, device_type: str = "cuda") -> float:
     """How much faster ``cfgs`` run on ``devices`` devices than on one, where every model trains at
     the same rate (the structure's bound, before any benchmark)."""
     rates = {cfg.model: 1.0 for cfg in cfgs}
-    return projected_hours(cfgs, rates, 1) / projected_hours(cfgs, rates, devices)
+    return projected_hours(cfgs, rates, 1, device_type) / projected_hours(cfgs, rates, devices, device_type)
 
 
-def tasks(cfg: ExperimentConfig) -> int:
-    """The Ray tasks of ``cfg``'s run (default ``max_stack``): one per round, or one per network
-    with batch norm."""
-    return chain_runs(cfg)[1] if has_batch_norm(cfg.model) else cfg.rounds + 1
+def tasks(cfg: ExperimentConfig, device_type: str = "cuda") -> int:
+    """The Ray tasks of ``cfg``'s run on ``device_type`` (default ``max_stack``): one per stack."""
+    return sum(-(-n // size) for n, size in _stack_sizes(cfg, device_type))
+
+
+def report_device_type(report: dict[str, Any]) -> str:
+    """``"cpu"`` or ``"cuda"``: the kind of device a stored benchmark report timed."""
+    return "cpu" if report["device"].startswith("CPU") else "cuda"
 
 
 def structure_table(figures: dict[str, list[ExperimentConfig]]) -> str:
@@ -83,8 +99,9 @@ def hours_table(figures: dict[str, list[ExperimentConfig]], bench_dir: Path) -> 
     for title, cfgs in figures.items():
         for report, rates in stored_benchmarks(bench_dir):
             if all(cfg.model in rates for cfg in cfgs):
-                gpu |= not report["device"].startswith("CPU")
-                hours = " | ".join(f"{projected_hours(cfgs, rates, g):,.1f} h" for g in DEVICE_COUNTS)
+                gpu |= report_device_type(report) == "cuda"
+                hours = " | ".join(f"{projected_hours(cfgs, rates, g, report_device_type(report)):,.1f} h"
+                                   for g in DEVICE_COUNTS)
                 lines.append(f"| {title} | {report['device']} ({report['date'][:10]}) | {hours} |")
     return "\n".join(lines) + "\n", gpu
 
