@@ -20,6 +20,7 @@ from torch.func import functional_call, grad, jvp
 from tqdm import tqdm
 
 from lt_utils.engine.data import Dataset, Split, load_dataset
+from lt_utils.engine.memory import eval_batch_for
 from lt_utils.engine.models import PrunableModel
 from lt_utils.engine.pruning import Masks, dense_masks, percent_remaining, prune_to_round, random_masks_like
 from lt_utils.engine.seeding import derive_seed
@@ -132,7 +133,8 @@ def interpolate(model: PrunableModel, start: State, end: State, buffers: State, 
     model.eval()
     out = {"alpha": alphas.cpu().numpy()}
     for split_name, split in splits.items():
-        loss, acc = evaluate_stack(score, stacked, stacked_buffers, split, eval_batch)
+        batch = eval_batch_for(model, points, split.x.shape[1:], eval_batch, first.device)  # the cap, within memory
+        loss, acc = evaluate_stack(score, stacked, stacked_buffers, split, batch)
         out[f"{split_name}_loss"], out[f"{split_name}_acc"] = loss.cpu().numpy(), acc.cpu().numpy()
     return pd.DataFrame(out)
 
