@@ -4,15 +4,13 @@ reference (``lt_utils.book.bench``) and the engine's check (``tests/test_bench.p
 An ``nn.Module``, ``torch.optim.Adam`` (or SGD) with torch's defaults, batches gathered from
 tensors already in memory (no ``DataLoader``, no decoding), the mask applied after each step,
 and evaluation of the same splits as the engine's (validation, test and the fixed training
-subset at each evaluation point; the whole training split at the end). Fed the engine's data order
+subset at each evaluation point; the benchmark also counts the whole training split at the end,
+as ``train_stack`` evaluates it). Fed the engine's data order
 (:func:`lt_utils.engine.data.epoch_batches` with the network's data seed), the same initial
 weights and masks, it computes the engine's training run up to rounding.
 """
 
 from __future__ import annotations
-
-import time
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -24,17 +22,6 @@ from lt_utils.engine.training import METRICS, eval_iterations_from
 
 EVAL_BATCH = 1_000
 """The plain loop's evaluation batch (a common choice)."""
-
-
-@dataclass
-class Timer:
-    """Seconds spent training and evaluating, and how many iterations and images each covered."""
-
-    train_seconds: float = 0.0
-    iterations: int = 0
-    eval_seconds: float = 0.0
-    images: int = 0
-    losses: list[torch.Tensor] = field(default_factory=list)  # each step's loss (read only when asked)
 
 
 class PlainLoop:
@@ -83,40 +70,29 @@ class PlainLoop:
         return loss / len(split), correct / len(split)
 
 
-def plain_run(loop: PlainLoop, data: Dataset, data_seed: int, iterations: int | None = None,
-              timer: Timer | None = None) -> torch.Tensor:
-    """Train ``loop`` for ``iterations`` (default: its schedule's) in the engine's data order for
-    ``data_seed``, evaluating as ``train_stack`` does; the curves ``evaluations x METRICS``.
-    ``timer`` collects the training and evaluation seconds apart."""
+def plain_run(loop: PlainLoop, data: Dataset, data_seed: int) -> torch.Tensor:
+    """Train ``loop`` through its schedule in the engine's data order for ``data_seed``, evaluating
+    as ``train_stack`` does; the curves ``evaluations x METRICS``."""
     cfg = loop.cfg
-    iterations = cfg.iterations if iterations is None else iterations
-    timer = timer or Timer()
     device = data.train.y.device
     generator = torch.Generator(device=device).manual_seed(data_seed)
     steps_per_epoch = len(data.train) // cfg.batch_size
-    points = [i for i in eval_iterations_from(cfg, 0) if i <= iterations]
+    points = eval_iterations_from(cfg, 0)
     fill = black(data.name)
     curves, batches = [], None
 
     def record() -> None:
-        start = time.perf_counter()
-        splits = (data.val, data.test, data.train_eval)
-        curves.append([m for split in splits for m in loop.evaluate(split)])
-        timer.eval_seconds += time.perf_counter() - start
-        timer.images += sum(len(s) for s in splits)
+        curves.append([m for split in (data.val, data.test, data.train_eval) for m in loop.evaluate(split)])
 
     record()
-    for it in range(iterations):
-        start = time.perf_counter()
+    for it in range(cfg.iterations):
         if it % steps_per_epoch == 0:
             batches = epoch_batches(len(data.train), cfg.batch_size, [generator], device)[0]
         index = batches[it % steps_per_epoch]
         x, y = data.train.x[index], data.train.y[index]
         if cfg.augment:
             x = augment(x, generator, fill)
-        timer.losses.append(loop.step(x, y, it))
-        timer.train_seconds += time.perf_counter() - start
-        timer.iterations += 1
+        loop.step(x, y, it)
         if it + 1 in points:
             record()
     return torch.tensor(curves).view(-1, len(METRICS))

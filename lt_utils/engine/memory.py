@@ -16,7 +16,7 @@ Two estimates, one per question:
   the batch is the largest that keeps :func:`activation_bytes` within :data:`EVAL_MEMORY_BUDGET`,
   and never above the cap. The batch changes only how evaluation sums are split (rounding), never
   which examples are evaluated: it is not part of a result's key. Small models stay at the cap
-  (Lenet: 30 networks at 2,000 images need about 300 MB).
+  (Lenet: 30 networks at 2,000 images are estimated at 750 MB).
 """
 
 from __future__ import annotations
