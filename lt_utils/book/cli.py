@@ -227,14 +227,14 @@ def _benchmark_with_peak(report: dict[str, Any]) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|"]
     notes = []
     for name, m in report["models"].items():
-        forms = "; ".join(f"{step}: {e['network_iterations_per_s']:.2f} ({e['ratio']:.1f}x, {e['ratio_to_plain']:.2f}x"
+        forms = "; ".join(f"{step}: {e['network_iterations_per_s']:.2f} ({e['ratio']:.2f}x, {e['ratio_to_plain']:.2f}x"
                           + (f", compiled in {e['compile_seconds']:.0f} s)" if e["compile_seconds"] else ")")
                           for step, e in m["engine"].items())
         at_once = m["networks_at_once"]
         at_once = f"{at_once}" if at_once == m["networks_per_round"] else f"{at_once} (of {m['networks_per_round']})"
         lines.append(f"| {name} | {at_once} | {m['reference_iterations_per_s']:.2f} "
                      f"| {m['plain_iterations_per_s']:.2f} | {forms} "
-                     f"| {m['fastest_step']}, {m['ratio']:.1f}x, {m['ratio_to_plain']:.2f}x "
+                     f"| {m['fastest_step']}, {m['ratio']:.2f}x, {m['ratio_to_plain']:.2f}x "
                      f"| {m['share_of_matmul_peak']:.0%}, {m['share_of_conv_peak']:.0%} "
                      f"| {m['projected_figure_hours']:.1f} | {m['projected_single_run_minutes']:.1f} |")
         stacking = m["stacking_step_network_iterations_per_s"]
