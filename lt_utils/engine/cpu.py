@@ -6,10 +6,10 @@ Intel's AMX tiles, ``amx_bf16``). Without them oneDNN emulates bf16, and a bf16 
 ``/proc/cpuinfo`` (Linux); where it cannot be read, the CPU is taken to lack them.
 
 A user asking for ``precision="bf16"`` on the CPU of such a machine gets a
-:class:`SlowBf16Warning` naming the missing feature, not an error: the run computes the same
+``SlowBf16Warning`` naming the missing feature, not an error: the run computes the same
 numbers either way (only slowly), and a bf16 test or an accuracy check of bf16 must still run
 on any CPU. What picks a precision by itself (the benchmark's bf16 forms) asks
-:func:`native_bf16` first and leaves bf16 out where it is False.
+``native_bf16`` first and leaves bf16 out where it is False.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def cpu_flags() -> frozenset[str]:
 
 def native_bf16(device: torch.device | str = "cpu") -> bool:
     """Whether ``device`` computes bf16 natively: a CUDA device that supports it, or a CPU with one
-    of :data:`BF16_FLAGS`."""
+    of ``BF16_FLAGS``."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
@@ -55,7 +55,7 @@ def missing_bf16_note() -> str:
 
 
 def warn_if_slow_bf16(precision: str, device: torch.device) -> None:
-    """A :class:`SlowBf16Warning` when ``precision`` is ``"bf16"`` on a CPU without native bf16
+    """A ``SlowBf16Warning`` when ``precision`` is ``"bf16"`` on a CPU without native bf16
     (Python's warning filters show it once per calling line); nothing otherwise."""
     if precision == "bf16" and device.type == "cpu" and not native_bf16(device):
         warnings.warn(f"precision='bf16' on the CPU: {missing_bf16_note()}; use precision='fp32' (the paper's) "

@@ -2,18 +2,18 @@
 
 Two estimates, one per question:
 
-- **Does a run fit?** (:func:`check_memory`) fp32 copies of the weights (every parameter, biases and
+- **Does a run fit?** (``check_memory``) fp32 copies of the weights (every parameter, biases and
   batch-norm scales included): for each network trained at once, its weights, gradients, mask and
   the optimizer's two moments (Adam's; SGD keeps one, so this is an upper bound for it); and for
   each trial, the copies kept across rounds (its initial or rewind weights, its trained weights and
   its mask). Activations and the data set are not counted: a lower bound of the whole run's
   memory, enough to refuse a configuration that cannot fit.
-- **Which evaluation batch?** (:func:`eval_batch_for`) the user's cap (``RunOptions.eval_batch``),
+- **Which evaluation batch?** (``eval_batch_for``) the user's cap (``RunOptions.eval_batch``),
   lowered where a stack's activations would not fit the device's budget. Evaluating ``N``
   networks on a shared batch of ``B`` images holds a few activation tensors of ``N x B x`` (the
   model's largest activation per image) at once. Twenty Conv-2 networks at ``B = 2,000`` need
   about 10 GB for one such tensor, and were killed for memory on a 24 GiB machine (issue #22). So
-  the batch is the largest that keeps :func:`activation_bytes` within :data:`EVAL_MEMORY_BUDGET`,
+  the batch is the largest that keeps ``activation_bytes`` within ``EVAL_MEMORY_BUDGET``,
   and never above the cap. The batch changes only how evaluation sums are split (rounding), never
   which examples are evaluated: it is not part of a result's key. Small models stay at the cap
   (Lenet: 30 networks at 2,000 images are estimated at 750 MB).
@@ -118,8 +118,8 @@ def activation_bytes(model: PrunableModel, networks: int, batch: int, input_shap
 
 def eval_batch_for(model: PrunableModel, networks: int, input_shape: Sequence[int], cap: int,
                    device: torch.device) -> int:
-    """The evaluation batch: ``cap``, or the largest batch whose :func:`activation_bytes` fit the
-    device type's :data:`EVAL_MEMORY_BUDGET` (at least 1)."""
+    """The evaluation batch: ``cap``, or the largest batch whose ``activation_bytes`` fit the
+    device type's ``EVAL_MEMORY_BUDGET`` (at least 1)."""
     budget = EVAL_MEMORY_BUDGET.get(device.type)
     if budget is None:
         return cap
