@@ -236,7 +236,7 @@ def networks_per_stack(name: str, device_type: str) -> int | None:
     A deterministic choice, measured once per device type and model and written down here, never
     timed at run time, so that results do not depend on a timer. Batch-norm models train one
     network at a time everywhere. On the CPU the choice is ``ModelInfo.cpu_stack``: a Conv net
-    trains alone (on a 2-core CPU its training steps ran 1.2 to 1.8 times the per-network rate of a
+    trains alone (on a 2-core CPU its training steps ran 1.6 to 2.1 times the per-network rate of a
     stack of four, ``book/bench/cpu-conv.json``: one network's convolutions already keep the cores
     busy, and vmap's grouped convolutions are slower than plain ones);
     Lenet's small matrix products stay stacked (a round of 30 at once ran 6.8 times a common loop's
