@@ -5,9 +5,13 @@
     python -m lt_utils.book rerender lenet_imp                         # re-render from committed tables
     python -m lt_utils.book smoke --data-dir ../shared/data --out DIR  # CI: tiny runs + book build in DIR
     python -m lt_utils.book build                                      # build the book (warnings as errors)
+    python -m lt_utils.book pack                                       # resume points of unfinished runs
 
 Finished rounds are reused (the engine resumes), and a configuration whose table the book
 commits (``book/results``) is read from it: re-running a figure re-renders it without retraining.
+A run too long for one machine's session is packed (``pack``: its finished rounds' tables and
+the next round's masks, in ``book/results/resume``) and committed; the same ``run`` command in
+another checkout goes on from there.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from lt_utils.book.pages import figure_presets, write_generated_pages
 from lt_utils.book.params import check_notebook_parameters
 from lt_utils.errors import ConfigError, user_error_named, user_errors
 from lt_utils.lottery.config import ExperimentConfig
-from lt_utils.lottery.experiments import load_folder_table
+from lt_utils.lottery.experiments import load_folder_table, save_resume_points
 from lt_utils.lottery.integrity import CODE_VERSION_ENV, code_version, record_tables, table_problems
 from lt_utils.lottery.locking import NO_WAIT_ENV
 from lt_utils.lottery.scaling import scaling_page_section
@@ -403,6 +407,10 @@ def main(argv: list[str] | None = None) -> None:
     again = sub.add_parser("rerender", help="re-render committed page(s) from the book's tables, without training")
     again.add_argument("notebook", choices=[*NOTEBOOKS, "all"])
     sub.add_parser("build", help="build the book from the executed notebooks in book/")
+    pack = sub.add_parser("pack", help="pack every unfinished run in a results folder into a resume point in "
+                                       "book/results/resume, to commit: another checkout goes on from there")
+    pack.add_argument("--results-dir", default="results")
+    pack.add_argument("--stored-dir", default=None, help="where resume/ goes (default: the book's book/results)")
     args = parser.parse_args(argv)
     with user_errors(parser.prog):
         command(args)
@@ -425,6 +433,9 @@ def command(args: argparse.Namespace) -> None:
             print(rerender(name, root, root / "book"))
     elif args.command == "smoke":
         smoke(root, Path(args.out).resolve(), args.data_dir)
+    elif args.command == "pack":
+        for point in save_resume_points(args.results_dir, args.stored_dir or root / "book" / "results"):
+            print(f"{point} ({point.stat().st_size / 1e6:.2f} MB)")
     else:
         write_pages(root / "book", root)
         build(root)

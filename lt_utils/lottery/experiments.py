@@ -48,6 +48,7 @@ from lt_utils.lottery.jobs import StackJob, train_job
 from lt_utils.lottery.locking import folder_lock
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.results import curves_to_table
+from lt_utils.lottery.resume import restore_resume_point, restored_masks, resume_point_path, write_resume_point
 from lt_utils.lottery.scaling import round_networks
 from lt_utils.lottery.stored import stored_table
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
@@ -156,6 +157,14 @@ class _Runner:
                 return
         atomic_write_json(self.cfg.to_dict(), saved)
 
+    def _restore(self) -> None:
+        """Start from the committed resume point of this run, if there is one and nothing here finished."""
+        if self.options.stored_dir is None or verified_rounds(self.path, self.cfg.rounds, self.identity, deep=False):
+            return
+        point = resume_point_path(self.options.stored_dir, self.path.name)
+        if point.exists():
+            restore_resume_point(point, self.path, self.cfg, self.identity)
+
     def _state(self, name: str) -> dict[str, Any]:
         return load_checked(self.path / "state" / name,
                             lambda p: torch.load(p, map_location=self.device, weights_only=True))
@@ -237,6 +246,7 @@ class _Runner:
     def run(self) -> ExperimentResult:
         with folder_lock(self.path, self.options.wait):
             remove_stray_temporaries(self.path)
+            self._restore()
             self._check_config()
             self._run()
         return ExperimentResult(self.cfg, self.path, load_table(self.cfg, self.options.results_dir, self.options))
@@ -248,12 +258,17 @@ class _Runner:
         masks = dense_masks(self.theta0, self.kinds)
         dense_trained = None
         if done and done[-1] < cfg.rounds:
-            last = self._state(f"round_{done[-1]:02d}.pt")  # written before its round's table
-            first = self._state("round_00.pt")
-            dense_trained = first["params"]
-            if "rewind" in first:
-                rewind = (first["rewind"], first["rewind_buffers"])
-            masks = prune_to_round(last["params"], last["masks"], self.kinds, cfg.prune, done[-1] + 1)
+            restored = restored_masks(self.path, done[-1] + 1, self.device)
+            if (self.path / "state" / "round_00.pt").exists():  # absent after a resume point (which needs none)
+                first = self._state("round_00.pt")
+                dense_trained = first["params"]
+                if "rewind" in first:
+                    rewind = (first["rewind"], first["rewind_buffers"])
+            if restored is not None:
+                masks = restored
+            else:
+                last = self._state(f"round_{done[-1]:02d}.pt")  # written before its round's table
+                masks = prune_to_round(last["params"], last["masks"], self.kinds, cfg.prune, done[-1] + 1)
         for r in range(len(done), cfg.rounds + 1):
             started = time.perf_counter()
             nets = self._networks(r, masks, rewind, dense_trained)
@@ -417,3 +432,36 @@ def load_ticket(cfg: ExperimentConfig, results_dir: str | Path, round_: int, tri
     state = {k: v[trial] * mask[k] if k in mask else v[trial] for k, v in init["init"].items()}
     model.load_state_dict(state | {k: v[trial] for k, v in init["buffers"].items()})
     return model, mask
+
+
+def save_resume_point(folder: str | Path, stored_dir: str | Path) -> Path:
+    """Pack the unfinished run in the results ``folder`` (one experiment's, named by its key) into
+    ``stored_dir``'s resume points (``lt_utils.lottery.resume``), to be committed; returns the file."""
+    folder = Path(folder)
+    cfg = load_checked(folder / "config.json", lambda p: ExperimentConfig.from_dict(json.loads(p.read_text())))
+    done = verified_rounds(folder, cfg.rounds, None, deep=True)
+    if not done or done[-1] == cfg.rounds:
+        state = "no finished round" if not done else f"all {cfg.rounds + 1} rounds finished (commit its table instead)"
+        raise ConfigError(f"{folder} has nothing to resume: {state}")
+    device = torch.device("cpu")
+    masks = restored_masks(folder, done[-1] + 1, device)
+    if masks is None:
+        last = _load_verified(folder, folder / "state" / f"round_{done[-1]:02d}.pt", device)
+        kinds = initial_states(cfg, device)[0].layer_kinds
+        masks = prune_to_round(last["params"], last["masks"], kinds, cfg.prune, done[-1] + 1)
+    out = resume_point_path(stored_dir, folder.name)
+    write_resume_point(folder, cfg, done, masks, out)
+    return out
+
+
+def save_resume_points(results_dir: str | Path, stored_dir: str | Path) -> list[Path]:
+    """:func:`save_resume_point` for every unfinished run in ``results_dir`` that has a finished round."""
+    check_folder("results_dir", results_dir, must_exist=True)
+    saved = []
+    for config in sorted(Path(results_dir).glob("*/config.json")):
+        folder = config.parent
+        cfg = load_checked(config, lambda p: ExperimentConfig.from_dict(json.loads(p.read_text())))
+        done = verified_rounds(folder, cfg.rounds, None, deep=False)
+        if done and done[-1] < cfg.rounds:
+            saved.append(save_resume_point(folder, stored_dir))
+    return saved

@@ -1,0 +1,99 @@
+"""Resume points: a run packed after a round goes on elsewhere with exactly the numbers it would have had."""
+
+import pandas as pd
+import pytest
+import torch
+
+from lt_utils.book.cli import main
+from lt_utils.errors import ConfigError, DamagedFileError
+from lt_utils.lottery.experiments import experiment_path, run_experiment, save_resume_point, save_resume_points
+from lt_utils.lottery.integrity import manifest_path
+from lt_utils.lottery.presets import preset
+from lt_utils.lottery.resume import pack_masks, resume_point_path, unpack_masks
+
+TINY = {"iterations": 200, "trials": 2, "rounds": 3, "reinits": 1, "train_eval_size": 500, "one_shot_rounds": (),
+        "random_sparse": False}
+
+
+def _interrupted_after(folder, round_, rounds):
+    """Make ``folder`` look like a run stopped after ``round_``: later rounds' manifests go."""
+    for r in range(round_ + 1, rounds + 1):
+        manifest_path(folder, r).unlink()
+        (folder / "rounds" / f"round_{r:02d}.csv.gz").unlink()
+
+
+def test_masks_pack_to_bits_and_back():
+    gen = torch.Generator().manual_seed(0)
+    masks = {"a": torch.rand(2, 3, 5, generator=gen) > 0.5, "b": torch.rand(2, 7, generator=gen) > 0.3}
+    restored = unpack_masks(pack_masks(masks))
+    assert all(torch.equal(restored[k], masks[k]) and restored[k].dtype == torch.bool for k in masks)
+
+
+def test_a_run_resumed_from_a_resume_point_matches_an_uninterrupted_one(tmp_path, data_dir):
+    cfg = preset("smoke", **TINY)
+    options = {"data_dir": str(data_dir), "progress": False}
+    whole = run_experiment(cfg, results_dir=str(tmp_path / "whole"), **options).table
+
+    first = tmp_path / "first"
+    run_experiment(cfg, results_dir=str(first), **options)
+    folder = experiment_path(cfg, first)
+    _interrupted_after(folder, 1, cfg.rounds)
+    point = save_resume_point(folder, tmp_path / "stored")
+    assert point == resume_point_path(tmp_path / "stored", folder.name)
+    assert point.stat().st_size < 200_000  # tables, records and bit-packed masks: no weights
+
+    elsewhere = tmp_path / "elsewhere"  # a fresh checkout: nothing but the committed resume point
+    resumed = run_experiment(cfg, results_dir=str(elsewhere), stored_dir=str(tmp_path / "stored"), **options).table
+    pd.testing.assert_frame_equal(resumed, whole)
+    restored = experiment_path(cfg, elsewhere)
+    assert not (restored / "state" / "round_01.pt").exists()  # rounds 0-1 came from the point, 2-3 trained here
+    assert (restored / "state" / "round_03.pt").exists()
+
+
+def test_a_resumed_run_can_be_packed_again_before_it_trains(tmp_path, data_dir):
+    cfg = preset("smoke", **TINY)
+    options = {"data_dir": str(data_dir), "progress": False}
+    run_experiment(cfg, results_dir=str(tmp_path / "a"), **options)
+    folder = experiment_path(cfg, tmp_path / "a")
+    _interrupted_after(folder, 0, cfg.rounds)
+    first_point = save_resume_point(folder, tmp_path / "stored").read_bytes()
+    assert save_resume_points(tmp_path / "a", tmp_path / "again") == [resume_point_path(tmp_path / "again",
+                                                                                         folder.name)]
+    assert resume_point_path(tmp_path / "again", folder.name).read_bytes() == first_point
+
+
+def test_nothing_to_resume_and_damaged_points_are_refused_by_name(tmp_path, data_dir):
+    cfg = preset("smoke", **(TINY | {"rounds": 1}))
+    options = {"data_dir": str(data_dir), "progress": False}
+    run_experiment(cfg, results_dir=str(tmp_path / "a"), **options)
+    folder = experiment_path(cfg, tmp_path / "a")
+    with pytest.raises(ConfigError, match=r"nothing to resume: all 2 rounds finished"):
+        save_resume_point(folder, tmp_path / "stored")
+    assert save_resume_points(tmp_path / "a", tmp_path / "stored") == []
+    _interrupted_after(folder, 0, cfg.rounds)
+    point = save_resume_point(folder, tmp_path / "stored")
+    point.write_bytes(point.read_bytes()[: point.stat().st_size // 2])
+    with pytest.raises(DamagedFileError, match=str(point)):
+        run_experiment(cfg, results_dir=str(tmp_path / "b"), stored_dir=str(tmp_path / "stored"), **options)
+
+
+def test_configurations_that_need_round_zeros_weights_are_not_packed(tmp_path, data_dir):
+    cfg = preset("smoke", **(TINY | {"rounds": 1, "one_shot_rounds": (1,)}))
+    run_experiment(cfg, results_dir=str(tmp_path), data_dir=str(data_dir), progress=False)
+    folder = experiment_path(cfg, tmp_path)
+    _interrupted_after(folder, 0, cfg.rounds)
+    with pytest.raises(ConfigError, match=r"cannot be packed into a resume point: .*one_shot_rounds=\[1\]"):
+        save_resume_point(folder, tmp_path / "stored")
+
+
+def test_the_pack_command_packs_unfinished_runs_and_refuses_a_missing_folder(tmp_path, data_dir, capsys):
+    cfg = preset("smoke", **(TINY | {"rounds": 1}))
+    run_experiment(cfg, results_dir=str(tmp_path / "a"), data_dir=str(data_dir), progress=False)
+    folder = experiment_path(cfg, tmp_path / "a")
+    _interrupted_after(folder, 0, cfg.rounds)
+    main(["pack", "--results-dir", str(tmp_path / "a"), "--stored-dir", str(tmp_path / "stored")])
+    assert str(resume_point_path(tmp_path / "stored", folder.name)) in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(["pack", "--results-dir", str(tmp_path / "nowhere"), "--stored-dir", str(tmp_path / "stored")])
+    assert exit_.value.code == 2
+    assert "nowhere" in capsys.readouterr().err
