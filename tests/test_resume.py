@@ -4,12 +4,14 @@ import pandas as pd
 import pytest
 import torch
 
+from lt_utils.book import progress_note
 from lt_utils.book.cli import main
 from lt_utils.errors import ConfigError, DamagedFileError
 from lt_utils.lottery.experiments import experiment_path, run_experiment, save_resume_point, save_resume_points
-from lt_utils.lottery.integrity import manifest_path
+from lt_utils.lottery.integrity import manifest_path, record_tables
 from lt_utils.lottery.presets import preset
 from lt_utils.lottery.resume import pack_masks, resume_point_path, unpack_masks
+from lt_utils.lottery.stored import StoredTableError, stored_table
 
 TINY = {"iterations": 200, "trials": 2, "rounds": 3, "reinits": 1, "train_eval_size": 500, "one_shot_rounds": (),
         "random_sparse": False}
@@ -97,3 +99,40 @@ def test_the_pack_command_packs_unfinished_runs_and_refuses_a_missing_folder(tmp
         main(["pack", "--results-dir", str(tmp_path / "nowhere"), "--stored-dir", str(tmp_path / "stored")])
     assert exit_.value.code == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_a_run_in_parts_stops_at_until_round_and_goes_on_to_the_same_numbers(tmp_path, data_dir):
+    cfg = preset("smoke", **TINY)
+    options = {"data_dir": str(data_dir), "progress": False}
+    whole = run_experiment(cfg, results_dir=str(tmp_path / "whole"), **options).table
+    part = run_experiment(cfg, results_dir=str(tmp_path / "parts"), until_round=1, **options).table
+    assert sorted(part["round"].unique()) == [0, 1]
+    assert not (experiment_path(cfg, tmp_path / "parts") / "state" / "round_02.pt").exists()
+    shown = run_experiment(cfg, results_dir=str(tmp_path / "parts"), until_round=0, **options).table
+    assert sorted(shown["round"].unique()) == [0]  # what a page of the first part shows, nothing trained
+    rest = run_experiment(cfg, results_dir=str(tmp_path / "parts"), **options).table
+    pd.testing.assert_frame_equal(rest, whole)
+
+
+def test_a_committed_partial_table_is_read_up_to_its_round_and_left_to_the_resume_point_beyond(tmp_path, data_dir):
+    cfg = preset("smoke", **TINY)
+    options = {"data_dir": str(data_dir), "progress": False}
+    table = run_experiment(cfg, results_dir=str(tmp_path / "a"), until_round=1, **options).table
+    folder = experiment_path(cfg, tmp_path / "a")
+    stored = tmp_path / "stored"
+    stored.mkdir()
+    table.to_csv(stored / f"{folder.name}.csv.gz", index=False)
+    record_tables(stored)
+    assert sorted(stored_table(cfg, stored, folder.name, through=1)["round"].unique()) == [0, 1]
+    with pytest.raises(StoredTableError, match=r"round 2 lacks network"):  # no resume point: a damaged table
+        stored_table(cfg, stored, folder.name)
+    save_resume_point(folder, stored)
+    assert stored_table(cfg, stored, folder.name) is None  # the run goes on from its resume point
+
+
+def test_the_progress_note_says_how_far_a_run_in_parts_has_gone():
+    whole = {"config": {"name": "conv2", "rounds": 14}, "last_round": 14}
+    part = {"config": {"name": "conv2_dropout", "rounds": 14}, "last_round": 3}
+    assert progress_note([whole]) == ""
+    assert progress_note([whole, part]) == ("conv2_dropout: rounds 0–3 of 14 trained so far (the rest go on from "
+                                            "its committed resume point)")

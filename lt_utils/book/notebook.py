@@ -140,6 +140,7 @@ def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None =
         "executor": sorted({r.get("executor", "local") for r in rounds}),  # rounds recorded before it: local
         "wall_seconds": round(sum(r["wall_seconds"] for r in rounds), 1),
         "networks_trained": sum(r["networks"] for r in rounds),
+        "last_round": min(len(rounds) - 1, run_options.last_round(cfg)),  # below config's rounds: a run in parts
         "torch": sorted({r["torch"] for r in rounds}),
         "code": sorted({r.get("code", UNKNOWN_CODE) for r in rounds}) or [UNKNOWN_CODE],
         "drawn_by_code": code_version(),
@@ -219,6 +220,14 @@ def scale_notes(configs: dict[str, ExperimentConfig], smoke: bool) -> str:
     if len(set(notes.values())) == 1:
         return next(iter(notes.values()))
     return "; ".join(f"{name}: {note}" for name, note in notes.items())
+
+
+def progress_note(records: list[dict[str, Any]]) -> str:
+    """For runs trained in parts (``until_round``), how far each has gone: ``""`` when every run is whole."""
+    parts = [f"{record['config']['name']}: rounds 0–{record['last_round']} of {record['config']['rounds']} trained "
+             "so far (the rest go on from its committed resume point)" for record in records
+             if record.get("last_round", record["config"]["rounds"]) < record["config"]["rounds"]]
+    return "; ".join(parts)
 
 
 def device_note(records: list[dict[str, Any]]) -> str:

@@ -70,7 +70,8 @@ def _defaults(declared: dict[str, Any]) -> dict[str, Any]:
 
 
 def _options(p: dict[str, Any]) -> RunOptions:
-    fields = ("device", "step", "precision", "data_dir", "results_dir", "stored_dir", "executor", "ray_address")
+    fields = ("device", "step", "precision", "data_dir", "results_dir", "stored_dir", "executor", "ray_address",
+              "until_round")
     options = RunOptions(**{k: p[k] for k in fields if k in p})
     check_folder("results_dir", options.results_dir, writable=True)  # a run writes its rounds there
     return options

@@ -16,6 +16,8 @@ from lt_utils.lottery.experiments import (
     load_trained,
     run_experiment,
     run_experiments,
+    save_resume_point,
+    save_resume_points,
 )
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import PRESETS, preset, smoke_config
@@ -27,5 +29,6 @@ __all__ = [
     "ITERATIVE", "ONESHOT", "PRESETS", "RANDOM_SPARSE", "REINIT", "VARIANTS", "ExperimentConfig",
     "ExperimentResult", "PruneConfig", "RunOptions", "TrainConfig", "accuracy_at", "divergence_note",
     "early_stopping", "label", "labels", "load_table", "load_ticket", "load_trained", "preset",
-    "run_experiment", "run_experiments", "smoke_config", "stored_table", "summarize",
+    "run_experiment", "run_experiments", "save_resume_point", "save_resume_points", "smoke_config", "stored_table",
+    "summarize",
 ]

@@ -249,7 +249,8 @@ class _Runner:
             self._restore()
             self._check_config()
             self._run()
-        return ExperimentResult(self.cfg, self.path, load_table(self.cfg, self.options.results_dir, self.options))
+        table = load_table(self.cfg, self.options.results_dir, self.options)
+        return ExperimentResult(self.cfg, self.path, table[table["round"] <= self.options.last_round(self.cfg)])
 
     def _run(self) -> None:
         cfg = self.cfg
@@ -269,7 +270,7 @@ class _Runner:
             else:
                 last = self._state(f"round_{done[-1]:02d}.pt")  # written before its round's table
                 masks = prune_to_round(last["params"], last["masks"], self.kinds, cfg.prune, done[-1] + 1)
-        for r in range(len(done), cfg.rounds + 1):
+        for r in range(len(done), self.options.last_round(cfg) + 1):
             started = time.perf_counter()
             nets = self._networks(r, masks, rewind, dense_trained)
             table, trained, trained_buffers, snapshot = self._train(r, nets)
@@ -378,13 +379,14 @@ def _run_one(cfg: ExperimentConfig, options: RunOptions, progress: cluster.TaskP
     path = experiment_path(cfg, options.results_dir, options)
     _check_results_folder(path)
     done = finished_rounds(cfg, options.results_dir, options)
-    if options.stored_dir is not None and len(done) <= cfg.rounds:
-        stored = stored_table(cfg, options.stored_dir, path.name)
+    last = options.last_round(cfg)
+    if options.stored_dir is not None and len(done) <= last:
+        stored = stored_table(cfg, options.stored_dir, path.name, through=last)
         if stored is not None:
             return ExperimentResult(cfg, path, stored)
     if progress is None:
         return _Runner(cfg, options).run()
-    progress.plan(planned_stacks(cfg, options, range(len(done), cfg.rounds + 1)))
+    progress.plan(planned_stacks(cfg, options, range(len(done), last + 1)))
     return _Runner(cfg, options, cluster.ray_trainer(path.name, options, progress, chains)).run()
 
 

@@ -34,6 +34,8 @@ def check_run_options(options: RunOptions) -> None:
         check_folder("stored_dir", options.stored_dir, must_exist=True)
     if options.max_stack is not None:
         check_int("max_stack", options.max_stack, 1)
+    if options.until_round is not None:
+        check_int("until_round", options.until_round, 0)
     check_int("eval_batch", options.eval_batch, 1)
     check_bool("progress", options.progress)
     check_choice("step", options.step, STEP_MODES)
@@ -64,7 +66,8 @@ class RunOptions:
     engine lowers to fit memory: it splits evaluation sums, nothing more), which
     CUDA device, the folders, ``progress``, ``wait`` (whether to wait for another process
     holding the same experiment; ``None``: wait unless ``$LT_NO_WAIT`` is set), and where the
-    work runs: ``executor`` and ``ray_address`` (see ``lt_utils.lottery.cluster``).
+    work runs: ``executor`` and ``ray_address`` (see ``lt_utils.lottery.cluster``), and
+    ``until_round``: how far a long run goes in this call (the next call goes on from there).
     """
 
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
@@ -79,6 +82,7 @@ class RunOptions:
     wait: bool | None = None  # another process on the same experiment: wait (True) or fail (False)
     executor: str = "local"  # "local" (this process) or "ray" (Ray tasks: lt_utils.lottery.cluster)
     ray_address: str | None = None  # the Ray cluster to join ("auto", "ray://..."); None: $RAY_ADDRESS or a local Ray
+    until_round: int | None = None  # train rounds up to this one now, the rest in a later call; None: every round
 
     def __post_init__(self) -> None:
         check_run_options(self)
@@ -92,6 +96,10 @@ class RunOptions:
         """Networks per stack for ``cfg``: ``max_stack``, else the engine's choice for its model on
         this device type (None: a whole round at once)."""
         return self.max_stack or networks_per_stack(cfg.model, self.torch_device().type)
+
+    def last_round(self, cfg: ExperimentConfig) -> int:
+        """The last round of ``cfg`` that this call trains (``until_round``, at most ``cfg.rounds``)."""
+        return cfg.rounds if self.until_round is None else min(self.until_round, cfg.rounds)
 
     def identity(self, cfg: ExperimentConfig) -> dict[str, Any]:
         """The options that change ``cfg``'s numbers beyond rounding (see the class docstring)."""

@@ -18,6 +18,7 @@ from lt_utils.errors import DamagedFileError
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.integrity import table_problems
 from lt_utils.lottery.results import KEY_COLUMNS
+from lt_utils.lottery.resume import resume_point_path
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
 
 
@@ -45,8 +46,9 @@ def expected_networks(cfg: ExperimentConfig, round_: int) -> set[tuple[str, int,
     return nets
 
 
-def verify_table(cfg: ExperimentConfig, table: pd.DataFrame, path: Path) -> None:
-    """Refuse a table that lacks a column, a round, a network or the last evaluation of ``cfg``."""
+def verify_table(cfg: ExperimentConfig, table: pd.DataFrame, path: Path, through: int | None = None) -> None:
+    """Refuse a table that lacks a column, a round (up to ``through``, default: every round), a
+    network or the last evaluation of ``cfg``."""
     missing = [c for c in (*KEY_COLUMNS, "iteration", *METRICS) if c not in table.columns]
     if missing:
         raise StoredTableError(f"{path}: missing column(s) {missing}")
@@ -55,7 +57,7 @@ def verify_table(cfg: ExperimentConfig, table: pd.DataFrame, path: Path) -> None
                 *(["test_acc"] if cfg.train.patience is None and cfg.train.test_eval == "every" else [])]
     if table[required].isna().any().any():
         raise StoredTableError(f"{path}: empty values in round, iteration or metrics")
-    for r in range(cfg.rounds + 1):
+    for r in range((cfg.rounds if through is None else through) + 1):
         rows = table[table["round"] == r]
         found = set(zip(rows["variant"], rows["trial"].astype(int), rows["replicate"].astype(int), strict=True))
         lacking = expected_networks(cfg, r) - found
@@ -67,12 +69,16 @@ def verify_table(cfg: ExperimentConfig, table: pd.DataFrame, path: Path) -> None
                                    f"iteration {cfg.train.iterations}")
 
 
-def stored_table(cfg: ExperimentConfig, stored_dir: str | Path | None, key: str | None = None) -> pd.DataFrame | None:
-    """``cfg``'s committed table (stored under ``key``, by default ``cfg.key``: fp32 on the CPU),
-    verified, or None when ``stored_dir`` has none."""
+def stored_table(cfg: ExperimentConfig, stored_dir: str | Path | None, key: str | None = None,
+                 through: int | None = None) -> pd.DataFrame | None:
+    """``cfg``'s committed table (stored under ``key``, by default ``cfg.key``: fp32 on the CPU) up
+    to round ``through`` (default: the last), verified; None when ``stored_dir`` has none, or when
+    it stops short of ``through`` and a resume point of the run is committed beside it (the run
+    goes on from there: ``lt_utils.lottery.resume``)."""
     if stored_dir is None:
         return None
-    path = Path(stored_dir) / f"{key or cfg.key}.csv.gz"
+    key = key or cfg.key
+    path = Path(stored_dir) / f"{key}.csv.gz"
     if not path.exists():
         return None
     verify_committed(path, stored_dir)
@@ -80,8 +86,11 @@ def stored_table(cfg: ExperimentConfig, stored_dir: str | Path | None, key: str 
         table = pd.read_csv(path)
     except (OSError, EOFError, ValueError) as error:
         raise StoredTableError(f"{path}: cannot be read ({error})") from error
-    verify_table(cfg, table, path)
-    return table
+    through = cfg.rounds if through is None else through
+    if "round" in table and table["round"].max() < through and resume_point_path(stored_dir, key).exists():
+        return None
+    verify_table(cfg, table, path, through)
+    return table[table["round"] <= through].reset_index(drop=True)
 
 
 def stored_copy(stored_dir: str | Path | None, relative: str | Path) -> Path | None:
