@@ -6,7 +6,7 @@ the masks of round ``k + 1``. Its initial weights and every later seed come agai
 configuration. A resume point holds just that, the masks packed as bits (0.5 MB for Conv-2), in
 one file named by the run's key.
 
-Restored into an empty results folder (:func:`restore_resume_point`), the run trains round
+Restored into an empty results folder (``restore_resume_point``), the run trains round
 ``k + 1`` on exactly the masks it would have used, so its numbers are those of an uninterrupted
 run. The restored rounds have their tables and records but no weights. A run whose later rounds
 need round 0's trained weights (one-shot pruning, late rewinding) cannot be packed.
@@ -64,7 +64,7 @@ def pack_masks(masks: Masks) -> dict[str, tuple[list[int], torch.Tensor]]:
 
 
 def unpack_masks(packed: dict[str, tuple[list[int], torch.Tensor]], device: str | torch.device = "cpu") -> Masks:
-    """The boolean masks that :func:`pack_masks` packed."""
+    """The boolean masks that ``pack_masks`` packed."""
     masks = {}
     for name, (shape, bits) in packed.items():
         flat = np.unpackbits(bits.numpy(), count=int(np.prod(shape))).astype(bool)
