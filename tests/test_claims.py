@@ -147,6 +147,15 @@ def test_conv_claims_reproduced_and_not():
     assert set(bad.values()) == {NOT_REPRODUCED}, bad
 
 
+
+def test_on_the_jpeg_copy_only_absolute_accuracy_claims_carry_the_caveat():
+    on_copy = {c.key: c for c in conv_claims(*_conv4(good=True), dataset="cifar10_jpeg")}
+    assert on_copy["conv4_unpruned"].shown() == "74.90 % (CIFAR-10, JPEG copy (quality 75): not comparable exactly)"
+    assert [k for k, c in on_copy.items() if c.caveat] == ["conv4_unpruned"]
+    assert _verdicts(on_copy.values()) == _verdicts(conv_claims(*_conv4(good=True)))  # the verdicts are the same
+    assert not any(c.caveat for c in conv_claims(*_conv4(good=True)))
+
+
 VGG_PM = _pms("vgg19_lr01_warmup", 20)
 
 

@@ -6,6 +6,7 @@ import torch
 
 from lt_utils.book import progress_note
 from lt_utils.book.cli import main
+from lt_utils.book.pages import scale_summary
 from lt_utils.errors import ConfigError, DamagedFileError
 from lt_utils.lottery.experiments import experiment_path, run_experiment, save_resume_point, save_resume_points
 from lt_utils.lottery.integrity import manifest_path, record_tables
@@ -136,3 +137,10 @@ def test_the_progress_note_says_how_far_a_run_in_parts_has_gone():
     assert progress_note([whole]) == ""
     assert progress_note([whole, part]) == ("conv2_dropout: rounds 0–3 of 14 trained so far (the rest go on from "
                                             "its committed resume point)")
+
+
+def test_the_scoreboard_says_how_far_a_run_in_parts_has_gone():
+    cfg = preset("conv2", rounds=14, dataset="cifar10_jpeg")
+    assert scale_summary(cfg, preset("conv2"), 3).endswith("data: CIFAR-10, JPEG copy (quality 75), "
+                                                           "rounds 0–3 of 14 trained so far")
+    assert "so far" not in scale_summary(cfg, preset("conv2"), 14)

@@ -10,6 +10,7 @@ stopped networks before the end of training, whose accuracy there the claim need
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 
 from lt_utils.book import reference as ref
 from lt_utils.chapters.landscape import barriers, spectrum_summary
+from lt_utils.engine.data import DATASETS
 from lt_utils.lottery.results import early_stopping, measured
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT, RST, UNIDLTH
 from lt_utils.lottery.variants import label as variant_label
@@ -34,6 +36,13 @@ class Claim:
     this_run: float | None  # our number (None: could not be measured)
     unit: str
     verdict: str
+    caveat: str = ""  # what limits the comparison (shown beside this run's number)
+
+    def shown(self) -> str:
+        """This run's number as a table shows it, with its caveat."""
+        if self.this_run is None:
+            return "—"
+        return f"{self.this_run:.2f} {self.unit}" + (f" ({self.caveat})" if self.caveat else "")
 
 
 def _mean_at(per_net: pd.DataFrame, variant: str, pm: float, column: str, tol: float = 0.15) -> float | None:
@@ -231,17 +240,22 @@ def claims_table(claims: list[Claim]) -> pd.DataFrame:
     return pd.DataFrame({
         "claim": [c.claim for c in claims],
         "paper": [c.paper for c in claims],
-        "this run": ["—" if c.this_run is None else f"{c.this_run:.2f} {c.unit}" for c in claims],
+        "this run": [c.shown() for c in claims],
         "verdict": [c.verdict for c in claims],
     })
 
 
-def conv_claims(plain: dict[str, pd.DataFrame], dropout: dict[str, pd.DataFrame]) -> list[Claim]:
-    """Section 3's claims for each Conv net run (``plain``: no dropout; ``dropout``: Figure 6)."""
+def conv_claims(plain: dict[str, pd.DataFrame], dropout: dict[str, pd.DataFrame],
+                dataset: str = "cifar10") -> list[Claim]:
+    """Section 3's claims for each Conv net run (``plain``: no dropout; ``dropout``: Figure 6), on
+    ``dataset``: on another copy of CIFAR-10 than the paper's, a claim about an absolute accuracy
+    says so beside its number (the relative claims compare like with like)."""
     claims = []
+    other_copy = "" if dataset == "cifar10" else f"{DATASETS[dataset].label}: not comparable exactly"
 
     def add(key: str, value: float | None, passes: bool, unit: str | None = None) -> None:
-        claims.append(_claim("conv_dropout", key, value, _verdict(value, passes), unit))
+        claim = _claim("conv_dropout", key, value, _verdict(value, passes), unit)
+        claims.append(dataclasses.replace(claim, caveat=other_copy if key.endswith("_unpruned") else ""))
 
     for model, table in plain.items():
         per_net = early_stopping(table)

@@ -78,8 +78,9 @@ def run_devices(book_dir: Path, notebook: str) -> list[str]:
     return sorted({name for run in runs for name in run["device"]})
 
 
-def scale_summary(cfg: ExperimentConfig, full: ExperimentConfig | None) -> str:
-    """``trials, iterations`` of a run, against the paper's where there is a full-scale preset."""
+def scale_summary(cfg: ExperimentConfig, full: ExperimentConfig | None, last_round: int | None = None) -> str:
+    """``trials, iterations`` of a run, against the paper's where there is a full-scale preset;
+    ``last_round``: how far a run in parts has gone."""
     parts = []
     for name, value, paper in (("trials", cfg.trials, full and full.trials),
                                ("iterations", cfg.train.iterations, full and full.train.iterations)):
@@ -92,6 +93,8 @@ def scale_summary(cfg: ExperimentConfig, full: ExperimentConfig | None) -> str:
         parts.append(f"early termination after {cfg.train.patience:,} iterations without improvement")
     if cfg.train.test_eval == "where_read":
         parts.append("test set evaluated only where read")
+    if last_round is not None and last_round < cfg.rounds:
+        parts.append(f"rounds 0–{last_round} of {cfg.rounds} trained so far")
     return ", ".join(parts)
 
 
@@ -115,7 +118,7 @@ def page_claims(page: Page, runs: list[tuple[ExperimentConfig, pd.DataFrame]] | 
     if page.notebook == "conv_dropout":
         plain = {k: v for k, v in tables.items() if not k.endswith("_dropout")}
         return claim_lib.conv_claims(plain, {k.removesuffix("_dropout"): v for k, v in tables.items()
-                                             if k.endswith("_dropout")})
+                                             if k.endswith("_dropout")}, runs[0][0].dataset)
     if page.notebook == "vgg19_warmup":
         return claim_lib.vgg_claims({label: tables[p] for p, label in ref.VGG19_SETTINGS.values() if p in tables})
     cfg, table = runs[0]
@@ -135,12 +138,15 @@ def scoreboard(book_dir: Path) -> pd.DataFrame:
     rows = []
     for page in PAGES:
         runs = stored_runs(book_dir, page.notebook)
-        scale = f"run at {'; '.join(sorted({scale_summary(cfg, _full_scale(cfg)) for cfg, _ in runs}))}, " \
-            f"on {', '.join(run_devices(book_dir, page.notebook))}" if runs else \
-            f"not run yet; `python -m lt_utils.book run {page.notebook}` runs it"
+        if runs:
+            summaries = {scale_summary(cfg, _full_scale(cfg), int(table["round"].max()) if len(table) else None)
+                         for cfg, table in runs}
+            scale = f"run at {'; '.join(sorted(summaries))}, on {', '.join(run_devices(book_dir, page.notebook))}"
+        else:
+            scale = f"not run yet; `python -m lt_utils.book run {page.notebook}` runs it"
         for claim in page_claims(page, runs, book_dir):
             rows.append({"page": page.notebook, "title": page.title, "claim": claim.claim, "paper": claim.paper,
-                         "this book": "—" if claim.this_run is None else f"{claim.this_run:.2f} {claim.unit}",
+                         "this book": claim.shown(),
                          "verdict": NOT_RUN_YET if runs is None else claim.verdict, "run at": scale})
     return pd.DataFrame(rows)
 
