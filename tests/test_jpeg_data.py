@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+from lt_utils.book.claims import conv_claims
 from lt_utils.book.cli import declared_parameters
 from lt_utils.book.notebook import scale_note
 from lt_utils.book.params import check_notebook_parameters
@@ -22,7 +23,7 @@ from lt_utils.engine import data as data_module
 from lt_utils.engine.data import DATASETS, load_dataset
 from lt_utils.engine.jpeg_data import CIFAR10_CLASSES, CIFAR10_JPEG, JpegCopy
 from lt_utils.errors import ConfigError, DamagedFileError, DamagedResultWarning, DataUnavailableError
-from lt_utils.lottery.experiments import RunOptions, experiment_path
+from lt_utils.lottery.experiments import RunOptions, experiment_path, run_experiment
 from lt_utils.lottery.keys import non_default
 from lt_utils.lottery.presets import PRESETS, preset, smoke_config
 
@@ -254,3 +255,33 @@ def test_the_real_archive_loads_45k_5k_10k_with_every_class(tmp_path, monkeypatc
     assert data.test.y.bincount().tolist() == [1_000] * 10
     assert data.val.y.bincount().min() > 400 and data.train_eval.y.bincount().min() > 60  # every class, at random
     assert data.train.x.mean((0, 2, 3)).abs().max() < 0.05  # CIFAR-10's statistics fit the copy
+
+
+@pytest.mark.skipif(not (REAL_DATA / "CIFAR-10-JPEG" / "cifar10-jpeg.zip").exists(),
+                    reason=f"the JPEG copy of CIFAR-10 is not in {REAL_DATA} (set LT_TEST_DATA_DIR to ../shared/data)")
+def test_conv_nets_with_and_without_dropout_train_on_a_slice_of_the_real_copy(tmp_path, monkeypatch):
+    """Conv-2, plain and with dropout, two rounds on 40 real training images per class (the
+    notebook's smoke run uses a synthetic stand-in): the Conv path on real images, end to end."""
+    copy = dataclasses.replace(CIFAR10_JPEG, per_class={"train": 40, "test": 10}, progress=False)
+    with zipfile.ZipFile(REAL_DATA / "CIFAR-10-JPEG" / "cifar10-jpeg.zip") as real:
+        names = set(real.namelist())
+        members = {name: real.read(name) for name in _members(copy.per_class)}  # the first images of each class
+    assert set(members) <= names
+    _write_zip(tmp_path / "data", members)
+    monkeypatch.setitem(DATASETS, "cifar10_jpeg", dataclasses.replace(DATASETS["cifar10_jpeg"], read=copy.read))
+    monkeypatch.setattr(data_module, "VALIDATION_SIZE", 100)
+    small = {"trials": 1, "rounds": 1, "reinits": 1, "iterations": 40, "eval_every": 20, "train_eval_size": 100,
+             "dataset": "cifar10_jpeg", "patience": 20, "test_eval": "where_read"}
+    tables = {}
+    for name in ("conv2", "conv2_dropout"):
+        cfg = preset(name, **small)
+        tables[name] = run_experiment(cfg, results_dir=str(tmp_path / "results"), data_dir=str(tmp_path / "data"),
+                                      device="cpu", progress=False).table
+        table = tables[name]
+        assert set(zip(table["variant"], table["round"], strict=True)) == {("iterative", 0), ("iterative", 1),
+                                                                           ("reinit", 1)}
+        assert table["val_loss"].dropna().map(np.isfinite).all() and table["val_acc"].dropna().between(0, 1).all()
+        assert sorted(table["p_m"].round(1).unique()) == [80.1, 100.0]  # Conv-2 after one round: 10%, 20%, 10%
+    claims = {c.key: c for c in conv_claims({"conv2": tables["conv2"]}, {"conv2": tables["conv2_dropout"]},
+                                            "cifar10_jpeg")}
+    assert claims["conv2_unpruned"].caveat and claims["conv2_dropout_gain"].this_run is not None
