@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lt_utils.book import progress_note
+from lt_utils.book import progress_note, run_record
 from lt_utils.book.cli import main
 from lt_utils.book.pages import scale_summary
 from lt_utils.errors import ConfigError, DamagedFileError
@@ -144,3 +144,13 @@ def test_the_scoreboard_says_how_far_a_run_in_parts_has_gone():
     assert scale_summary(cfg, preset("conv2"), 3).endswith("data: CIFAR-10, JPEG copy (quality 75), "
                                                            "rounds 0–3 of 14 trained so far")
     assert "so far" not in scale_summary(cfg, preset("conv2"), 14)
+
+
+def test_the_run_record_of_a_page_in_parts_covers_the_rounds_it_shows(tmp_path, data_dir):
+    cfg = preset("smoke", **TINY)
+    options = {"data_dir": str(data_dir), "progress": False}
+    run_experiment(cfg, results_dir=str(tmp_path), until_round=2, **options)
+    record = run_record(cfg, str(tmp_path), until_round=1, **options)
+    assert record["last_round"] == 1 and record["networks_trained"] == 2 + 4  # 2 trials; then with 2 reinits
+    assert progress_note([record]).startswith("smoke: rounds 0–1 of 3 trained so far")
+    assert run_record(cfg, str(tmp_path), **options)["last_round"] == 2

@@ -125,7 +125,7 @@ def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None =
     ``drawn_by_code`` the one that drew the page. A run re-rendered from the book's committed
     tables (nothing in ``results_dir``) keeps the record it was committed with, its ``code`` included."""
     run_options = RunOptions(results_dir=results_dir, **options)
-    rounds = run_info(cfg, results_dir, run_options)
+    rounds = run_info(cfg, results_dir, run_options)[: run_options.last_round(cfg) + 1]  # the rounds shown
     if not rounds:
         previous = committed_record(record_dir, notebook, cfg.key_for(run_options.identity(cfg)))
         if previous is not None:
@@ -140,7 +140,7 @@ def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None =
         "executor": sorted({r.get("executor", "local") for r in rounds}),  # rounds recorded before it: local
         "wall_seconds": round(sum(r["wall_seconds"] for r in rounds), 1),
         "networks_trained": sum(r["networks"] for r in rounds),
-        "last_round": min(len(rounds) - 1, run_options.last_round(cfg)),  # below config's rounds: a run in parts
+        "last_round": len(rounds) - 1,  # below the config's rounds: a run in parts (until_round)
         "torch": sorted({r["torch"] for r in rounds}),
         "code": sorted({r.get("code", UNKNOWN_CODE) for r in rounds}) or [UNKNOWN_CODE],
         "drawn_by_code": code_version(),
