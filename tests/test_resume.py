@@ -144,6 +144,7 @@ def test_the_scoreboard_says_how_far_a_run_in_parts_has_gone():
     assert scale_summary(cfg, preset("conv2"), 3).endswith("data: CIFAR-10, JPEG copy (quality 75), "
                                                            "rounds 0–3 of 14 trained so far")
     assert "so far" not in scale_summary(cfg, preset("conv2"), 14)
+    assert scale_summary(cfg, preset("conv2"), 0).endswith(", round 0 of 14 trained so far")
 
 
 def test_the_run_record_of_a_page_in_parts_covers_the_rounds_it_shows(tmp_path, data_dir):

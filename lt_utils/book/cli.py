@@ -331,8 +331,8 @@ def rerender(name: str, root: Path, book_dir: Path) -> Path:
         raise StoredTableError(f"cannot re-render {name} from the book's tables: {'; '.join(problems)}")
     for run in read_run_record(book_dir / "runs" / f"{name}.json")["runs"]:
         cfg = ExperimentConfig.from_dict(run["config"])
-        if stored_table(cfg, book_dir / "results", through=last_round(cfg, parameters)) is None:
-            raise StoredTableError(f"{name}: the book holds no table for {cfg.key} in {book_dir / 'results'}; "
+        if stored_table(cfg, book_dir / "results", run["key"], through=last_round(cfg, parameters)) is None:
+            raise StoredTableError(f"{name}: the book holds no table for {run['key']} in {book_dir / 'results'}; "
                                    f"run it with 'python -m lt_utils.book run {name}'")
     return run_figure(name, {**parameters, "device": "cpu"}, root, book_dir)
 

@@ -222,10 +222,16 @@ def scale_notes(configs: dict[str, ExperimentConfig], smoke: bool) -> str:
     return "; ".join(f"{name}: {note}" for name, note in notes.items())
 
 
+def rounds_so_far(last_round: int, rounds: int) -> str:
+    """How far a run in parts has gone, in words: ``"rounds 0–3 of 14 trained so far"``."""
+    done = "round 0" if last_round == 0 else f"rounds 0–{last_round}"
+    return f"{done} of {rounds} trained so far"
+
+
 def progress_note(records: list[dict[str, Any]]) -> str:
     """For runs trained in parts (``until_round``), how far each has gone: ``""`` when every run is whole."""
-    parts = [f"{record['config']['name']}: rounds 0–{record['last_round']} of {record['config']['rounds']} trained "
-             "so far (the rest go on from its committed resume point)" for record in records
+    parts = [f"{record['config']['name']}: {rounds_so_far(record['last_round'], record['config']['rounds'])} "
+             "(the rest go on from its committed resume point)" for record in records
              if record.get("last_round", record["config"]["rounds"]) < record["config"]["rounds"]]
     return "; ".join(parts)
 

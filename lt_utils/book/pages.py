@@ -19,6 +19,7 @@ from lt_utils.book import claims as claim_lib
 from lt_utils.book import plots
 from lt_utils.book import reference as ref
 from lt_utils.book.bench import figure_network_iterations
+from lt_utils.book.notebook import rounds_so_far
 from lt_utils.engine.data import DATASETS
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.presets import preset
@@ -94,7 +95,7 @@ def scale_summary(cfg: ExperimentConfig, full: ExperimentConfig | None, last_rou
     if cfg.train.test_eval == "where_read":
         parts.append("test set evaluated only where read")
     if last_round is not None and last_round < cfg.rounds:
-        parts.append(f"rounds 0–{last_round} of {cfg.rounds} trained so far")
+        parts.append(rounds_so_far(last_round, cfg.rounds))
     return ", ".join(parts)
 
 
