@@ -1,5 +1,6 @@
 import pytest
 
+from lt_utils.book.notebook import configure, scale_note
 from lt_utils.engine.data import load_dataset
 from lt_utils.engine.hparams import PruneConfig, TrainConfig
 from lt_utils.engine.models import build_model
@@ -59,3 +60,14 @@ def test_paper_hyperparameters():
     vgg = preset("vgg19_lr01_warmup")
     assert (vgg.train.iterations, vgg.train.batch_size, vgg.train.warmup_iterations) == (112_480, 64, 10_000)
     assert vgg.train.lr_drops == (56_240, 84_360) and vgg.prune.strategy == "global"
+
+
+def test_a_notebook_asking_fewer_iterations_scales_the_warmup_and_rate_drops_and_says_so():
+    full = preset("vgg19_lr01_warmup")
+    short = configure("vgg19_lr01_warmup", iterations=full.train.iterations // 4)
+    assert short.train.lr_drops == (14_060, 21_090) and short.train.warmup_iterations == 2_500
+    note = scale_note(short, "vgg19_lr01_warmup")
+    assert "lr_drops=(14060, 21090) (full scale: (56240, 84360))" in note and "warmup_iterations=2500" in note
+    own = configure("vgg19_lr01_warmup", iterations=30_000, lr_drops=(20_000,))  # the user's own schedule is kept
+    assert own.train.lr_drops == (20_000,) and own.train.warmup_iterations == 10_000
+    assert configure("lenet", iterations=1_000).train.lr_drops == ()  # a constant rate stays constant

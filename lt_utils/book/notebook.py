@@ -21,6 +21,24 @@ from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import preset, refuse_with_smoke, smoke_config, smoke_overrides
 
 
+def scaled_schedule(full: ExperimentConfig, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The warmup and learning-rate drops of ``full``'s schedule, scaled to the ``iterations`` that
+    ``overrides`` asks for (VGG-19's drops at 80K and 120K of 160K iterations fall at half and three
+    quarters of a shorter run), unless it sets them itself; nothing for a schedule without them.
+    The scale note names the scaled values beside the paper's."""
+    iterations = overrides.get("iterations")
+    if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1 \
+            or iterations == full.train.iterations or {"lr_drops", "warmup_iterations"} & set(overrides):
+        return {}
+    factor = iterations / full.train.iterations
+    scaled: dict[str, Any] = {}
+    if full.train.lr_drops:
+        scaled["lr_drops"] = tuple(sorted({max(1, round(drop * factor)) for drop in full.train.lr_drops}))
+    if full.train.warmup_iterations:
+        scaled["warmup_iterations"] = round(full.train.warmup_iterations * factor)
+    return scaled
+
+
 def configure(preset_name: str, smoke: bool = False, **overrides: Any) -> ExperimentConfig:
     """The preset with the notebook's parameters applied (``None`` keeps the preset's value); with
     ``smoke``, CI's tiny version of it (``lt_utils.lottery.presets.smoke_config``); a setting given
@@ -28,7 +46,7 @@ def configure(preset_name: str, smoke: bool = False, **overrides: Any) -> Experi
     stands for every copy of its data set)."""
     replaced = {k: v for k, v in smoke_overrides(preset(preset_name)).items() if k != "dataset"}
     refuse_with_smoke(smoke, {name: value for name, value in overrides.items() if name in replaced})
-    cfg = preset(preset_name, **overrides)
+    cfg = preset(preset_name, **(scaled_schedule(preset(preset_name), overrides) | overrides))
     return smoke_config(cfg) if smoke else cfg
 
 
