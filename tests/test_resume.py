@@ -155,3 +155,20 @@ def test_the_run_record_of_a_page_in_parts_covers_the_rounds_it_shows(tmp_path, 
     assert record["last_round"] == 1 and record["networks_trained"] == 2 + 4  # 2 trials; then with 2 reinits
     assert progress_note([record]).startswith("smoke: rounds 0–1 of 3 trained so far")
     assert run_record(cfg, str(tmp_path), **options)["last_round"] == 2
+
+
+def test_a_resume_point_ahead_of_the_local_rounds_is_taken_and_one_behind_is_not(tmp_path, data_dir):
+    cfg = preset("smoke", **TINY)
+    options = {"data_dir": str(data_dir), "progress": False}
+    whole = run_experiment(cfg, results_dir=str(tmp_path / "whole"), **options).table
+    run_experiment(cfg, results_dir=str(tmp_path / "ahead"), until_round=1, **options)
+    save_resume_point(experiment_path(cfg, tmp_path / "ahead"), tmp_path / "stored")
+    run_experiment(cfg, results_dir=str(tmp_path / "here"), until_round=0, **options)  # this checkout: round 0
+    here = experiment_path(cfg, tmp_path / "here")
+    table = run_experiment(cfg, results_dir=str(tmp_path / "here"), stored_dir=str(tmp_path / "stored"),
+                           **options).table
+    pd.testing.assert_frame_equal(table, whole)
+    assert (here / "state" / "round_00.pt").exists() and not (here / "state" / "round_01.pt").exists()
+    behind = run_experiment(cfg, results_dir=str(tmp_path / "here"), stored_dir=str(tmp_path / "stored"),
+                            **options).table  # finished here: the point, now behind, changes nothing
+    pd.testing.assert_frame_equal(behind, whole)

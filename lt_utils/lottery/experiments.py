@@ -39,6 +39,7 @@ from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.integrity import (
     code_version,
     load_checked,
+    read_manifest,
     remove_stray_temporaries,
     verified_rounds,
     verify_file,
@@ -48,7 +49,13 @@ from lt_utils.lottery.jobs import StackJob, train_job
 from lt_utils.lottery.locking import folder_lock
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.results import curves_to_table
-from lt_utils.lottery.resume import restore_resume_point, restored_masks, resume_point_path, write_resume_point
+from lt_utils.lottery.resume import (
+    read_resume_point,
+    restore_resume_point,
+    restored_masks,
+    resume_point_path,
+    write_resume_point,
+)
 from lt_utils.lottery.scaling import round_networks
 from lt_utils.lottery.stored import stored_table
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
@@ -158,12 +165,14 @@ class _Runner:
         atomic_write_json(self.cfg.to_dict(), saved)
 
     def _restore(self) -> None:
-        """Start from the committed resume point of this run, if there is one and nothing here finished."""
-        if self.options.stored_dir is None or verified_rounds(self.path, self.cfg.rounds, self.identity, deep=False):
+        """Start from the committed resume point of this run, where there is one that has gone
+        further than the rounds finished here."""
+        if self.options.stored_dir is None:
             return
         point = resume_point_path(self.options.stored_dir, self.path.name)
-        if point.exists():
-            restore_resume_point(point, self.path, self.cfg, self.identity)
+        done = verified_rounds(self.path, self.cfg.rounds, self.identity, deep=False)
+        if point.exists() and read_resume_point(point)["next_round"] > len(done):
+            restore_resume_point(point, self.path, self.cfg, self.identity, start=len(done))
 
     def _state(self, name: str) -> dict[str, Any]:
         return load_checked(self.path / "state" / name,
@@ -445,7 +454,8 @@ def save_resume_point(folder: str | Path, stored_dir: str | Path) -> Path:
     if not done or done[-1] == cfg.rounds:
         state = "no finished round" if not done else f"all {cfg.rounds + 1} rounds finished (commit its table instead)"
         raise ConfigError(f"{folder} has nothing to resume: {state}")
-    device = torch.device("cpu")
+    trained_on = (read_manifest(folder, done[-1]) or {}).get("identity", {}).get("device")
+    device = torch.device("cuda" if trained_on == "cuda" and torch.cuda.is_available() else "cpu")  # as the run prunes
     masks = restored_masks(folder, done[-1] + 1, device)
     if masks is None:
         last = _load_verified(folder, folder / "state" / f"round_{done[-1]:02d}.pt", device)

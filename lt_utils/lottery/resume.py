@@ -89,9 +89,11 @@ def read_resume_point(path: Path) -> dict[str, Any]:
     return point
 
 
-def restore_resume_point(path: Path, folder: Path, cfg: ExperimentConfig, identity: dict[str, Any]) -> int:
-    """Write the resume point ``path`` into the empty results ``folder`` of ``cfg``: its finished
-    rounds (tables, records, manifests) and the next round's masks. Returns the next round."""
+def restore_resume_point(path: Path, folder: Path, cfg: ExperimentConfig, identity: dict[str, Any],
+                         start: int = 0) -> int:
+    """Write the resume point ``path`` into the results ``folder`` of ``cfg``: its finished rounds
+    from ``start`` on (tables, records, manifests; the folder's own rounds before ``start`` are
+    kept) and the next round's masks. Returns the next round."""
     point = read_resume_point(path)
     if point["key"] != folder.name or ExperimentConfig.from_dict(point["config"]) != cfg:
         raise DamagedFileError(f"{path} is the resume point of {point['key']}, not of {folder.name}")
@@ -100,6 +102,8 @@ def restore_resume_point(path: Path, folder: Path, cfg: ExperimentConfig, identi
     masks_file = next_masks_path(folder, next_round)
     atomic_save_torch(point["masks"], masks_file)
     for r, parts in sorted(point["rounds"].items()):
+        if r < start:
+            continue
         files: dict[Path, int | None] = {}
         for part in PARTS:
             file = folder / "rounds" / f"round_{r:02d}.{part}"
