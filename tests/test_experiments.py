@@ -156,3 +156,18 @@ def test_patience_and_test_set_where_read_keep_every_evaluation_row(tmp_path, da
     assert es.loc[stopped, ["final_test_acc", "final_train_acc", "final_train_acc_full"]].isna().all().all()
     ran = es.index.difference(stopped)
     assert es.loc[ran, ["final_test_acc", "final_train_acc_full"]].notna().all().all()
+
+
+def test_training_lengths_say_where_patience_stopped_each_network():
+    from lt_utils.lottery.results import training_lengths
+
+    rows = []
+    for replicate, stop in ((0, 300), (1, 500)):  # the second trained the whole (500-iteration) schedule
+        for iteration in range(0, 600, 100):
+            measured_here = iteration <= stop
+            rows.append({"variant": "reinit", "trial": 0, "replicate": replicate, "round": 1, "p_m": 51.3,
+                         "iteration": iteration, "val_loss": abs(iteration - 100) + 1 if measured_here else None,
+                         "val_acc": 0.5 if measured_here else None, "test_acc": 0.5, "train_acc": 0.5})
+    lengths = training_lengths(early_stopping(pd.DataFrame(rows)), 500)
+    assert lengths[["es_iteration", "trained_to", "share_trained"]].values.tolist() == [[100, 300, 0.6],
+                                                                                        [100, 500, 1.0]]

@@ -21,7 +21,7 @@ from lt_utils.lottery.experiments import (
 )
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import PRESETS, preset, smoke_config
-from lt_utils.lottery.results import accuracy_at, divergence_note, early_stopping, summarize
+from lt_utils.lottery.results import accuracy_at, divergence_note, early_stopping, summarize, training_lengths
 from lt_utils.lottery.stored import stored_table
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT, VARIANTS, label, labels
 
@@ -30,5 +30,5 @@ __all__ = [
     "ExperimentResult", "PruneConfig", "RunOptions", "TrainConfig", "accuracy_at", "divergence_note",
     "early_stopping", "label", "labels", "load_table", "load_ticket", "load_trained", "preset",
     "run_experiment", "run_experiments", "save_resume_point", "save_resume_points", "smoke_config", "stored_table",
-    "summarize",
+    "summarize", "training_lengths",
 ]

@@ -90,7 +90,9 @@ def early_stopping(table: pd.DataFrame) -> pd.DataFrame:
     which the stored 6 digits may tie), with its test accuracy, plus the final evaluation's test
     accuracy, training accuracy on the tracked subset (``final_train_acc``) and on the whole
     training split (``final_train_acc_full``, ``final_train_loss_full``; NaN for tables stored
-    before it was measured). A value not measured (see the module docstring) is NaN."""
+    before it was measured). ``trained_to``: the last evaluation measured (where ``patience``
+    stopped the network; else the end of the schedule). A value not measured (see the module
+    docstring) is NaN."""
     ordered = table.sort_values([*GROUP, "iteration"]).reset_index(drop=True)
     lowest = ordered["val_loss"] == ordered.groupby(GROUP, sort=False)["val_loss"].transform("min")
     candidates = ordered[lowest].assign(_unmeasured=ordered["test_acc"].isna())
@@ -103,7 +105,17 @@ def early_stopping(table: pd.DataFrame) -> pd.DataFrame:
     for column in FULL_TRAIN_METRICS:
         out[f"final_{column}"] = last[column] if column in last else float("nan")
     out["final_iteration"] = last["iteration"]
+    out["trained_to"] = ordered[ordered["val_acc"].notna()].groupby(GROUP, sort=False)["iteration"].max()
     return out.reset_index()
+
+
+def training_lengths(per_network: pd.DataFrame, iterations: int) -> pd.DataFrame:
+    """What early termination saved, per network of ``early_stopping``'s table: its early-stopping
+    iteration, where it stopped (``trained_to``), and the share of the ``iterations`` of the
+    schedule it trained."""
+    out = per_network[["variant", "trial", "replicate", "round", "p_m", "es_iteration", "trained_to"]].copy()
+    out["share_trained"] = out["trained_to"] / iterations
+    return out.sort_values(["round", "variant", "trial", "replicate"]).reset_index(drop=True)
 
 
 def measured(frame: pd.DataFrame, column: str) -> bool:
