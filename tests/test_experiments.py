@@ -171,3 +171,17 @@ def test_training_lengths_say_where_patience_stopped_each_network():
     lengths = training_lengths(early_stopping(pd.DataFrame(rows)), 500)
     assert lengths[["es_iteration", "trained_to", "share_trained"]].values.tolist() == [[100, 300, 0.6],
                                                                                         [100, 500, 1.0]]
+
+
+def test_reinit_rounds_train_the_reinitializations_only_there(tmp_path, data_dir):
+    cfg, result = _run(tmp_path / "some", data_dir, reinit_rounds=(2,), random_sparse=False, one_shot_rounds=())
+    _, every = _run(tmp_path / "every", data_dir, random_sparse=False, one_shot_rounds=())
+    counts = result.table.groupby(["variant", "round"])["trial"].nunique().to_dict()
+    assert counts == {("iterative", 0): 2, ("iterative", 1): 2, ("iterative", 2): 2, ("reinit", 2): 2}
+    verify_table(cfg, result.table, tmp_path / "table")
+    with pytest.raises(Exception, match="round 1"):  # the other run's table has reinits where this one has none
+        verify_table(cfg.with_overrides(reinit_rounds=(1, 2)), result.table, tmp_path / "table")
+    columns = ["variant", "trial", "replicate", "round", "iteration"]
+    ours = result.table.set_index(columns).sort_index()
+    theirs = every.table.set_index(columns).loc[ours.index]  # the same seeds: the same networks
+    assert (ours["test_acc"] - theirs["test_acc"]).abs().max() < 1e-3

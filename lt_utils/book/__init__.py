@@ -32,6 +32,7 @@ from lt_utils.book.notebook import (
     configure,
     device_note,
     parse_choices,
+    parse_rounds,
     progress_note,
     run_presets,
     run_record,
@@ -42,7 +43,7 @@ from lt_utils.book.notebook import (
 
 __all__ = [
     "check_parameters", "claims_table", "compare_runs", "configure", "conv_claims", "device_note", "dual_claims",
-    "landscape_claims", "lenet_claims", "parse_choices", "plots", "progress_note", "ref", "run_diagnostics",
-    "run_presets", "run_record", "save_run_record", "scale_note", "scale_notes", "variants_side_by_side", "vgg_claims",
-    "what_changed",
+    "landscape_claims", "lenet_claims", "parse_choices", "parse_rounds", "plots", "progress_note", "ref",
+    "run_diagnostics", "run_presets", "run_record", "save_run_record", "scale_note", "scale_notes",
+    "variants_side_by_side", "vgg_claims", "what_changed",
 ]

@@ -105,8 +105,17 @@ def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool
         return "; ".join([full, *data_note, *notes])
     reduced = {k for k, (this, full) in diff.items()
                if k in SCALE_FIELDS and isinstance(this, int) and isinstance(full, int) and this < full}
-    changed = ", ".join(f"{diff[k][0]:,} of {diff[k][1]:,} {SCALE_FIELDS[k]}" if k in reduced
-                        else f"{k}={diff[k][0]} (full scale: {diff[k][1]})" for k in diff)
+    if cfg.reinit_rounds and "reinit_rounds" in diff:
+        reduced.add("reinit_rounds")
+
+    def changed_setting(k: str) -> str:
+        if k == "reinit_rounds" and k in reduced:
+            at = ", ".join(map(str, cfg.reinit_rounds))
+            return f"reinitializations at rounds {at} only (full scale: every round)"
+        return f"{diff[k][0]:,} of {diff[k][1]:,} {SCALE_FIELDS[k]}" if k in reduced \
+            else f"{k}={diff[k][0]} (full scale: {diff[k][1]})"
+
+    changed = ", ".join(changed_setting(k) for k in diff)
     return "; ".join([f"{'Reduced scale' if reduced else 'Settings changed'}: {changed}", *data_note, *notes])
 
 
@@ -210,6 +219,18 @@ def parse_choices(field_name: str, text: str, valid: dict[str, Any]) -> list[Any
     if bad or not items:
         raise ConfigError(f"invalid {field_name}={text!r}: use a comma-separated list of {sorted(valid)}")
     return [valid[item] for item in items]
+
+
+def parse_rounds(field_name: str, text: str | None) -> tuple[int, ...] | None:
+    """``"3,7,11"`` -> ``(3, 7, 11)``; ``None`` stays ``None``; anything else is refused, naming it
+    (the configuration checks the rounds' range)."""
+    if text is None:
+        return None
+    items = [item.strip() for item in str(text).split(",")]
+    if not all(item.isdigit() for item in items):
+        raise ConfigError(f"invalid {field_name}={text!r}: use a comma-separated list of round numbers, "
+                          "e.g. '3,7,11,14'")
+    return tuple(int(item) for item in items)
 
 
 def run_presets(presets: list[str], overrides: dict[str, Any], smoke: bool, notebook: str, record_dir: str | None,

@@ -11,7 +11,7 @@ import ast
 from typing import Any
 
 from lt_utils.book import reference as ref
-from lt_utils.book.notebook import configure, parse_choices
+from lt_utils.book.notebook import configure, parse_choices, parse_rounds
 from lt_utils.chapters.landscape import landscape_config
 from lt_utils.chapters.transform import METHODS, dual_config
 from lt_utils.engine.data import copies_of
@@ -110,6 +110,7 @@ def check_notebook_parameters(name: str, parameters: dict[str, Any], declared: d
             presets = [f"{m}{suffix}" for suffix in variants for m in models]
             overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "lr", "seed", "dataset",
                                            "patience", "test_eval")}
+            overrides["reinit_rounds"] = parse_rounds("reinit_rounds", p["reinit_rounds"])
         else:
             presets = [preset for preset, _ in parse_choices("settings", p["settings"], ref.VGG19_SETTINGS)]
             overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "seed", "dataset",

@@ -38,6 +38,7 @@ class ExperimentConfig:
     trials: int = 5  # independent initializations
     rounds: int = 18  # pruning rounds after the dense (round 0) training
     reinits: int = 3  # random-reinitialization controls per trial and round (0: none)
+    reinit_rounds: tuple[int, ...] = ()  # the rounds that train the reinits (empty: every round >= 1)
     one_shot_rounds: tuple[int, ...] = ()  # one-shot pruning to the sparsity of these rounds
     random_sparse: bool = False  # random masks at each round's per-layer sparsity (Figure 1)
     rewind_iteration: int = 0  # 0: rewind to initialization; k: to the weights at iteration k
@@ -67,6 +68,11 @@ class ExperimentConfig:
                            check_int_tuple("one_shot_rounds", self.one_shot_rounds, 1, max(self.rounds, 1)))
         require(all(r <= self.rounds for r in self.one_shot_rounds), "one_shot_rounds",
                  self.one_shot_rounds, f"rounds between 1 and rounds={self.rounds}")
+        object.__setattr__(self, "reinit_rounds",
+                           tuple(sorted(set(check_int_tuple("reinit_rounds", self.reinit_rounds, 1,
+                                                            max(self.rounds, 1))))))
+        require(all(r <= self.rounds for r in self.reinit_rounds), "reinit_rounds",
+                 self.reinit_rounds, f"rounds between 1 and rounds={self.rounds}")
         check_bool("random_sparse", self.random_sparse)
         check_int("rewind_iteration", self.rewind_iteration, 0, self.train.iterations)
         require(self.train.patience is None or self.train.patience >= self.rewind_iteration, "patience",
@@ -75,6 +81,12 @@ class ExperimentConfig:
         require(all(drop < self.train.iterations for drop in self.train.lr_drops), "lr_drops", self.train.lr_drops,
                 f"iterations below iterations={self.train.iterations} (a drop at or after the end never happens)")
         check_int("seed", self.seed, 0)
+
+    def reinits_at(self, round_: int) -> int:
+        """The random reinitializations per trial that round ``round_`` trains (none at round 0)."""
+        if round_ == 0 or (self.reinit_rounds and round_ not in self.reinit_rounds):
+            return 0
+        return self.reinits
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

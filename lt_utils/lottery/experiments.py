@@ -1,8 +1,8 @@
 """Lottery-ticket experiments: iterative pruning with rewinding, and its controls, round by round.
 
 Round ``r`` trains, as one stack: the trials' winning tickets at round ``r`` (``iterative``);
-``reinits`` random reinitializations of each (``reinit``); random masks with the same
-per-layer counts (``random_sparse``); and one-shot pruning of the dense trained network to
+``reinits`` random reinitializations of each (``reinit``; at ``reinit_rounds`` only, where set);
+random masks with the same per-layer counts (``random_sparse``); and one-shot pruning of the dense trained network to
 round ``r``'s sparsity (``oneshot``). After each round the results are written atomically,
 so an interrupted run resumes at the first unfinished round. With late rewinding to iteration
 k (``rewind_iteration``), rounds >= 1 train from k to the end of the schedule, as open_lth does,
@@ -185,11 +185,12 @@ class _Runner:
                          self._seed("data", ITERATIVE, t, r)) for t in range(cfg.trials)]
         if r == 0:
             return nets
-        fresh_seeds = [self._seed("init", REINIT, t, j, r) for t in range(cfg.trials) for j in range(cfg.reinits)]
+        reinits = cfg.reinits_at(r)
+        fresh_seeds = [self._seed("init", REINIT, t, j, r) for t in range(cfg.trials) for j in range(reinits)]
         if fresh_seeds:
             _, fresh, fresh_buffers = init_states(cfg.model, fresh_seeds, cfg.dropout, self.device)
             for i in range(len(fresh_seeds)):
-                t, j = divmod(i, cfg.reinits)
+                t, j = divmod(i, reinits)
                 nets.append(_Network(REINIT, t, j, _one(fresh, i), _one(fresh_buffers, i), _one(masks, t),
                                      self._seed("data", REINIT, t, j, r)))
         if cfg.random_sparse:

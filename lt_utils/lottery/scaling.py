@@ -27,7 +27,7 @@ def round_networks(cfg: ExperimentConfig, r: int) -> int:
     """Networks that round ``r`` of ``cfg`` trains: the trials' tickets, then their controls."""
     if r == 0:
         return cfg.trials
-    return cfg.trials * (1 + cfg.reinits + int(cfg.random_sparse) + int(r in cfg.one_shot_rounds))
+    return cfg.trials * (1 + cfg.reinits_at(r) + int(cfg.random_sparse) + int(r in cfg.one_shot_rounds))
 
 
 def _stack_sizes(cfg: ExperimentConfig, device_type: str) -> list[tuple[int, int]]:

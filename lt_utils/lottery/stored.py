@@ -38,7 +38,7 @@ def expected_networks(cfg: ExperimentConfig, round_: int) -> set[tuple[str, int,
     trials = range(cfg.trials)
     nets = {(ITERATIVE, t, 0) for t in trials}
     if round_ > 0:
-        nets |= {(REINIT, t, j) for t in trials for j in range(cfg.reinits)}
+        nets |= {(REINIT, t, j) for t in trials for j in range(cfg.reinits_at(round_))}
         if cfg.random_sparse:
             nets |= {(RANDOM_SPARSE, t, 0) for t in trials}
         if round_ in cfg.one_shot_rounds:
