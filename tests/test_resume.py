@@ -110,7 +110,7 @@ def test_a_run_in_parts_stops_at_until_round_and_goes_on_to_the_same_numbers(tmp
     assert sorted(part["round"].unique()) == [0, 1]
     assert not (experiment_path(cfg, tmp_path / "parts") / "state" / "round_02.pt").exists()
     shown = run_experiment(cfg, results_dir=str(tmp_path / "parts"), until_round=0, **options).table
-    assert sorted(shown["round"].unique()) == [0]  # what a page of the first part shows, nothing trained
+    assert sorted(shown["round"].unique()) == [0, 1]  # a lower until_round trains nothing and hides nothing
     rest = run_experiment(cfg, results_dir=str(tmp_path / "parts"), **options).table
     pd.testing.assert_frame_equal(rest, whole)
 
@@ -125,6 +125,7 @@ def test_a_committed_partial_table_is_read_up_to_its_round_and_left_to_the_resum
     table.to_csv(stored / f"{folder.name}.csv.gz", index=False)
     record_tables(stored)
     assert sorted(stored_table(cfg, stored, folder.name, through=1)["round"].unique()) == [0, 1]
+    assert sorted(stored_table(cfg, stored, folder.name, through=0)["round"].unique()) == [0, 1]  # all it holds
     with pytest.raises(StoredTableError, match=r"round 2 lacks network"):  # no resume point: a damaged table
         stored_table(cfg, stored, folder.name)
     save_resume_point(folder, stored)
@@ -150,11 +151,11 @@ def test_the_scoreboard_says_how_far_a_run_in_parts_has_gone():
 def test_the_run_record_of_a_page_in_parts_covers_the_rounds_it_shows(tmp_path, data_dir):
     cfg = preset("smoke", **TINY)
     options = {"data_dir": str(data_dir), "progress": False}
-    run_experiment(cfg, results_dir=str(tmp_path), until_round=2, **options)
+    run_experiment(cfg, results_dir=str(tmp_path), until_round=1, **options)
     record = run_record(cfg, str(tmp_path), until_round=1, **options)
     assert record["last_round"] == 1 and record["networks_trained"] == 2 + 4  # 2 trials; then with 2 reinits
     assert progress_note([record]).startswith("smoke: rounds 0–1 of 3 trained so far")
-    assert run_record(cfg, str(tmp_path), **options)["last_round"] == 2
+    assert run_record(cfg, str(tmp_path), until_round=0, **options)["last_round"] == 1  # every finished round
 
 
 def test_a_resume_point_ahead_of_the_local_rounds_is_taken_and_one_behind_is_not(tmp_path, data_dir):

@@ -331,14 +331,15 @@ def rerender(name: str, root: Path, book_dir: Path) -> Path:
         raise StoredTableError(f"cannot re-render {name} from the book's tables: {'; '.join(problems)}")
     for run in read_run_record(book_dir / "runs" / f"{name}.json")["runs"]:
         cfg = ExperimentConfig.from_dict(run["config"])
-        if stored_table(cfg, book_dir / "results", run["key"], through=last_round(cfg, parameters)) is None:
+        shown = run.get("last_round", last_round(cfg, parameters))
+        if stored_table(cfg, book_dir / "results", run["key"], through=shown) is None:
             raise StoredTableError(f"{name}: the book holds no table for {run['key']} in {book_dir / 'results'}; "
                                    f"run it with 'python -m lt_utils.book run {name}'")
     return run_figure(name, {**parameters, "device": "cpu"}, root, book_dir)
 
 
 def last_round(cfg: ExperimentConfig, parameters: dict[str, Any]) -> int:
-    """The last round of ``cfg`` that a page run with ``parameters`` shows (``until_round``)."""
+    """The last round of ``cfg`` that a page run with ``parameters`` trains (``until_round``)."""
     until = parameters.get("until_round")
     return cfg.rounds if until is None else min(int(until), cfg.rounds)
 
@@ -354,7 +355,7 @@ def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
         cfg = ExperimentConfig.from_dict(run["config"])
         table = load_folder_table(results_dir / run["key"], cfg.rounds)
         if not table.empty:  # a run in parts: the rounds its page shows
-            table = table[table["round"] <= last_round(cfg, data.get("parameters", {}))]
+            table = table[table["round"] <= run.get("last_round", last_round(cfg, data.get("parameters", {})))]
         if not table.empty:  # empty: re-rendered from the book's own table (its exports may still be new)
             atomic_write_table(table, out_dir / f"{run['key']}.csv.gz")
             written.append(out_dir / f"{run['key']}.csv.gz")

@@ -152,7 +152,7 @@ def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None =
     ``drawn_by_code`` the one that drew the page. A run re-rendered from the book's committed
     tables (nothing in ``results_dir``) keeps the record it was committed with, its ``code`` included."""
     run_options = RunOptions(results_dir=results_dir, **options)
-    rounds = run_info(cfg, results_dir, run_options)[: run_options.last_round(cfg) + 1]  # the rounds shown
+    rounds = run_info(cfg, results_dir, run_options)  # every finished round: the rounds shown
     if not rounds:
         previous = committed_record(record_dir, notebook, cfg.key_for(run_options.identity(cfg)))
         if previous is not None:

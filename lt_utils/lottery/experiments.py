@@ -259,8 +259,7 @@ class _Runner:
             self._restore()
             self._check_config()
             self._run()
-        table = load_table(self.cfg, self.options.results_dir, self.options)
-        return ExperimentResult(self.cfg, self.path, table[table["round"] <= self.options.last_round(self.cfg)])
+        return ExperimentResult(self.cfg, self.path, load_table(self.cfg, self.options.results_dir, self.options))
 
     def _run(self) -> None:
         cfg = self.cfg

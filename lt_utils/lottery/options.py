@@ -67,7 +67,8 @@ class RunOptions:
     CUDA device, the folders, ``progress``, ``wait`` (whether to wait for another process
     holding the same experiment; ``None``: wait unless ``$LT_NO_WAIT`` is set), and where the
     work runs: ``executor`` and ``ray_address`` (see ``lt_utils.lottery.cluster``), and
-    ``until_round``: how far a long run goes in this call (the next call goes on from there).
+    ``until_round``: how far a long run trains in this call (the next call goes on from there;
+    rounds finished before are shown whatever it says).
     """
 
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
@@ -82,7 +83,7 @@ class RunOptions:
     wait: bool | None = None  # another process on the same experiment: wait (True) or fail (False)
     executor: str = "local"  # "local" (this process) or "ray" (Ray tasks: lt_utils.lottery.cluster)
     ray_address: str | None = None  # the Ray cluster to join ("auto", "ray://..."); None: $RAY_ADDRESS or a local Ray
-    until_round: int | None = None  # train rounds up to this one now, the rest in a later call; None: every round
+    until_round: int | None = None  # train rounds up to this one now (finished ones beyond are kept); None: every round
 
     def __post_init__(self) -> None:
         check_run_options(self)

@@ -71,10 +71,10 @@ def verify_table(cfg: ExperimentConfig, table: pd.DataFrame, path: Path, through
 
 def stored_table(cfg: ExperimentConfig, stored_dir: str | Path | None, key: str | None = None,
                  through: int | None = None) -> pd.DataFrame | None:
-    """``cfg``'s committed table (stored under ``key``, by default ``cfg.key``: fp32 on the CPU) up
-    to round ``through`` (default: the last), verified; None when ``stored_dir`` has none, or when
-    it stops short of ``through`` and a resume point of the run is committed beside it (the run
-    goes on from there: ``lt_utils.lottery.resume``)."""
+    """``cfg``'s committed table (stored under ``key``, by default ``cfg.key``: fp32 on the CPU),
+    every round it holds, verified through round ``through`` (default: the last); None when
+    ``stored_dir`` has none, or when it stops short of ``through`` and a resume point of the run is
+    committed beside it (the run goes on from there: ``lt_utils.lottery.resume``)."""
     if stored_dir is None:
         return None
     key = key or cfg.key
@@ -89,8 +89,8 @@ def stored_table(cfg: ExperimentConfig, stored_dir: str | Path | None, key: str 
     through = cfg.rounds if through is None else through
     if "round" in table and table["round"].max() < through and resume_point_path(stored_dir, key).exists():
         return None
-    verify_table(cfg, table, path, through)
-    return table[table["round"] <= through].reset_index(drop=True)
+    verify_table(cfg, table, path, max(through, int(table["round"].max()) if "round" in table else 0))
+    return table
 
 
 def stored_copy(stored_dir: str | Path | None, relative: str | Path) -> Path | None:
