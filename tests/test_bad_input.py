@@ -344,6 +344,17 @@ def test_an_altered_committed_table_is_refused_by_name(tmp_path, damage):
         stored_table(cfg, stored)
 
 
+def test_rerender_of_a_page_trained_on_a_gpu_is_refused_rather_than_trained_on_the_cpu(project, capsys):
+    record = json.loads((BOOK / "runs" / "lenet_imp.json").read_text())
+    cfg = ExperimentConfig.from_dict(record["runs"][0]["config"])
+    record["runs"][0] |= {"identity": {"precision": "fp32", "device": "cuda", "max_stack": None},
+                          "key": cfg.key_for({"precision": "fp32", "device": "cuda", "max_stack": None})}
+    (project / "book" / "runs" / "lenet_imp.json").write_text(json.dumps(record))
+    line = refused(cli.main, ["rerender", "lenet_imp"], capsys)
+    assert f"run {record['runs'][0]['key']} was trained with" in line and "'device': 'cuda'" in line
+    assert f"would look for {cfg.key}" in line
+
+
 def test_rerender_refuses_an_altered_committed_table(project, capsys):
     cfg, name = _lenet_table()
     shutil.copy(BOOK / "runs" / "lenet_imp.json", project / "book" / "runs" / "lenet_imp.json")

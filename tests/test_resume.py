@@ -126,18 +126,41 @@ def test_a_committed_partial_table_is_read_up_to_its_round_and_left_to_the_resum
     record_tables(stored)
     assert sorted(stored_table(cfg, stored, folder.name, through=1)["round"].unique()) == [0, 1]
     assert sorted(stored_table(cfg, stored, folder.name, through=0)["round"].unique()) == [0, 1]  # all it holds
-    with pytest.raises(StoredTableError, match=r"round 2 lacks network"):  # no resume point: a damaged table
+    with pytest.raises(StoredTableError, match=r"holds rounds 0–1 of 3, and no resume point"):
         stored_table(cfg, stored, folder.name)
     save_resume_point(folder, stored)
     assert stored_table(cfg, stored, folder.name) is None  # the run goes on from its resume point
+    table[table["round"] == 0].to_csv(stored / f"{folder.name}.csv.gz", index=False)  # a point ahead of the table
+    record_tables(stored)
+    assert stored_table(cfg, stored, folder.name) is None
+    run_experiment(cfg, results_dir=str(tmp_path / "a"), until_round=2, **options).table.to_csv(
+        stored / f"{folder.name}.csv.gz", index=False)  # the table went on, its resume point did not
+    record_tables(stored)
+    with pytest.raises(StoredTableError, match=r"goes on from round 2, but .* holds rounds 0–2: the resume point is "
+                                               r"out of date"):
+        stored_table(cfg, stored, folder.name)
+
+
+def test_the_next_part_in_the_same_checkout_goes_on_from_its_own_rounds_without_a_resume_point(tmp_path, data_dir):
+    cfg = preset("smoke", **TINY)
+    options = {"data_dir": str(data_dir), "progress": False}
+    whole = run_experiment(cfg, results_dir=str(tmp_path / "whole"), **options).table
+    first = run_experiment(cfg, results_dir=str(tmp_path / "parts"), until_round=1, **options).table
+    stored = tmp_path / "stored"
+    stored.mkdir()
+    first.to_csv(stored / f"{experiment_path(cfg, tmp_path / 'parts').name}.csv.gz", index=False)  # as a page exports
+    record_tables(stored)
+    rest = run_experiment(cfg, results_dir=str(tmp_path / "parts"), stored_dir=str(stored), **options).table
+    pd.testing.assert_frame_equal(rest, whole)
 
 
 def test_the_progress_note_says_how_far_a_run_in_parts_has_gone():
     whole = {"config": {"name": "conv2", "rounds": 14}, "last_round": 14}
     part = {"config": {"name": "conv2_dropout", "rounds": 14}, "last_round": 3}
     assert progress_note([whole]) == ""
-    assert progress_note([whole, part]) == ("conv2_dropout: rounds 0–3 of 14 trained so far (the rest go on from "
-                                            "its committed resume point)")
+    assert progress_note([whole, part]) == \
+        "conv2_dropout: rounds 0–3 of 14 trained so far (a later run trains the rest)"
+    assert progress_note([part | {"last_round": None}]) == ""  # not known: no claim of progress
 
 
 def test_the_scoreboard_says_how_far_a_run_in_parts_has_gone():

@@ -34,8 +34,9 @@ from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import load_folder_table, save_resume_points
 from lt_utils.lottery.integrity import CODE_VERSION_ENV, code_version, record_tables, table_problems
 from lt_utils.lottery.locking import NO_WAIT_ENV
+from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.scaling import scaling_page_section
-from lt_utils.lottery.stored import StoredTableError, stored_table
+from lt_utils.lottery.stored import StoredTableError, committed_rounds, stored_table
 from lt_utils.validation import check_folder, require
 
 NOTEBOOKS = ("lenet_imp", "conv_dropout", "vgg19_warmup", "imp_landscape", "dual_tickets")
@@ -331,6 +332,12 @@ def rerender(name: str, root: Path, book_dir: Path) -> Path:
         raise StoredTableError(f"cannot re-render {name} from the book's tables: {'; '.join(problems)}")
     for run in read_run_record(book_dir / "runs" / f"{name}.json")["runs"]:
         cfg = ExperimentConfig.from_dict(run["config"])
+        here = cfg.key_for(RunOptions(device="cpu", precision=run.get("identity", {}).get("precision", "fp32"),
+                                      wait=False).identity(cfg))
+        if here != run["key"]:  # trained on a GPU (or stacked otherwise): the CPU would look up another key
+            raise ConfigError(f"{name}: run {run['key']} was trained with {run.get('identity')}, and a re-render on "
+                              f"the CPU would look for {here} (and train it); re-render it with "
+                              f"'python -m lt_utils.book run {name}' on the device it ran on")
         shown = run.get("last_round", last_round(cfg, parameters))
         if stored_table(cfg, book_dir / "results", run["key"], through=shown) is None:
             raise StoredTableError(f"{name}: the book holds no table for {run['key']} in {book_dir / 'results'}; "
@@ -356,6 +363,8 @@ def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
         table = load_folder_table(results_dir / run["key"], cfg.rounds)
         if not table.empty:  # a run in parts: the rounds its page shows
             table = table[table["round"] <= run.get("last_round", last_round(cfg, data.get("parameters", {})))]
+        if not table.empty and committed_rounds(out_dir, run["key"]) > table["round"].max() + 1:
+            table = table.iloc[:0]  # the book's table goes further than this checkout's rounds: it stays
         if not table.empty:  # empty: re-rendered from the book's own table (its exports may still be new)
             atomic_write_table(table, out_dir / f"{run['key']}.csv.gz")
             written.append(out_dir / f"{run['key']}.csv.gz")

@@ -23,8 +23,8 @@ from lt_utils.lottery.presets import preset, refuse_with_smoke, smoke_config, sm
 
 def scaled_schedule(full: ExperimentConfig, overrides: dict[str, Any]) -> dict[str, Any]:
     """The warmup and learning-rate drops of ``full``'s schedule, scaled to the ``iterations`` that
-    ``overrides`` asks for (VGG-19's drops at 80K and 120K of 160K iterations fall at half and three
-    quarters of a shorter run), unless it sets them itself; nothing for a schedule without them.
+    ``overrides`` asks for (VGG-19's drops at 56,240 and 84,360 of 112,480 iterations fall at half
+    and three quarters of a shorter run), unless it sets them itself; nothing for a schedule without them.
     The scale note names the scaled values beside the paper's."""
     iterations = overrides.get("iterations")
     if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1 \
@@ -144,16 +144,19 @@ UNKNOWN_CODE = "unknown (recorded before code versions were kept)"
 
 
 def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None = None, notebook: str = "",
-               **options: Any) -> dict[str, Any]:
+               shown: int | None = None, **options: Any) -> dict[str, Any]:
     """Parameters, device, wall time and versions of a finished run, for the reproducibility page.
-    ``options`` are the run's options (``RunOptions`` fields; they locate its results).
+    ``options`` are the run's options (``RunOptions`` fields; they locate its results); ``shown``,
+    the last round its page shows (default: the last finished here).
 
     ``code`` lists the code versions (``integrity.code_version``) that trained its rounds, and
     ``drawn_by_code`` the one that drew the page. A run re-rendered from the book's committed
-    tables (nothing in ``results_dir``) keeps the record it was committed with, its ``code`` included."""
+    tables (fewer rounds in ``results_dir`` than it shows) keeps the record it was committed with, its
+    ``code`` included."""
     run_options = RunOptions(results_dir=results_dir, **options)
-    rounds = run_info(cfg, results_dir, run_options)  # every finished round: the rounds shown
-    if not rounds:
+    rounds = run_info(cfg, results_dir, run_options)  # every finished round here
+    last_round = len(rounds) - 1 if shown is None else shown
+    if len(rounds) - 1 < last_round or not rounds:
         previous = committed_record(record_dir, notebook, cfg.key_for(run_options.identity(cfg)))
         if previous is not None:
             return previous | {"code": previous.get("code") or [UNKNOWN_CODE], "drawn_by_code": code_version()}
@@ -167,7 +170,7 @@ def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None =
         "executor": sorted({r.get("executor", "local") for r in rounds}),  # rounds recorded before it: local
         "wall_seconds": round(sum(r["wall_seconds"] for r in rounds), 1),
         "networks_trained": sum(r["networks"] for r in rounds),
-        "last_round": len(rounds) - 1,  # below the config's rounds: a run in parts (until_round)
+        "last_round": last_round if last_round >= 0 else None,  # below the config's rounds: a run in parts
         "torch": sorted({r["torch"] for r in rounds}),
         "code": sorted({r.get("code", UNKNOWN_CODE) for r in rounds}) or [UNKNOWN_CODE],
         "drawn_by_code": code_version(),
@@ -248,7 +251,9 @@ def run_presets(presets: list[str], overrides: dict[str, Any], smoke: bool, note
     run_options = {k: v for k, v in options.items() if k != "results_dir"}
     for name, cfg, result in zip(presets, configs, results, strict=True):
         out[name] = (cfg, result.table)
-        records.append(run_record(cfg, options.get("results_dir", "results"), record_dir, notebook, **run_options))
+        shown = int(result.table["round"].max()) if len(result.table) else None
+        records.append(run_record(cfg, options.get("results_dir", "results"), record_dir, notebook, shown,
+                                  **run_options))
     save_run_record(notebook, records, record_dir)
     return out, records
 
@@ -270,8 +275,8 @@ def rounds_so_far(last_round: int, rounds: int) -> str:
 def progress_note(records: list[dict[str, Any]]) -> str:
     """For runs trained in parts (``until_round``), how far each has gone: ``""`` when every run is whole."""
     parts = [f"{record['config']['name']}: {rounds_so_far(record['last_round'], record['config']['rounds'])} "
-             "(the rest go on from its committed resume point)" for record in records
-             if record.get("last_round", record["config"]["rounds"]) < record["config"]["rounds"]]
+             "(a later run trains the rest)" for record in records
+             if record.get("last_round") is not None and record["last_round"] < record["config"]["rounds"]]
     return "; ".join(parts)
 
 

@@ -139,6 +139,9 @@ class ExperimentConfig:
         rest = {k: v for k, v in overrides.items() if k in top}
         if "rounds" in rest and "one_shot_rounds" not in rest and is_int(rest["rounds"]):
             rest["one_shot_rounds"] = tuple(r for r in self.one_shot_rounds if r <= rest["rounds"])
+        if "rounds" in rest and "reinit_rounds" not in rest and is_int(rest["rounds"]) and self.reinit_rounds:
+            # a shorter run keeps the reinitialization rounds it reaches, else its last one
+            rest["reinit_rounds"] = tuple(r for r in self.reinit_rounds if r <= rest["rounds"]) or (rest["rounds"],)
         return dataclasses.replace(self, train=train, prune=prune, **rest)
 
 

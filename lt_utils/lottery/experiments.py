@@ -57,7 +57,7 @@ from lt_utils.lottery.resume import (
     write_resume_point,
 )
 from lt_utils.lottery.scaling import round_networks
-from lt_utils.lottery.stored import stored_table
+from lt_utils.lottery.stored import committed_rounds, stored_table
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
 from lt_utils.validation import check_folder, check_int, require
 
@@ -371,7 +371,7 @@ def planned_stacks(cfg: ExperimentConfig, options: RunOptions, rounds: Iterable[
 def check_fits_memory(cfg: ExperimentConfig, options: RunOptions) -> None:
     """Refuse ``cfg`` when its widest stack and its trials' kept copies cannot fit in the free memory
     of ``options``' device (``lt_utils.engine.memory``; with Ray, only the driver's copies)."""
-    widest = round_networks(cfg, cfg.one_shot_rounds[0] if cfg.one_shot_rounds else min(cfg.rounds, 1))
+    widest = max(round_networks(cfg, r) for r in range(cfg.rounds + 1))
     at_once = min(options.stack_size(cfg) or widest, widest)
     check_memory(cfg.model, 0 if options.executor == "ray" else at_once, cfg.trials, options.torch_device(),
                  f"{cfg.name} (trials={cfg.trials}, reinits={cfg.reinits})")
@@ -389,7 +389,7 @@ def _run_one(cfg: ExperimentConfig, options: RunOptions, progress: cluster.TaskP
     _check_results_folder(path)
     done = finished_rounds(cfg, options.results_dir, options)
     last = options.last_round(cfg)
-    if options.stored_dir is not None and len(done) <= last:
+    if len(done) <= last and committed_rounds(options.stored_dir, path.name) > len(done):  # the book goes further
         stored = stored_table(cfg, options.stored_dir, path.name, through=last)
         if stored is not None:
             return ExperimentResult(cfg, path, stored)
@@ -455,7 +455,10 @@ def save_resume_point(folder: str | Path, stored_dir: str | Path) -> Path:
         state = "no finished round" if not done else f"all {cfg.rounds + 1} rounds finished (commit its table instead)"
         raise ConfigError(f"{folder} has nothing to resume: {state}")
     trained_on = (read_manifest(folder, done[-1]) or {}).get("identity", {}).get("device")
-    device = torch.device("cuda" if trained_on == "cuda" and torch.cuda.is_available() else "cpu")  # as the run prunes
+    if trained_on == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"{folder} was trained on a GPU: pack it where one is at hand, so that its next masks "
+                          "are pruned on the device the run prunes on (ties could fall otherwise on the CPU)")
+    device = torch.device(trained_on if trained_on == "cuda" else "cpu")
     masks = restored_masks(folder, done[-1] + 1, device)
     if masks is None:
         last = _load_verified(folder, folder / "state" / f"round_{done[-1]:02d}.pt", device)

@@ -18,7 +18,7 @@ from lt_utils.errors import DamagedFileError
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.integrity import table_problems
 from lt_utils.lottery.results import KEY_COLUMNS
-from lt_utils.lottery.resume import resume_point_path
+from lt_utils.lottery.resume import read_resume_point, resume_point_path
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
 
 
@@ -87,10 +87,33 @@ def stored_table(cfg: ExperimentConfig, stored_dir: str | Path | None, key: str 
     except (OSError, EOFError, ValueError) as error:
         raise StoredTableError(f"{path}: cannot be read ({error})") from error
     through = cfg.rounds if through is None else through
-    if "round" in table and table["round"].max() < through and resume_point_path(stored_dir, key).exists():
+    held = int(table["round"].max()) if "round" in table and len(table) else -1
+    if held < through:
+        point = resume_point_path(stored_dir, key)
+        if not point.exists():
+            raise StoredTableError(f"{path} holds rounds 0–{held} of {cfg.rounds}, and no resume point of the run is "
+                                   f"committed to go on to round {through} ({point}): run 'python -m lt_utils.book "
+                                   "pack' where its results are, or ask for the rounds it holds (until_round)")
+        next_round = read_resume_point(point)["next_round"]
+        if next_round <= held:
+            raise StoredTableError(f"{point} goes on from round {next_round}, but {path} holds rounds 0–{held}: "
+                                   "the resume point is out of date; run 'python -m lt_utils.book pack' where the "
+                                   "run's results are")
         return None
-    verify_table(cfg, table, path, max(through, int(table["round"].max()) if "round" in table else 0))
+    verify_table(cfg, table, path, held)
     return table
+
+
+def committed_rounds(stored_dir: str | Path | None, key: str) -> int:
+    """How many rounds the committed table of ``key`` holds (0 where there is none); unverified."""
+    path = Path(stored_dir or "", f"{key}.csv.gz")
+    if stored_dir is None or not path.exists():
+        return 0
+    try:
+        rounds = pd.read_csv(path, usecols=["round"])["round"]
+    except (OSError, EOFError, ValueError) as error:
+        raise StoredTableError(f"{path}: cannot be read ({error})") from error
+    return int(rounds.max()) + 1 if len(rounds) else 0
 
 
 def stored_copy(stored_dir: str | Path | None, relative: str | Path) -> Path | None:
