@@ -361,8 +361,9 @@ def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
     for run in data["runs"]:
         cfg = ExperimentConfig.from_dict(run["config"])
         table = load_folder_table(results_dir / run["key"], cfg.rounds)
+        shown = run.get("last_round")
         if not table.empty:  # a run in parts: the rounds its page shows
-            table = table[table["round"] <= run.get("last_round", last_round(cfg, data.get("parameters", {})))]
+            table = table[table["round"] <= (last_round(cfg, data.get("parameters", {})) if shown is None else shown)]
         if not table.empty and committed_rounds(out_dir, run["key"]) > table["round"].max() + 1:
             table = table.iloc[:0]  # the book's table goes further than this checkout's rounds: it stays
         if not table.empty:  # empty: re-rendered from the book's own table (its exports may still be new)

@@ -2,8 +2,8 @@
 
 Round ``r`` trains, as one stack: the trials' winning tickets at round ``r`` (``iterative``);
 ``reinits`` random reinitializations of each (``reinit``; at ``reinit_rounds`` only, where set);
-random masks with the same per-layer counts (``random_sparse``); and one-shot pruning of the dense trained network to
-round ``r``'s sparsity (``oneshot``). After each round the results are written atomically,
+random masks with the same per-layer counts (``random_sparse``); and one-shot pruning of the
+dense trained network to round ``r``'s sparsity (``oneshot``). After each round the results are written atomically,
 so an interrupted run resumes at the first unfinished round. With late rewinding to iteration
 k (``rewind_iteration``), rounds >= 1 train from k to the end of the schedule, as open_lth does,
 and are evaluated on the original iteration axis (first at k).
