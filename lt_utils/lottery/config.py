@@ -64,15 +64,8 @@ class ExperimentConfig:
         check_rate("dropout", self.dropout, allow_zero=True)
         require(self.dropout == 0 or MODELS[self.model].dropout, "dropout", self.dropout,
                 f"0 for model {self.model!r}, which has no dropout (dropout models: {models_where(dropout=True)})")
-        object.__setattr__(self, "one_shot_rounds",
-                           check_int_tuple("one_shot_rounds", self.one_shot_rounds, 1, max(self.rounds, 1)))
-        require(all(r <= self.rounds for r in self.one_shot_rounds), "one_shot_rounds",
-                 self.one_shot_rounds, f"rounds between 1 and rounds={self.rounds}")
-        object.__setattr__(self, "reinit_rounds",
-                           tuple(sorted(set(check_int_tuple("reinit_rounds", self.reinit_rounds, 1,
-                                                            max(self.rounds, 1))))))
-        require(all(r <= self.rounds for r in self.reinit_rounds), "reinit_rounds",
-                 self.reinit_rounds, f"rounds between 1 and rounds={self.rounds}")
+        object.__setattr__(self, "one_shot_rounds", self._pruning_rounds("one_shot_rounds"))
+        object.__setattr__(self, "reinit_rounds", tuple(sorted(set(self._pruning_rounds("reinit_rounds")))))
         check_bool("random_sparse", self.random_sparse)
         check_int("rewind_iteration", self.rewind_iteration, 0, self.train.iterations)
         require(self.train.patience is None or self.train.patience >= self.rewind_iteration, "patience",
@@ -81,6 +74,12 @@ class ExperimentConfig:
         require(all(drop < self.train.iterations for drop in self.train.lr_drops), "lr_drops", self.train.lr_drops,
                 f"iterations below iterations={self.train.iterations} (a drop at or after the end never happens)")
         check_int("seed", self.seed, 0)
+
+    def _pruning_rounds(self, name: str) -> tuple[int, ...]:
+        """The field ``name``, checked: a tuple of rounds between 1 and ``rounds``."""
+        value = check_int_tuple(name, getattr(self, name), 1, max(self.rounds, 1))
+        require(all(r <= self.rounds for r in value), name, value, f"rounds between 1 and rounds={self.rounds}")
+        return value
 
     def reinits_at(self, round_: int) -> int:
         """The random reinitializations per trial that round ``round_`` trains (none at round 0)."""
