@@ -31,6 +31,7 @@ def test_figure_work_counts_every_network_of_the_paper_protocol():
     # dense round: 5 runs; 18 rounds of 5 + 15 + 5; one-shot at 18 levels x 5 trials; 50K iterations each
     assert figure_network_iterations(lenet) == 50_000 * (5 + 18 * 25 + 18 * 5)
     assert networks_per_round(preset("conv2")) == 20
+    assert networks_per_round(preset("conv2", reinit_rounds=(3,))) == 20  # the widest round: 3
 
 
 def test_rates_are_composed_to_the_paper_schedule():

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from lt_utils.book.cli import NOTEBOOKS, SMOKE_PARAMETERS, declared_parameters, execute, parse_value
+from lt_utils.book.notebook import conv_presets
 from lt_utils.book.params import check_notebook_parameters
 from lt_utils.chapters.landscape import LandscapeConfig
 from lt_utils.chapters.transform import DualConfig, TransformConfig
@@ -104,6 +105,8 @@ NOTEBOOK_CASES = [  # (notebook, parameters, field named)
     ("dual_tickets", {"penalty_every": 0}, "penalty_every"),
     ("dual_tickets", {"methods": "lth"}, "methods"),
     ("conv_dropout", {"models": "conv9"}, "models"),
+    ("conv_dropout", {"models": "conv2", "dropout": "conv4"}, "dropout"),
+    ("conv_dropout", {"dropout": "some"}, "dropout"),
     ("conv_dropout", {"lr": -1.0}, "lr"),
     ("vgg19_warmup", {"iterations": 0}, "iterations"),
     ("vgg19_warmup", {"rounds": -1}, "rounds"),
@@ -117,6 +120,15 @@ NOTEBOOK_CASES = [  # (notebook, parameters, field named)
     ("imp_landscape", {"levels": "10"}, "levels"),
     ("imp_landscape", {"rate": 1.5}, "rate"),
 ]
+
+
+def test_conv_page_trains_dropout_for_the_models_it_names():
+    assert conv_presets("conv2,conv4", "none") == ["conv2", "conv4"]
+    assert conv_presets("conv2,conv4", "both") == ["conv2", "conv4", "conv2_dropout", "conv4_dropout"]
+    assert conv_presets("conv2,conv4", "conv2") == ["conv2", "conv4", "conv2_dropout"]
+    assert conv_presets("conv4, conv2", "conv2,conv4") == ["conv4", "conv2", "conv4_dropout", "conv2_dropout"]
+    with pytest.raises(ConfigError, match=r"dropout='none,conv2'.*\['conv2'\]"):
+        conv_presets("conv2", "none,conv2")
 
 
 @pytest.mark.parametrize("name,parameters,field", NOTEBOOK_CASES,

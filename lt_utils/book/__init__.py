@@ -30,6 +30,7 @@ from lt_utils.book.claims import (
 from lt_utils.book.notebook import (
     check_parameters,
     configure,
+    conv_presets,
     device_note,
     parse_choices,
     parse_rounds,
@@ -42,8 +43,8 @@ from lt_utils.book.notebook import (
 )
 
 __all__ = [
-    "check_parameters", "claims_table", "compare_runs", "configure", "conv_claims", "device_note", "dual_claims",
-    "landscape_claims", "lenet_claims", "parse_choices", "parse_rounds", "plots", "progress_note", "ref",
+    "check_parameters", "claims_table", "compare_runs", "configure", "conv_claims", "conv_presets", "device_note",
+    "dual_claims", "landscape_claims", "lenet_claims", "parse_choices", "parse_rounds", "plots", "progress_note", "ref",
     "run_diagnostics", "run_presets", "run_record", "save_run_record", "scale_note", "scale_notes",
     "variants_side_by_side", "vgg_claims", "what_changed",
 ]

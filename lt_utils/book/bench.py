@@ -56,7 +56,7 @@ from lt_utils.errors import ConfigError, user_errors
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import preset
-from lt_utils.lottery.scaling import chain_runs
+from lt_utils.lottery.scaling import chain_runs, round_networks
 from lt_utils.validation import check_folder, check_int, require
 
 try:
@@ -71,9 +71,8 @@ STACK_COMPARED = 4
 
 
 def networks_per_round(cfg: ExperimentConfig) -> int:
-    """Networks trained together in one pruning round (round >= 1) of ``cfg``."""
-    per_trial = 1 + cfg.reinits + int(cfg.random_sparse) + int(bool(cfg.one_shot_rounds))
-    return cfg.trials * per_trial
+    """Networks trained together in the widest pruning round (round >= 1) of ``cfg``."""
+    return max(round_networks(cfg, r) for r in range(1, cfg.rounds + 1))
 
 
 def figure_network_iterations(cfg: ExperimentConfig) -> int:

@@ -236,6 +236,22 @@ def parse_rounds(field_name: str, text: str | None) -> tuple[int, ...] | None:
     return tuple(int(item) for item in items)
 
 
+CONV_MODELS = ("conv2", "conv4", "conv6")
+
+
+def conv_presets(models: str, dropout: str) -> list[str]:
+    """The Conv page's presets: ``models`` (a comma-separated subset of ``CONV_MODELS``) without
+    dropout, then with dropout those that ``dropout`` names: ``"none"``, ``"both"`` (every model) or
+    a comma-separated subset of ``models`` (e.g. ``"conv2"``: Conv-4 and Conv-6 only without)."""
+    model_names = parse_choices("models", models, {m: m for m in CONV_MODELS})
+    items = [item.strip() for item in dropout.split(",") if item.strip()]
+    with_dropout = {"none": [], "both": model_names}.get(",".join(items), items)
+    if not items or not set(with_dropout) <= set(model_names):
+        raise ConfigError(f"invalid dropout={dropout!r}: use 'none', 'both', or a comma-separated subset of the "
+                          f"models run, {model_names}")
+    return model_names + [f"{m}_dropout" for m in model_names if m in with_dropout]
+
+
 def run_presets(presets: list[str], overrides: dict[str, Any], smoke: bool, notebook: str, record_dir: str | None,
                 **options: Any) -> tuple[dict[str, tuple[ExperimentConfig, Any]], list[dict[str, Any]]]:
     """Run (or resume) each preset with the notebook's overrides; save the run record.

@@ -11,7 +11,7 @@ import ast
 from typing import Any
 
 from lt_utils.book import reference as ref
-from lt_utils.book.notebook import configure, parse_choices, parse_rounds
+from lt_utils.book.notebook import configure, conv_presets, parse_choices, parse_rounds
 from lt_utils.chapters.landscape import landscape_config
 from lt_utils.chapters.transform import METHODS, dual_config
 from lt_utils.engine.data import copies_of
@@ -105,9 +105,7 @@ def check_notebook_parameters(name: str, parameters: dict[str, Any], declared: d
     elif name in ("conv_dropout", "vgg19_warmup"):
         check_choice("dataset", p["dataset"], copies_of("cifar10"))
         if name == "conv_dropout":
-            models = parse_choices("models", p["models"], {m: m for m in ("conv2", "conv4", "conv6")})
-            variants = parse_choices("dropout", p["dropout"], {"none": [""], "both": ["", "_dropout"]})[0]
-            presets = [f"{m}{suffix}" for suffix in variants for m in models]
+            presets = conv_presets(p["models"], p["dropout"])
             overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "lr", "seed", "dataset",
                                            "patience", "test_eval")}
             overrides["reinit_rounds"] = parse_rounds("reinit_rounds", p["reinit_rounds"])
