@@ -13,6 +13,7 @@ import torch
 
 from lt_utils.atomic import atomic_write_json
 from lt_utils.engine.data import DATASETS
+from lt_utils.engine.models import models_where
 from lt_utils.errors import ConfigError, DamagedFileError
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import run_experiments, run_info
@@ -236,7 +237,8 @@ def parse_rounds(field_name: str, text: str | None) -> tuple[int, ...] | None:
     return tuple(int(item) for item in items)
 
 
-CONV_MODELS = ("conv2", "conv4", "conv6")
+CONV_MODELS = models_where(dropout=True)
+"""The Conv page's networks: the registry's models that also train with dropout (Conv-2/4/6)."""
 
 
 def conv_presets(models: str, dropout: str) -> list[str]:
