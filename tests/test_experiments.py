@@ -152,10 +152,41 @@ def test_patience_and_test_set_where_read_keep_every_evaluation_row(tmp_path, da
     verify_table(cfg, table, tmp_path / "table.csv.gz")  # a stored copy of it would be accepted
     es = early_stopping(table).set_index(GROUP)
     assert es["es_test_acc"].notna().all() and es["es_val_acc"].notna().all()
-    stopped = unmeasured.groupby(GROUP).size().index
+    stopped = es.index[es["trained_to"] < cfg.train.iterations]  # the controls patience stopped
+    assert not stopped.empty and (stopped.get_level_values("variant") != "iterative").all()
     assert es.loc[stopped, ["final_test_acc", "final_train_acc", "final_train_acc_full"]].isna().all().all()
-    ran = es.index.difference(stopped)
+    ran = es.index.difference(stopped)  # every winning ticket trained the whole schedule (prune_at="end")
+    assert set(es.index.get_level_values("variant")) - set(stopped.get_level_values("variant")) <= {"iterative"}
     assert es.loc[ran, ["final_test_acc", "final_train_acc_full"]].notna().all().all()
+    assert (es.loc[ran, "trained_to"] == cfg.train.iterations).all()
+
+
+def test_patience_never_changes_a_mask_unless_asked_to(tmp_path, data_dir):
+    plain = {"iterations": 500, "lr": 1e-2, "rounds": 2, "one_shot_rounds": (), "random_sparse": False}
+    cfg, _ = _run(tmp_path / "full", data_dir, **plain)
+    cfg_end, run_end = _run(tmp_path / "end", data_dir, **plain, patience=100)
+    cfg_stop, _ = _run(tmp_path / "stop", data_dir, **plain, patience=100, prune_at="stop")
+    assert len({cfg.key, cfg_end.key, cfg_stop.key}) == 3
+    stopped_early = early_stopping(run_end.table)
+    assert (stopped_early[stopped_early["variant"] == "iterative"]["trained_to"] == 500).all()
+    for r in (1, 2):  # the paper's masks, bit for bit; pruning where patience stopped gives others
+        full = load_ticket(cfg, tmp_path / "full", r, trial=1)[1]
+        end = load_ticket(cfg_end, tmp_path / "end", r, trial=1)[1]
+        stop = load_ticket(cfg_stop, tmp_path / "stop", r, trial=1)[1]
+        assert all(torch.equal(full[k], end[k]) for k in full)
+        assert any(not torch.equal(full[k], stop[k]) for k in full)
+
+
+def test_prune_at_stop_is_named_and_refused_without_patience():
+    from lt_utils.book.notebook import scale_note
+    from lt_utils.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="prune_at='stop'.*'end' without patience"):
+        preset("lenet", prune_at="stop")
+    with pytest.raises(ConfigError, match="prune_at='middle'.*'end', 'stop'"):
+        preset("lenet", patience=2_000, prune_at="middle")
+    assert "pruned where it stopped" in scale_note(preset("lenet", patience=2_000, prune_at="stop"), "lenet")
+    assert "masks from the end of the schedule" in scale_note(preset("lenet", patience=2_000), "lenet")
 
 
 def test_training_lengths_say_where_patience_stopped_each_network():

@@ -249,6 +249,46 @@ def test_patience_stops_networks_and_keeps_their_early_stopping_values(small_mni
     assert not _table(early)["diverged"].any()
 
 
+def test_networks_on_the_full_schedule_train_to_the_end_and_are_measured_there(small_mnist, full_run):
+    # prune_at="end": a settled network stops being evaluated, not trained; its end is the full run's
+    full = [False, True, True, False]  # network 1 settles at 400 (test above), 3 at 500
+    early = _train_early_full(small_mnist, replace(EARLY, patience=PATIENCE), full)
+    val = METRICS.index("val_loss")
+    for i in range(len(SEEDS)):
+        if full[i]:
+            assert early.stopped[i] is None
+            assert all(torch.equal(early.params[k][i], full_run.params[k][i]) for k in full_run.params)
+            assert torch.equal(early.curves[i, -1], full_run.curves[i, -1])  # evaluated again at the end
+            assert torch.equal(early.final_train[i], full_run.final_train[i])
+            measured = ~early.curves[i, :, val].isnan()
+            assert torch.equal(early.curves[i, measured], full_run.curves[i, measured])
+    paused = [i for i in range(len(SEEDS)) if full[i] and early.curves[i, 1:-1, val].isnan().any()]
+    assert paused, "no full-schedule network settled before the end: the test does not test the pause"
+    assert early.stopped[3] == 500 and early.stopped[0] is None  # the others as without full_schedule
+
+
+def test_evaluations_are_skipped_while_every_network_is_settled(small_mnist, full_run):
+    early = _train_early_full(small_mnist, replace(EARLY, patience=100, lr=5e-2), [True] * len(SEEDS))
+    assert early.stopped == [None] * len(SEEDS)
+    assert all(torch.equal(early.params[k], full_run_high(small_mnist).params[k]) for k in early.params)
+    assert early.curves[:, -1].isnan().sum() == 0  # the end is measured for every network
+
+
+_HIGH: dict = {}
+
+
+def full_run_high(data):
+    if "run" not in _HIGH:
+        _HIGH["run"] = _train_early(data, replace(EARLY, lr=5e-2))
+    return _HIGH["run"]
+
+
+def _train_early_full(data, cfg, full):
+    model, params, buffers = init_states("lenet", [10 + i for i in range(len(SEEDS))])
+    return train_stack(model, params, buffers, dense_masks(params, model.layer_kinds), data, cfg, SEEDS,
+                       step="eager", full_schedule=full)
+
+
 def test_a_stack_ends_when_every_network_has_stopped(small_mnist):
     result = _train_early(small_mnist, replace(EARLY, patience=100, lr=5e-2))
     assert all(at is not None for at in result.stopped) and max(result.stopped) < EARLY.iterations

@@ -72,11 +72,18 @@ SCALE_FIELDS = {"iterations": "iterations", "trials": "trials", "reinits": "rein
 def protocol_notes(cfg: ExperimentConfig) -> list[str]:
     """What a run measured differently from the paper's protocol (``patience``, ``test_eval``), in words."""
     notes = []
-    if cfg.train.patience is not None:
-        notes.append(f"early termination: patience {cfg.train.patience:,} iterations (the paper trains the full "
-                     "schedule; early-stopping values are those of the full schedule unless a later minimum was "
-                     "cut off; each round prunes the weights where training stopped, so rounds after the first "
-                     "differ from the paper's; a network that stopped has no end-of-training values)")
+    if cfg.train.patience is not None and cfg.prune_at == "stop":
+        notes.append(f"early termination: patience {cfg.train.patience:,} iterations, pruned where it stopped "
+                     "(prune_at='stop', not the paper's protocol: each round prunes the weights where training "
+                     "stopped, not at the end of the schedule, so rounds after the first differ from the paper's; "
+                     "early-stopping values are those of the full schedule unless a later minimum was cut off; a "
+                     "network that stopped has no end-of-training values)")
+    elif cfg.train.patience is not None:
+        notes.append(f"early termination: patience {cfg.train.patience:,} iterations, masks from the end of the "
+                     "schedule (the winning tickets train the whole schedule, as the paper's, and are pruned at its "
+                     "end; evaluation pauses once a network's early stop is settled and resumes at the end; "
+                     "the random reinitializations stop there, with no end-of-training values; an early-stopping "
+                     "minimum later than patience allows would be cut off)")
     if cfg.train.test_eval == "where_read":
         notes.append("test set evaluated only at the early-stopping iteration and at the end of training "
                      "(test accuracy over training is not measured)")

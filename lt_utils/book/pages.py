@@ -91,7 +91,8 @@ def scale_summary(cfg: ExperimentConfig, full: ExperimentConfig | None, last_rou
     elif full is not None and cfg.dataset != full.dataset:
         parts.append(f"data: {DATASETS[cfg.dataset].label}")
     if cfg.train.patience is not None:
-        parts.append(f"early termination after {cfg.train.patience:,} iterations without improvement")
+        where = "pruned where it stopped" if cfg.prune_at == "stop" else "masks from the end of the schedule"
+        parts.append(f"early termination after {cfg.train.patience:,} iterations without improvement ({where})")
     if cfg.train.test_eval == "where_read":
         parts.append("test set evaluated only where read")
     if last_round is not None and last_round < cfg.rounds:

@@ -101,13 +101,13 @@ def check_notebook_parameters(name: str, parameters: dict[str, Any], declared: d
         configs.append(configure(p["preset"], smoke, trials=p["trials"], rounds=p["rounds"],
                                  iterations=p["iterations"], reinits=p["reinits"], lr=p["lr"], fc_rate=p["fc_rate"],
                                  train_eval_size=p["train_eval_size"], seed=p["seed"], patience=p["patience"],
-                                 test_eval=p["test_eval"]))
+                                 test_eval=p["test_eval"], prune_at=p.get("prune_at")))
     elif name in ("conv_dropout", "vgg19_warmup"):
         check_choice("dataset", p["dataset"], copies_of("cifar10"))
         if name == "conv_dropout":
             presets = conv_presets(p["models"], p["dropout"])
             overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "lr", "seed", "dataset",
-                                           "patience", "test_eval")}
+                                           "patience", "test_eval", "prune_at")}
             overrides["reinit_rounds"] = parse_rounds("reinit_rounds", p["reinit_rounds"])
         else:
             presets = [preset for preset, _ in parse_choices("settings", p["settings"], ref.VGG19_SETTINGS)]

@@ -6,10 +6,11 @@ are written into a device tensor that is read once, at the end of training (with
 ``TrainConfig.patience``, the networks' stopped flags are also read at each evaluation).
 
 Two options of :class:`lt_utils.engine.hparams.TrainConfig` leave metrics unmeasured, as NaN in
-the curves: ``patience`` (every metric of a network after it stopped, and its end-of-training
-``final_train``) and ``test_eval="where_read"`` (the test metrics except at the early-stopping
-evaluation and the last one). An accuracy is never NaN when measured, so a NaN accuracy means
-"not measured"; a loss is measured with its accuracy.
+the curves: ``patience`` (every metric of a network once its early-stopping point is settled; a
+network that trains the whole schedule, ``full_schedule``, is evaluated again at the end, with its
+``final_train``; one that stopped has neither) and ``test_eval="where_read"`` (the test metrics
+except at the early-stopping evaluation and the last one). An accuracy is never NaN when measured,
+so a NaN accuracy means "not measured"; a loss is measured with its accuracy.
 """
 
 from __future__ import annotations
@@ -106,43 +107,56 @@ VAL_LOSS, TEST = METRICS.index("val_loss"), [METRICS.index("test_loss"), METRICS
 class _Watch:
     """Each network's minimum validation loss so far and the evaluation it was at (the earliest, as
     ``early_stopping`` reads the table), a copy of its weights there (``keep``), and, with
-    ``patience``, whether it has stopped; device tensors, updated at evaluations only."""
+    ``patience``, whether its early-stopping point is settled (``settled``: no improvement for
+    ``patience`` iterations). A settled network is no longer evaluated; it stops training too
+    (``stopped``), unless it is one of ``full``, which train the whole schedule and are evaluated
+    again at its end. Device tensors, updated at evaluations only."""
 
-    def __init__(self, live: State, eval_iterations: list[int], patience: int | None, keep: bool):
+    def __init__(self, live: State, eval_iterations: list[int], patience: int | None, keep: bool,
+                 full: list[bool]):
         first = next(iter(live.values()))
         n, device = first.shape[0], first.device
         self.iterations = torch.tensor(eval_iterations, device=device)
         self.best = torch.full((n,), float("inf"), device=device)
         self.best_slot = torch.zeros(n, dtype=torch.long, device=device)
-        self.stopped = torch.zeros(n, dtype=torch.bool, device=device)
+        self.settled = torch.zeros(n, dtype=torch.bool, device=device)
+        self.full = torch.tensor(full, dtype=torch.bool, device=device)
         self.patience = patience
         self.kept = {k: v.detach().clone() for k, v in live.items()} if keep else None
-        self.stopped_at: list[int | None] = [None] * n  # on the host: each network's stop iteration
+        self.stopped_at: list[int | None] = [None] * n  # on the host: each stopped network's stop iteration
         self.frozen: tuple[torch.Tensor, State] | None = None  # the stopped networks' indices and weights
+        self.all_settled = False  # on the host: no network needs evaluating before the schedule's end
+
+    @property
+    def stopped(self) -> torch.Tensor:
+        """The networks that stopped training (settled, and not trained to the end)."""
+        return self.settled & ~self.full
 
     @torch.no_grad()
     def observe(self, slot: int, row: torch.Tensor, live: State) -> bool:
-        """Take in evaluation ``slot`` (``row``: its ``N x METRICS``; the stopped networks' values are made
-        NaN, unmeasured). With patience, stop the networks that have not improved for ``patience``
-        iterations, except at the schedule's last evaluation (they trained to the end); True when all
-        have stopped. That needs one host read."""
-        row.masked_fill_(self.stopped[:, None], float("nan"))
-        improved = row[:, VAL_LOSS] < self.best  # NaN (diverged or stopped) never improves
+        """Take in evaluation ``slot`` (``row``: its ``N x METRICS``; the values of networks not
+        evaluated there are made NaN, unmeasured). With patience, settle the networks that have not
+        improved for ``patience`` iterations, except at the schedule's last evaluation, where only
+        the stopped ones are unmeasured; True when every network has stopped. That needs one host read."""
+        last = slot == len(self.iterations) - 1
+        row.masked_fill_((self.stopped if last else self.settled)[:, None], float("nan"))
+        improved = row[:, VAL_LOSS] < self.best  # NaN (diverged, settled or stopped) never improves
         self.best = torch.where(improved, row[:, VAL_LOSS], self.best)
         self.best_slot = torch.where(improved, slot, self.best_slot)
         if self.kept is not None:
             for k, v in self.kept.items():
                 v.copy_(torch.where(improved.view(-1, *[1] * (v.ndim - 1)), live[k], v))
-        if self.patience is None or slot == len(self.iterations) - 1:
+        if self.patience is None or last:
             return False
-        self.stopped |= self.iterations[slot] - self.iterations[self.best_slot] >= self.patience
-        now = self.stopped.tolist()
-        if sum(now) > len(now) - self.stopped_at.count(None):  # more have stopped: hold them too
+        self.settled |= self.iterations[slot] - self.iterations[self.best_slot] >= self.patience
+        settled, stopped = self.settled.tolist(), self.stopped.tolist()
+        self.all_settled = all(settled)
+        if sum(stopped) > len(stopped) - self.stopped_at.count(None):  # more have stopped: hold them too
             it = int(self.iterations[slot])
-            self.stopped_at = [it if s and at is None else at for s, at in zip(now, self.stopped_at, strict=True)]
+            self.stopped_at = [it if s and at is None else at for s, at in zip(stopped, self.stopped_at, strict=True)]
             index = self.stopped.nonzero().squeeze(1)
             self.frozen = (index, {k: v.detach().index_select(0, index) for k, v in live.items()})
-        return all(now)
+        return all(stopped)
 
     @torch.no_grad()
     def hold(self, live: State) -> None:
@@ -155,7 +169,7 @@ class _Watch:
 
 def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict[str, torch.Tensor],
                 data: Dataset, cfg: TrainConfig, data_seeds: list[int], *, start_iteration: int = 0,
-                snapshot_at: int | None = None,
+                snapshot_at: int | None = None, full_schedule: list[bool] | None = None,
                 penalty: Penalty | None = None, on_eval: OnEval | None = None,
                 eval_batch: int = 2_000, progress: bool | str = False, step: str = "auto",
                 precision: str = "fp32") -> TrainResult:
@@ -173,10 +187,13 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     ``eval_batch`` caps the evaluation batch (:func:`lt_utils.engine.memory.eval_batch_for` lowers it to fit memory);
     ``precision`` one of :data:`lt_utils.engine.stack.PRECISIONS` (``"bf16"``: autocast, not the paper's fp32).
 
-    ``cfg.patience``: a network whose validation loss has not improved for that many iterations
-    (checked at evaluations) stops: its weights and buffers stay as they are while the others
-    train on, and the stack ends when all have stopped; the curves keep the schedule's evaluations,
-    NaN after each network's stop. ``cfg.test_eval="where_read"``: the test set is evaluated at
+    ``cfg.patience``: once a network's validation loss has not improved for that many iterations
+    (checked at evaluations), its early-stopping point is settled and it is no longer evaluated
+    (NaN in the curves). A network marked in ``full_schedule`` (default: none) trains on to the end
+    of the schedule and is evaluated there, with its ``final_train``: its final weights are the
+    paper's. Any other stops: its weights and buffers stay as they are while the others train on.
+    The stack ends when all have stopped; evaluations are skipped while every network is settled.
+    ``cfg.test_eval="where_read"``: the test set is evaluated at
     the end only, on the live weights (the last evaluation) and on a copy of each network's weights
     at its minimum validation loss (that evaluation); NaN elsewhere."""
     check_precision(precision)
@@ -184,6 +201,8 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
             f"at least snapshot_at={snapshot_at} (no network may stop before its snapshot)")
     device = data.train.y.device
     n = len(data_seeds)
+    full = [False] * n if full_schedule is None else [bool(f) for f in full_schedule]
+    require(len(full) == n, "full_schedule", full_schedule, f"one flag per network ({n})")
     eval_batch = eval_batch_for(model, n, data.train.x.shape[1:], eval_batch, device)  # the cap, within memory
     params = {k: v.detach().clone() for k, v in params.items()}
     buffers = {k: v.clone() for k, v in buffers.items()}
@@ -196,12 +215,15 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     snapshot = None
     where_read = cfg.test_eval == "where_read"
     live = params | buffers
-    watch = _Watch(live, eval_iterations, cfg.patience, where_read) \
+    watch = _Watch(live, eval_iterations, cfg.patience, where_read, full) \
         if cfg.patience is not None or where_read else None
     missing = torch.full((n,), float("nan"), device=device)
 
     def record(slot: int) -> bool:
         """Evaluate into ``curves[slot]``; True when every network has stopped."""
+        if watch is not None and watch.all_settled and slot < len(eval_iterations) - 1:
+            curves[slot] = float("nan")  # every early-stopping point is settled: nothing to measure here
+            return False
         model.eval()
         metrics = []
         for split in (data.val, data.test, data.train_eval):

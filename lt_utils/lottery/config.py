@@ -24,6 +24,10 @@ from lt_utils.validation import (
     require,
 )
 
+PRUNE_AT = ("end", "stop")
+"""Which trained weights the next round prunes: those at the ``"end"`` of the schedule (the paper's),
+or where early termination (``TrainConfig.patience``) ``"stop"``-ped the network (a shortcut)."""
+
 
 @dataclass(frozen=True)
 class ExperimentConfig:
@@ -43,6 +47,7 @@ class ExperimentConfig:
     random_sparse: bool = False  # random masks at each round's per-layer sparsity (Figure 1)
     rewind_iteration: int = 0  # 0: rewind to initialization; k: to the weights at iteration k
     seed: int = 0
+    prune_at: str = "end"  # one of PRUNE_AT: "end" of the schedule (the paper's) or where patience "stop"-ped
 
     def __post_init__(self) -> None:
         require(isinstance(self.name, str) and self.name.replace("_", "").replace("-", "").isalnum(),
@@ -74,6 +79,9 @@ class ExperimentConfig:
         require(all(drop < self.train.iterations for drop in self.train.lr_drops), "lr_drops", self.train.lr_drops,
                 f"iterations below iterations={self.train.iterations} (a drop at or after the end never happens)")
         check_int("seed", self.seed, 0)
+        check_choice("prune_at", self.prune_at, PRUNE_AT)
+        require(self.prune_at == "end" or self.train.patience is not None, "prune_at", self.prune_at,
+                "'end' without patience (only early termination can stop a network before the end)")
 
     def _pruning_rounds(self, name: str) -> tuple[int, ...]:
         """The field ``name``, checked: a tuple of rounds between 1 and ``rounds``."""
@@ -96,6 +104,9 @@ class ExperimentConfig:
         require(isinstance(values, dict), "config", values, "a dict of ExperimentConfig's fields")
         values = dict(values)
         _reject_unknown(cls, values)
+        train = values.get("train")
+        if "prune_at" not in values and isinstance(train, dict) and train.get("patience") is not None:
+            values["prune_at"] = "stop"  # stored before prune_at existed, when patience always pruned there
         required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING
                     and f.default_factory is dataclasses.MISSING]
         missing = [name for name in required if name not in values]
@@ -116,8 +127,14 @@ class ExperimentConfig:
 
     def key_for(self, identity: dict[str, Any]) -> str:
         """Stable short hash of the settings that differ from their defaults, plus the run
-        identity (``RunOptions.identity``): the results folder's name."""
-        return stable_key(self.name, self, identity)
+        identity (``RunOptions.identity``): the results folder's name.
+
+        ``prune_at`` is the exception: with ``patience``, every run stored before the option
+        existed pruned where it stopped, under a key without ``prune_at``. So that those keys keep
+        their meaning, ``"stop"`` is left out of the key and the paper's ``"end"`` is put in (without
+        patience both are the same run, and neither is hashed)."""
+        extra = {"prune_at": "end"} if self.train.patience is not None and self.prune_at == "end" else {}
+        return stable_key(self.name, self, identity, extra=extra, leave_out=("prune_at",))
 
     def with_overrides(self, **overrides: Any) -> ExperimentConfig:
         """A copy with fields replaced; train and prune fields may be named directly.

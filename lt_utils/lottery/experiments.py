@@ -123,6 +123,14 @@ def load_folder_table(path: Path, rounds: int, identity: dict[str, Any] | None =
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def trains_full_schedule(cfg: ExperimentConfig, variant: str) -> bool:
+    """Whether early termination (``patience``) leaves a network of ``variant`` training to the end
+    of the schedule: the winning tickets do under ``prune_at="end"`` (the paper's protocol: the next
+    round, one-shot pruning and the book read their final weights, and Figure 5 their accuracy
+    there); the controls, whose weights nothing reads, stop once their early stop is settled."""
+    return cfg.prune_at == "end" and variant == ITERATIVE
+
+
 def _one(state: State, i: int) -> State:
     return {k: v[i] for k, v in state.items()}
 
@@ -210,7 +218,7 @@ class _Runner:
         """The stack of ``chunk``: networks ``start`` to ``start + len(chunk)`` of round ``r``'s ``of``."""
         return StackJob(self.cfg, _stack([n.init for n in chunk]), _stack([n.buffers for n in chunk]),
                         _stack([n.mask for n in chunk]), [n.data_seed for n in chunk], self._seed("dropout", r, start),
-                        first_iteration, snapshot_at,
+                        first_iteration, snapshot_at, [trains_full_schedule(self.cfg, n.variant) for n in chunk],
                         f"round {r}/{self.cfg.rounds} networks {start + 1}-{start + len(chunk)}/{of}")
 
     def _train_here(self, jobs: list[StackJob]) -> list[TrainResult]:

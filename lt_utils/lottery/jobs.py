@@ -32,6 +32,7 @@ class StackJob:
     dropout_seed: int
     start_iteration: int = 0  # late rewinding: rounds >= 1 train from the rewind iteration
     snapshot_at: int | None = None  # the iteration whose weights to return too (the rewind point)
+    full_schedule: list[bool] | None = None  # the networks whose final weights are read: never stopped early
     label: str = "training"  # the stack's progress-bar label
 
     @property
@@ -56,5 +57,6 @@ def train_job(job: StackJob, model: PrunableModel, data: Dataset, *, eval_batch:
     """Train ``job`` on ``data``'s device with ``model`` as the template (see ``train_stack``)."""
     torch.manual_seed(job.dropout_seed)
     return train_stack(model, job.params, job.buffers, job.masks, data, job.cfg.train, job.data_seeds,
-                       start_iteration=job.start_iteration, snapshot_at=job.snapshot_at, eval_batch=eval_batch,
+                       start_iteration=job.start_iteration, snapshot_at=job.snapshot_at,
+                       full_schedule=job.full_schedule, eval_batch=eval_batch,
                        step=step, precision=precision, progress=job.label if progress else False)

@@ -53,9 +53,11 @@ def identity_values(identity: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in identity.items() if IDENTITY_DEFAULTS.get(k, object()) != v}
 
 
-def stable_key(prefix: str, obj: Any, identity: dict[str, Any] | None = None) -> str:
-    """``prefix-<10 hex digits>``: the hash of ``obj``'s non-default values and the run identity's."""
-    values = non_default(obj)
+def stable_key(prefix: str, obj: Any, identity: dict[str, Any] | None = None, *, extra: dict[str, Any] | None = None,
+               leave_out: tuple[str, ...] = ()) -> str:
+    """``prefix-<10 hex digits>``: the hash of ``obj``'s non-default values (less the top-level fields
+    ``leave_out``, plus ``extra``) and the run identity's."""
+    values = {k: v for k, v in non_default(obj).items() if k not in leave_out} | (extra or {})
     run = identity_values(identity or {})
     if run:
         values["_run"] = run
@@ -65,5 +67,7 @@ def stable_key(prefix: str, obj: Any, identity: dict[str, Any] | None = None) ->
 
 def legacy_key(prefix: str, obj: Any) -> str:
     """The key before the scheme above: the hash of every field (for migrating stored results)."""
-    text = json.dumps(dataclasses.asdict(obj), sort_keys=True)
+    values = dataclasses.asdict(obj)
+    values.pop("prune_at", None)  # added after that scheme was retired
+    text = json.dumps(values, sort_keys=True)
     return f"{prefix}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
