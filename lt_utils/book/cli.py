@@ -28,8 +28,8 @@ from typing import Any
 from lt_utils.atomic import atomic_write_bytes, atomic_write_json, atomic_write_table
 from lt_utils.book.notebook import UNKNOWN_CODE, read_run_record
 from lt_utils.book.pages import figure_presets, write_generated_pages
-from lt_utils.book.params import check_notebook_parameters
-from lt_utils.errors import ConfigError, user_error_named, user_errors
+from lt_utils.book.params import as_declared, check_notebook_parameters
+from lt_utils.errors import ConfigError, DamagedFileError, user_error_named, user_errors
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import load_folder_table, save_resume_points
 from lt_utils.lottery.integrity import CODE_VERSION_ENV, code_version, record_tables, table_problems
@@ -79,9 +79,10 @@ def failed_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.failed{output.suffix}")
 
 
-def checked_notebook(name: str, parameters: dict[str, Any], root: Path) -> Any:
+def checked_notebook(name: str, parameters: dict[str, Any], root: Path) -> tuple[Any, dict[str, Any]]:
     """``notebooks/<name>.md``, read once ``parameters`` (paths relative to ``root``, where the
-    kernel runs) pass every check it would make: no kernel starts for bad ones."""
+    kernel runs) pass every check it would make: no kernel starts for bad ones. Returns it and the
+    parameters as declared (:func:`lt_utils.book.params.as_declared`)."""
     import jupytext
 
     if name not in NOTEBOOKS:
@@ -91,9 +92,10 @@ def checked_notebook(name: str, parameters: dict[str, Any], root: Path) -> Any:
     unknown = set(parameters) - set(declared)
     if unknown:
         raise ConfigError(f"unknown parameter(s) {sorted(unknown)} for {name}; valid parameters are {sorted(declared)}")
+    parameters = as_declared(parameters, declared)
     check_notebook_parameters(name, {k: str(root / v) if k in PATH_PARAMETERS and isinstance(v, str) else v
                                      for k, v in parameters.items()}, declared)
-    return notebook
+    return notebook, parameters
 
 
 def execute(name: str, parameters: dict[str, Any], output: Path, root: Path) -> Path:
@@ -105,7 +107,7 @@ def execute(name: str, parameters: dict[str, Any], output: Path, root: Path) -> 
     data, a damaged file) is raised here again as itself, naming the notebook."""
     import papermill
 
-    notebook = checked_notebook(name, parameters, root)
+    notebook, parameters = checked_notebook(name, parameters, root)
     output.parent.mkdir(parents=True, exist_ok=True)
     running = output.with_name(f".{output.stem}.running{output.suffix}")  # outside the toc: never built
     try:
@@ -319,6 +321,9 @@ def recorded_parameters(name: str, book_dir: Path) -> dict[str, Any]:
     if parameters is None:
         notebook = nbformat.read(str(book_dir / "figures" / f"{name}.ipynb"), as_version=4)
         parameters = dict(notebook.metadata.get("papermill", {}).get("parameters", {}))
+    if not isinstance(parameters, dict):
+        raise DamagedFileError(f"{record}: its 'parameters' are {parameters!r}, not a dict of the page's parameters; "
+                               "restore it from git")
     return {k: v for k, v in parameters.items() if k not in PATH_PARAMETERS}
 
 
@@ -330,25 +335,49 @@ def rerender(name: str, root: Path, book_dir: Path) -> Path:
     problems = table_problems(book_dir / "results")
     if problems:
         raise StoredTableError(f"cannot re-render {name} from the book's tables: {'; '.join(problems)}")
-    for run in read_run_record(book_dir / "runs" / f"{name}.json")["runs"]:
-        cfg = ExperimentConfig.from_dict(run["config"])
+    record = book_dir / "runs" / f"{name}.json"
+    for run in read_run_record(record)["runs"]:
+        cfg = recorded_config(run, record)
         here = cfg.key_for(RunOptions(device="cpu", precision=run.get("identity", {}).get("precision", "fp32"),
                                       wait=False).identity(cfg))
         if here != run["key"]:  # trained on a GPU (or stacked otherwise): the CPU would look up another key
             raise ConfigError(f"{name}: run {run['key']} was trained with {run.get('identity')}, and a re-render on "
                               f"the CPU would look for {here} (and train it); re-render it with "
                               f"'python -m lt_utils.book run {name}' on the device it ran on")
-        shown = run.get("last_round", last_round(cfg, parameters))
+        shown = run.get("last_round", last_round(cfg, parameters, record))
+        if shown is not None:
+            require(isinstance(shown, int) and not isinstance(shown, bool) and 0 <= shown <= cfg.rounds,
+                    f"last_round of run {run['key']} in {record}", shown, f"a round in [0, {cfg.rounds}]")
         if stored_table(cfg, book_dir / "results", run["key"], through=shown) is None:
             raise StoredTableError(f"{name}: the book holds no table for {run['key']} in {book_dir / 'results'}; "
                                    f"run it with 'python -m lt_utils.book run {name}'")
     return run_figure(name, {**parameters, "device": "cpu"}, root, book_dir)
 
 
-def last_round(cfg: ExperimentConfig, parameters: dict[str, Any]) -> int:
-    """The last round of ``cfg`` that a page run with ``parameters`` trains (``until_round``)."""
+def recorded_config(run: dict[str, Any], record: Path) -> ExperimentConfig:
+    """The configuration of one run of the run ``record``, checked against the key it is filed under
+    (an edited configuration is named as such, not taken for another device's run)."""
+    try:
+        cfg = ExperimentConfig.from_dict(run["config"])
+    except ConfigError as error:
+        raise DamagedFileError(f"{record}: the config of run {run['key']} is not valid ({error})") from error
+    identity = run.get("identity")
+    if isinstance(identity, dict) and cfg.key_for(identity) != run["key"]:
+        raise DamagedFileError(f"{record}: the config of run {run['key']} does not match its key (with the recorded "
+                               f"identity {identity} it is {cfg.key_for(identity)}): the record was edited; restore "
+                               "it from git")
+    return cfg
+
+
+def last_round(cfg: ExperimentConfig, parameters: dict[str, Any], record: Path | str = "the run record") -> int:
+    """The last round of ``cfg`` that a page run with ``parameters`` (those of ``record``) trains
+    (``until_round``); a value that is not a round of ``cfg`` is refused, naming ``record``."""
     until = parameters.get("until_round")
-    return cfg.rounds if until is None else min(int(until), cfg.rounds)
+    if until is None:
+        return cfg.rounds
+    require(isinstance(until, int) and not isinstance(until, bool) and 0 <= until, f"until_round in {record}",
+            until, f"a round in [0, {cfg.rounds}] or None (the record is damaged: restore it from git)")
+    return min(until, cfg.rounds)  # a page of several configurations may go further than this one
 
 
 def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
@@ -363,7 +392,8 @@ def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
         table = load_folder_table(results_dir / run["key"], cfg.rounds)
         shown = run.get("last_round")
         if not table.empty:  # a run in parts: the rounds its page shows
-            table = table[table["round"] <= (last_round(cfg, data.get("parameters", {})) if shown is None else shown)]
+            table = table[table["round"] <= (last_round(cfg, data.get("parameters") or {}, record)
+                                             if shown is None else shown)]
         if not table.empty and committed_rounds(out_dir, run["key"]) > table["round"].max() + 1:
             table = table.iloc[:0]  # the book's table goes further than this checkout's rounds: it stays
         if not table.empty:  # empty: re-rendered from the book's own table (its exports may still be new)
@@ -412,6 +442,18 @@ def smoke(root: Path, out: Path, data_dir: str | None) -> None:
     build(site)
 
 
+def pack(results_dir: Path, stored_dir: Path) -> None:
+    """Write a resume point of every unfinished run in ``results_dir`` into ``stored_dir`` (recorded in its
+    manifest), and say what was packed, or that nothing was."""
+    check_folder("--results-dir", results_dir, must_exist=True)
+    check_folder("--stored-dir", stored_dir, writable=True)
+    points = save_resume_points(results_dir, stored_dir)
+    for point in points:
+        print(f"{point} ({point.stat().st_size / 1e6:.2f} MB)")
+    if not points:
+        print(f"nothing to pack: no run in {results_dir} is unfinished with a finished round")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m lt_utils.book", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -454,8 +496,7 @@ def command(args: argparse.Namespace) -> None:
     elif args.command == "smoke":
         smoke(root, Path(args.out).resolve(), args.data_dir)
     elif args.command == "pack":
-        for point in save_resume_points(args.results_dir, args.stored_dir or root / "book" / "results"):
-            print(f"{point} ({point.stat().st_size / 1e6:.2f} MB)")
+        pack(Path(args.results_dir), Path(args.stored_dir) if args.stored_dir else root / "book" / "results")
     else:
         write_pages(root / "book", root)
         build(root)

@@ -18,7 +18,7 @@ from lt_utils.engine.data import copies_of
 from lt_utils.engine.models import models_where
 from lt_utils.errors import ConfigError
 from lt_utils.lottery.experiments import check_fits_memory
-from lt_utils.lottery.options import RunOptions
+from lt_utils.lottery.options import RunOptions, check_until_round
 from lt_utils.lottery.presets import refuse_with_smoke
 from lt_utils.validation import check_choice, check_folder, is_int, is_real
 
@@ -57,6 +57,17 @@ def check_types(parameters: dict[str, Any], declared: dict[str, Any]) -> None:
         if not ok:
             allowed = _TYPES[kind] + (" or None" if optional else "")
             raise ConfigError(f"invalid {name}={value!r}: must be {allowed} (notebook parameter)")
+
+
+def as_declared(parameters: dict[str, Any], declared: dict[str, Any]) -> dict[str, Any]:
+    """``parameters`` with an integer given for a parameter declared ``str`` as its text: the command
+    line reads ``-p reinit_rounds 14`` as the integer 14, which is the list ``"14"``."""
+    out = dict(parameters)
+    for name, value in parameters.items():
+        if name in declared and is_int(value) and \
+                _declared_type(declared[name].get("inferred_type_name", ""))[0] == "str":
+            out[name] = str(value)
+    return out
 
 
 def _defaults(declared: dict[str, Any]) -> dict[str, Any]:
@@ -132,4 +143,5 @@ def check_notebook_parameters(name: str, parameters: dict[str, Any], declared: d
                                    penalty_max=p["penalty_max"], hold_iterations=p["hold_iterations"],
                                    patience_epochs=p["patience"], stages=p["stages"]).experiment)
     for cfg in configs:
+        check_until_round(cfg, options)
         check_fits_memory(cfg, options)

@@ -66,6 +66,11 @@ class TrainConfig:
         check_bool("augment", self.augment)
         if self.patience is not None:
             check_int("patience", self.patience, 1)
+            require(self.patience % self.eval_every == 0, "patience", self.patience,
+                    f"a multiple of eval_every={self.eval_every} (networks are evaluated, and so stopped, only "
+                    f"every {self.eval_every} iterations)")
+            require(self.patience < self.iterations, "patience", self.patience,
+                    f"shorter than iterations={self.iterations} (a longer patience never stops a network), or None")
         check_choice("test_eval", self.test_eval, TEST_EVALS)
 
     def lr_at(self, iteration: int) -> float:

@@ -70,7 +70,11 @@ class ExperimentConfig:
         require(self.dropout == 0 or MODELS[self.model].dropout, "dropout", self.dropout,
                 f"0 for model {self.model!r}, which has no dropout (dropout models: {models_where(dropout=True)})")
         object.__setattr__(self, "one_shot_rounds", self._pruning_rounds("one_shot_rounds"))
-        object.__setattr__(self, "reinit_rounds", tuple(sorted(set(self._pruning_rounds("reinit_rounds")))))
+        object.__setattr__(self, "reinit_rounds", self._pruning_rounds("reinit_rounds"))
+        require(list(self.reinit_rounds) == sorted(set(self.reinit_rounds)), "reinit_rounds", self.reinit_rounds,
+                f"increasing rounds between 1 and rounds={self.rounds}, each once")
+        require(not self.reinit_rounds or self.reinits > 0, "reinit_rounds", self.reinit_rounds,
+                "() when reinits=0 (there are no reinitializations to train), or give reinits >= 1")
         check_bool("random_sparse", self.random_sparse)
         check_int("rewind_iteration", self.rewind_iteration, 0, self.train.iterations)
         require(self.train.patience is None or self.train.patience >= self.rewind_iteration, "patience",

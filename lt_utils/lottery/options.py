@@ -48,6 +48,13 @@ def check_run_options(options: RunOptions) -> None:
         import_ray()  # not installed: fail now, saying how to install it
 
 
+def check_until_round(cfg: ExperimentConfig, options: RunOptions) -> None:
+    """Refuse an ``until_round`` past ``cfg``'s last round: it would be capped, not honoured."""
+    if options.until_round is not None:
+        require(options.until_round <= cfg.rounds, "until_round", options.until_round,
+                f"a round in [0, {cfg.rounds}] for {cfg.name} (rounds={cfg.rounds}), or None for every round")
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """How an experiment is executed.
@@ -99,8 +106,9 @@ class RunOptions:
         return self.max_stack or networks_per_stack(cfg.model, self.torch_device().type)
 
     def last_round(self, cfg: ExperimentConfig) -> int:
-        """The last round of ``cfg`` that this call trains (``until_round``, at most ``cfg.rounds``)."""
-        return cfg.rounds if self.until_round is None else min(self.until_round, cfg.rounds)
+        """The last round of ``cfg`` that this call trains (``until_round``; one past ``cfg.rounds`` is refused)."""
+        check_until_round(cfg, self)
+        return cfg.rounds if self.until_round is None else self.until_round
 
     def identity(self, cfg: ExperimentConfig) -> dict[str, Any]:
         """The options that change ``cfg``'s numbers beyond rounding (see the class docstring)."""

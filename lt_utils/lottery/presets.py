@@ -3,6 +3,7 @@ and ``smoke_config``, CI's tiny version of any of them."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from lt_utils.engine.data import stand_in
@@ -59,12 +60,13 @@ def _resnet20(lr: float, warmup: int) -> ExperimentConfig:
         trials=5, rounds=20, reinits=3, random_sparse=False)
 
 
-SMOKE_OVERRIDES: dict[str, Any] = {"iterations": 300, "train_eval_size": 1000, "trials": 2, "rounds": 2, "reinits": 1}
+SMOKE_OVERRIDES: dict[str, Any] = {"iterations": 300, "train_eval_size": 1000, "trials": 2, "rounds": 2, "reinits": 1,
+                                   "reinit_rounds": ()}
 """CI's tiny schedule on a real data set small enough to load in CI (MNIST)."""
 
 STAND_IN_SMOKE_OVERRIDES: dict[str, Any] = {
     "iterations": 20, "eval_every": 10, "batch_size": 8, "trials": 1, "rounds": 1, "reinits": 1,
-    "train_eval_size": 100, "one_shot_rounds": (), "warmup_iterations": 0, "lr_drops": (10,),
+    "train_eval_size": 100, "one_shot_rounds": (), "warmup_iterations": 0, "lr_drops": (10,), "reinit_rounds": (),
 }
 """CI's tiny schedule on a data set's synthetic stand-in (CIFAR-10's)."""
 
@@ -82,11 +84,25 @@ def smoke_overrides(cfg: ExperimentConfig) -> dict[str, Any]:
     return overrides
 
 
+def smoke_replaced(cfg: ExperimentConfig) -> dict[str, tuple[Any, Any]]:
+    """The round lists of ``cfg`` that :func:`smoke_config` replaces: ``{name: (cfg's, smoke's)}``."""
+    smoke = cfg.with_overrides(**smoke_overrides(cfg))
+    return {name: (getattr(cfg, name), getattr(smoke, name)) for name in ("reinit_rounds",)
+            if getattr(cfg, name) != getattr(smoke, name)}
+
+
 def smoke_config(cfg: ExperimentConfig) -> ExperimentConfig:
     """CI's tiny version of ``cfg``, named ``<name>_smoke``: never a result.
 
     A data set with a synthetic stand-in (``lt_utils.engine.data.DATASETS``) is replaced by it, on
-    ``STAND_IN_SMOKE_OVERRIDES``; any other keeps its real data, on ``SMOKE_OVERRIDES``."""
+    ``STAND_IN_SMOKE_OVERRIDES``; any other keeps its real data, on ``SMOKE_OVERRIDES``. Its
+    reinitializations train at every round of its tiny schedule: rounds ``cfg`` chose for them
+    (``reinit_rounds``) are replaced, and a warning names them."""
+    replaced = smoke_replaced(cfg)
+    if replaced:
+        said = ", ".join(f"{name}={was!r} by {now!r}" for name, (was, now) in replaced.items())
+        warnings.warn(f"the smoke version of {cfg.name} replaces {said} (every round of its tiny schedule of "
+                      f"{smoke_overrides(cfg)['rounds']} round(s))", UserWarning, stacklevel=2)
     return cfg.with_overrides(name=f"{cfg.name}_smoke", **smoke_overrides(cfg))
 
 
@@ -121,8 +137,11 @@ PRESETS = {
 }
 
 
-def preset(name: str, **overrides) -> ExperimentConfig:
-    """The named preset, with ``overrides`` (see ``ExperimentConfig.with_overrides``)."""
-    if name not in PRESETS:
+def preset(name: str, /, **overrides: Any) -> ExperimentConfig:
+    """The named preset, with ``overrides`` (see ``ExperimentConfig.with_overrides``); its name stays."""
+    if not isinstance(name, str) or name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    if "name" in overrides:
+        raise ConfigError(f"invalid name={overrides['name']!r} for preset({name!r}): a preset keeps its name "
+                          f"{name!r}; rename it with preset({name!r}).with_overrides(name=...)")
     return PRESETS[name]().with_overrides(**overrides)
