@@ -37,7 +37,7 @@ REQUIRED = {
     "lt_utils.chapters.transform.DualConfig",
     "lt_utils.chapters.transform.run_dual",
     "lt_utils.chapters.transform.dual_summary",
-    "lt_utils.book.claims.lenet_claims",
+    "lt_utils.book.claims.evaluate_claims",
     "lt_utils.book.claims.claims_table",
 }
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lt_utils.book.claims import conv_claims
+from lt_utils.book.claims import MEASURED, evaluate_claims
 from lt_utils.book.cli import declared_parameters
 from lt_utils.book.notebook import scale_note
 from lt_utils.book.params import check_notebook_parameters
@@ -282,6 +282,7 @@ def test_conv_nets_with_and_without_dropout_train_on_a_slice_of_the_real_copy(tm
                                                                            ("reinit", 1)}
         assert table["val_loss"].dropna().map(np.isfinite).all() and table["val_acc"].dropna().between(0, 1).all()
         assert sorted(table["p_m"].round(1).unique()) == [80.1, 100.0]  # Conv-2 after one round: 10%, 20%, 10%
-    claims = {c.key: c for c in conv_claims({"conv2": tables["conv2"]}, {"conv2": tables["conv2_dropout"]},
-                                            "cifar10_jpeg")}
-    assert claims["conv2_unpruned"].caveat and claims["conv2_dropout_gain"].this_run is not None
+    configs = {name: preset(name, dataset="cifar10_jpeg") for name in tables}
+    claims = {c.key: c for c in evaluate_claims("conv_dropout", tables, configs)}
+    assert claims["conv2_unpruned"].caveat and claims["conv2_unpruned"].verdict == MEASURED
+    assert claims["conv2_dropout_gain"].this_run is not None

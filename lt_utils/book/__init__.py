@@ -1,7 +1,8 @@
 """The book's side: what the figure notebooks call, and the command line that runs them.
 
-- :mod:`~lt_utils.book.reference` (the paper's numbers), :mod:`~lt_utils.book.claims` (paper
-  against run), :mod:`~lt_utils.book.plots` (figures drawn like the paper's),
+- :mod:`~lt_utils.book.reference` (the paper's numbers), :mod:`~lt_utils.book.claims` (the one table
+  of claims: paper against run, noise-aware verdicts), :mod:`~lt_utils.book.compare` (runs side
+  by side), :mod:`~lt_utils.book.plots` (figures drawn like the paper's),
   :mod:`~lt_utils.book.notebook` (a notebook's parameters, run line and record);
 - :mod:`~lt_utils.book.pages` (the front page's scoreboard, pages of figures not run yet),
   :mod:`~lt_utils.book.params` (parameter checks before a kernel starts);
@@ -15,18 +16,8 @@ command-line modules run without being imported twice.
 
 from lt_utils.book import plots
 from lt_utils.book import reference as ref
-from lt_utils.book.claims import (
-    claims_table,
-    compare_runs,
-    conv_claims,
-    dual_claims,
-    landscape_claims,
-    lenet_claims,
-    run_diagnostics,
-    variants_side_by_side,
-    vgg_claims,
-    what_changed,
-)
+from lt_utils.book.claims import claims_table, evaluate_claims
+from lt_utils.book.compare import compare_runs, run_diagnostics, variants_side_by_side, what_changed
 from lt_utils.book.notebook import (
     check_parameters,
     configure,
@@ -43,8 +34,7 @@ from lt_utils.book.notebook import (
 )
 
 __all__ = [
-    "check_parameters", "claims_table", "compare_runs", "configure", "conv_claims", "conv_presets", "device_note",
-    "dual_claims", "landscape_claims", "lenet_claims", "parse_choices", "parse_rounds", "plots", "progress_note", "ref",
-    "run_diagnostics", "run_presets", "run_record", "save_run_record", "scale_note", "scale_notes",
-    "variants_side_by_side", "vgg_claims", "what_changed",
+    "check_parameters", "claims_table", "compare_runs", "configure", "conv_presets", "device_note", "evaluate_claims",
+    "parse_choices", "parse_rounds", "plots", "progress_note", "ref", "run_diagnostics", "run_presets", "run_record",
+    "save_run_record", "scale_note", "scale_notes", "variants_side_by_side", "what_changed",
 ]

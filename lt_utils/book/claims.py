@@ -1,429 +1,759 @@
-"""Set the paper's headline claims beside this run's numbers, with a plain verdict.
+"""The paper's claims beside this book's numbers: one table of claims, one function that judges them.
 
-A claim is *reproduced* when this run shows the paper's effect in the same direction and at
-least half as large as the paper states (thresholds stated by the paper are used as they are;
-a P_m the paper locates an effect at, such as where accuracy starts falling, within a factor of
-2); *not reproduced* otherwise; *not run at this scale* when the run lacks the P_m or the variant;
-*not measured in this run* when the run did not measure what the claim reads (``patience``
-stopped networks before the end of training, whose accuracy there the claim needs).
+Each entry of :data:`CLAIMS` holds a claim's page, its statement (filled from the paper's value in
+:mod:`lt_utils.book.reference`, never re-typed), the paper's value as it states it, the measure it
+reads from a run's tables, its rule (the values that count as reproducing it) and the deviations
+that qualify it. :func:`evaluate_claims` measures a page's claims; pages, the scoreboard and the
+notebooks read only from it.
+
+Every measured value comes with a range (:mod:`lt_utils.book.noise`): over two or more trials,
+the trials' min and max; with one trial, the spread that early stopping's own noise allows. The
+verdict:
+
+- *reproduced*: the whole range satisfies the rule (the paper's effect in the same direction and
+  at least half as large; a P_m the paper locates an effect at, within a factor of 2);
+- *not reproduced*: no value in the range satisfies it;
+- *inconclusive*: the range straddles the rule's threshold;
+- *measured*: no rule applies (the paper states no number), or the claim is about an absolute
+  accuracy on a copy of the data that the book calls not comparable exactly;
+- *not run at this scale*: the run lacks the P_m, the variant or the run the claim reads;
+- *not measured in this run*: the run did not measure what the claim reads.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lt_utils.book import reference as ref
+from lt_utils.book.noise import RANGED, Interval, near_minimum_ranges
 from lt_utils.chapters.landscape import barriers, spectrum_summary
 from lt_utils.engine.data import DATASETS
 from lt_utils.lottery.results import early_stopping, measured
-from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT, RST, UNIDLTH
-from lt_utils.lottery.variants import label as variant_label
+from lt_utils.lottery.variants import ITERATIVE, ONESHOT, REINIT, RST, UNIDLTH
 
-REPRODUCED, NOT_REPRODUCED, NOT_RUN = "reproduced", "not reproduced", "not run at this scale"
-NOT_MEASURED = "not measured in this run"
-MEASURED = "measured (the paper states no number)"
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+NOT_RUN, NOT_MEASURED = "not run at this scale", "not measured in this run"
+MEASURED = "measured (no verdict)"
+VERDICTS = (REPRODUCED, INCONCLUSIVE, NOT_REPRODUCED, MEASURED, NOT_RUN, NOT_MEASURED)
+"""Every verdict, in the order the scoreboard counts them."""
+
+PM_TOLERANCE = 0.15
+"""How far (in percentage points of P_m) the run's nearest P_m may lie from the paper's (Lenet)."""
+CONV_PM_TOLERANCE = 0.3
+"""The same for the Conv nets, whose per-layer rounding moves P_m a little more."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The values of a measure that reproduce a claim: ``low <= x <= high``, in words ``text``."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    text: str = ""
+
+    def passes(self, x: float) -> bool:
+        return self.low <= x <= self.high
+
+    def verdict(self, low: float, high: float) -> str:
+        """Reproduced when all of ``[low, high]`` passes, not reproduced when none of it does,
+        else inconclusive."""
+        if self.passes(low) and self.passes(high):
+            return REPRODUCED
+        if high < self.low or low > self.high:
+            return NOT_REPRODUCED
+        return INCONCLUSIVE
+
+
+def at_least(threshold: float, unit: str) -> Rule:
+    return Rule(low=threshold, text=f">= {threshold:.3g} {unit}")
+
+
+def within(centre: float, tolerance: float, unit: str) -> Rule:
+    return Rule(centre - tolerance, centre + tolerance, f"within ±{tolerance:g} {unit} of {centre:g} {unit}")
+
+
+def within_factor_2(paper: float) -> Rule:
+    return Rule(paper / 2, 2 * paper, f"between {paper / 2:.3g}% and {2 * paper:.3g}% (a factor of 2)")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a measure found: a value with its range, or why there is none.
+
+    ``text`` shows the value where a number alone would mislead (``"never, down to P_m 1.9%"``);
+    ``unit`` overrides the claim's; ``status`` (``NOT_RUN``, ``NOT_MEASURED``) says why there is no
+    value; ``value=None`` with a ``text`` and a range is a value that is only bounded."""
+
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    text: str = ""
+    unit: str | None = None
+    status: str | None = None
+
+    @staticmethod
+    def of(x: Interval | float | None, **kwargs: Any) -> Measured:
+        if x is None:
+            return Measured(None, status=NOT_RUN, **kwargs)
+        i = Interval.of(x)
+        return Measured(i.value, i.low, i.high, **kwargs)
+
+
+NOT_RUN_HERE = Measured(None, status=NOT_RUN)
+
+
+class View:
+    """A page's runs as a claim's measure reads them: ``per_net(run)`` is ``early_stopping``'s table of
+    run ``run`` (a preset's name), with near-minimum ranges where ``ranged`` (a one-trial run)."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame], extra: dict[str, Any], ranged: bool):
+        self.tables, self.extra, self.ranged = tables, extra, ranged
+        self._per_net: dict[str, pd.DataFrame] = {}
+
+    def per_net(self, run: str) -> pd.DataFrame | None:
+        if run not in self.tables:
+            return None
+        if run not in self._per_net:
+            table = self.tables[run]
+            self._per_net[run] = near_minimum_ranges(table) if self.ranged else early_stopping(table)
+        return self._per_net[run]
+
+    @cached_property
+    def trials(self) -> list[int]:
+        return sorted(set().union(*(set(t["trial"].unique()) for t in self.tables.values()))) if self.tables else []
+
+    def for_trial(self, trial: int) -> View:
+        """The same runs, trial ``trial`` only (its ranges: none)."""
+        return View({k: t[t["trial"] == trial] for k, t in self.tables.items()}, self.extra, ranged=False)
+
+
+Measure = Callable[[View], Measured]
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    """One claim the book checks (see the module docstring)."""
+
+    page: str
+    key: str
+    statement: str
+    paper: str
+    unit: str
+    measure: Measure
+    rule: Rule | None = None  # None: no verdict (the paper states no number)
+    absolute: bool = False  # about an absolute accuracy: only *measured* on a copy of the paper's data
+    deviations: tuple[str, ...] = ()  # what qualifies it, shown beside its number
+    runs: tuple[str, ...] = field(default=())  # the runs (presets) it reads; empty: any
+    pruned: bool = True  # it reads pruned rounds (False: the unpruned networks only)
 
 
 @dataclass(frozen=True)
 class Claim:
+    """A claim as measured: the statement, the paper's value, this run's value and range, the verdict."""
+
     key: str
-    claim: str  # the paper's statement
-    paper: str  # the paper's number, as it states it
-    this_run: float | None  # our number (None: could not be measured)
+    claim: str
+    paper: str
+    this_run: float | None
     unit: str
     verdict: str
     caveat: str = ""  # what limits the comparison (shown beside this run's number)
+    low: float | None = None
+    high: float | None = None
+    text: str = ""  # the value in words, where a number alone would mislead
+    rule: str = ""
 
     def shown(self) -> str:
-        """This run's number as a table shows it, with its caveat."""
-        if self.this_run is None:
+        """This run's number as a table shows it: the value, its range, its caveat."""
+        if self.this_run is None and not self.text:
             return "—"
-        return f"{self.this_run:.2f} {self.unit}" + (f" ({self.caveat})" if self.caveat else "")
+        number = self.text or f"{self.this_run:.2f} {self.unit}"
+        spread = self.low is not None and self.high is not None and self.this_run is not None \
+            and not math.isclose(self.low, self.high, abs_tol=5e-3)
+        if spread:
+            number += f" (range {self.low:.2f} to {self.high:.2f})"
+        return number + (f" ({self.caveat})" if self.caveat else "")
 
 
-def _mean_at(per_net: pd.DataFrame, variant: str, pm: float, column: str, tol: float = 0.15) -> float | None:
-    rows = per_net[per_net["variant"] == variant] if variant != "dense" else per_net[per_net["round"] == 0]
+# Reading a run's networks ------------------------------------------------------------------------
+
+def _rows(per_net: pd.DataFrame | None, variant: str) -> pd.DataFrame:
+    if per_net is None:
+        return pd.DataFrame()
+    return per_net[per_net["round"] == 0] if variant == "dense" else per_net[per_net["variant"] == variant]
+
+
+def _interval(rows: pd.DataFrame, column: str) -> Interval:
+    """The mean of ``column`` over ``rows``, with the mean of its near-minimum range where there is one."""
+    value = float(rows[column].mean())
+    if column in RANGED and f"{column}_low" in rows:
+        return Interval(value, float(rows[f"{column}_low"].mean()), float(rows[f"{column}_high"].mean()))
+    return Interval.of(value)
+
+
+def nearest_pm(p_ms: np.ndarray, pm: float, tol: float) -> float | None:
+    """The P_m of ``p_ms`` nearest ``pm``, or None when it lies more than ``tol`` away."""
+    if len(p_ms) == 0:
+        return None
+    nearest = float(p_ms[np.argmin(np.abs(p_ms - pm))])
+    return nearest if abs(nearest - pm) <= tol else None
+
+
+def at_pm(per_net: pd.DataFrame | None, variant: str, pm: float, column: str,
+          tol: float = PM_TOLERANCE) -> Interval | None:
+    """``variant``'s mean ``column`` at the run's P_m nearest ``pm`` (``"dense"``: the unpruned
+    networks), with its range; None when the run has no P_m within ``tol``."""
+    rows = _rows(per_net, variant)
     if rows.empty:
         return None
-    pms = rows["p_m"].unique()
-    nearest = pms[np.argmin(np.abs(pms - pm))]
-    if abs(nearest - pm) > tol:
-        return None
-    return float(rows[rows["p_m"] == nearest][column].mean())
+    nearest = nearest_pm(rows["p_m"].unique(), pm, tol)
+    return None if nearest is None else _interval(rows[rows["p_m"] == nearest], column)
 
 
-def _conv_texts() -> dict[str, tuple[str, str, str]]:
-    texts = {}
-    for model, (factor, at) in ref.CONV_ES_SPEEDUP.items():
-        gain_pp, gain_at = ref.CONV_ACC_GAIN_PP[model]
-        texts |= {
-            f"{model}_es": (f"{model}: early stopping faster than unpruned at P_m {at}%", f"{factor}x faster", "x"),
-            f"{model}_acc": (f"{model}: test accuracy gain over unpruned at P_m {gain_at}%", f"+{gain_pp} pp", "pp"),
-            f"{model}_unpruned": (f"{model}: unpruned validation accuracy (appendix H)",
-                                  f"{100 * ref.CONV_UNPRUNED_VAL_ACC[model]:.1f}%", "%"),
-            f"{model}_dropout_gain": (f"{model}: dropout's gain in unpruned test accuracy",
-                                      f"+{ref.CONV_DROPOUT_GAIN_PP[model]} pp", "pp")}
-        if model in ref.CONV_DROPOUT_BEST:
-            acc, pm = ref.CONV_DROPOUT_BEST[model]
-            texts[f"{model}_dropout_best"] = (f"{model} with dropout: the best winning ticket's test accuracy, at "
-                                              f"P_m {pm}%", f"{100 * acc:.1f}% at P_m {pm}%", "%")
-    return texts
+def by_pm(per_net: pd.DataFrame | None, variant: str, column: str) -> dict[float, Interval]:
+    """``variant``'s mean ``column`` at each pruned P_m (round >= 1), densest first, with ranges."""
+    rows = _rows(per_net, variant)
+    if rows.empty:
+        return {}
+    rows = rows[rows["round"] > 0]
+    return {float(p): _interval(group, column) for p, group in
+            sorted(rows.groupby("p_m"), key=lambda item: -item[0])}
 
 
-CATALOG: dict[str, dict[str, tuple[str, str, str]]] = {
-    "lenet_imp": {
-        "es_speedup_21": ("At P_m 21.1% the early-stopping iteration is earlier than the unpruned network's",
-                          "38% earlier", "% earlier"),
-        "acc_gain_13_5": ("Test accuracy at P_m 13.5% is higher than the original's", "> 0.3 pp higher", "pp"),
-        "acc_back_3_6": ("At P_m 3.6% accuracy is back to about the original's", "about 0 pp", "pp"),
-        "reinit_es_ratio_21": ("At P_m 21.1% the winning ticket reaches minimum validation loss faster than its "
-                               "random reinitializations", "2.51x faster", "x"),
-        "reinit_acc_gap_21": ("At P_m 21.1% the winning ticket is more accurate than its random reinitializations",
-                              "about 0.5 pp", "pp"),
-        "oneshot_acc": ("One-shot tickets beat the original's test accuracy for 95.0% >= P_m >= 5.17%",
-                        "all of that range", "% of the run's P_m in range"),
-        "unpruned_acc": ("Unpruned Lenet test accuracy (paper: read off a figure, unverified)", "about 98%", "%"),
-        "oneshot_es": ("One-shot tickets reach minimum validation loss earlier than the original for 67.5% >= P_m "
-                       ">= 17.6%", "all of that range", "% of the run's P_m in range"),
-        "reinit_falls_21_1": ("The random reinitializations' test accuracy starts falling below the original's at "
-                              "P_m 21.1% (and stays below at every sparser P_m)", "21.1%", "% P_m"),
-        "ticket_falls_2_9": ("The winning tickets' test accuracy starts falling below the original's at P_m 2.9% "
-                             "(and stays below at every sparser P_m)", "2.9%", "% P_m"),
-        "train_acc_full": ("At 50K iterations, winning tickets' training accuracy (whole training set) is about "
-                           "100%", "about 100%", "%"),
-    },
-    "conv_dropout": _conv_texts(),
-    "vgg19_warmup": {
-        "warmup_min_pm": ("With warmup, winning tickets (matching the unpruned accuracy at every P_m down to it) "
-                          "exist down to P_m", f"{ref.VGG19_WARMUP_MIN_PM}%",
-                          "% smallest P_m with every denser one matching"),
-        "lr01_no_tickets": ("At lr 0.1 without warmup, pruned networks do no better than random reinitialization "
-                            "(at every P_m of the run)", "no better", "pp ticket minus reinit (largest over P_m)"),
-        "lr001_within_1pp": (f"At lr 0.01, pruned networks stay within 1 pp of the original's test accuracy for "
-                             f"P_m >= {ref.VGG19_LR001_WITHIN_1PP_PM}%", "within 1 pp",
-                             f"pp (lowest ticket minus original, P_m >= {ref.VGG19_LR001_WITHIN_1PP_PM}%)"),
-    },
-    "imp_landscape": {
-        "imp_best_last_level": ("At the last level's sparsity, IMP with rewinding is more accurate than one-shot "
-                                "pruning, fine-tuning, a random initialization and random masks",
-                                "compared (Saleem et al.; no number in PAPER.md)", "pp IMP minus the best other"),
-        "no_barrier": ("The training loss along the line between consecutive levels' minima shows no barrier",
-                       "measured (no number in PAPER.md)", "largest barrier (training loss)"),
-        "wider_minima": ("Later levels' minima are wider: a smaller top Hessian eigenvalue",
-                         "measured (no number in PAPER.md)", "x top eigenvalue, last level over first"),
-    },
-    "dual_tickets": {
-        "transform_vs_imp": ("At the sparsest target, a transformed random sparse network (RST, UniDLTH) is as "
-                             "accurate as IMP's winning ticket", "DLTH's claim (no number in PAPER.md)",
-                             "pp best transformed minus IMP"),
-    },
-}
-"""Every claim the book checks, by page: key -> (the paper's statement, its value, this book's unit)."""
+def _dense(per_net: pd.DataFrame | None, column: str) -> Interval | None:
+    rows = _rows(per_net, "dense")
+    return None if rows.empty else _interval(rows, column)
 
 
-def _claim(page: str, key: str, value: float | None, verdict: str, unit: str | None = None) -> Claim:
-    text, paper, default_unit = CATALOG[page][key]
-    return Claim(key, text, paper, value, unit or default_unit, verdict)
+def falls_at(curve: dict[float, Interval], reference: Interval) -> Measured:
+    """The P_m from which on (it and every sparser P_m) ``curve`` is below ``reference``: its value,
+    and its range from the P_m below which the curve is surely below to the one below which it may
+    be. Where it never falls, ``"never, down to P_m X%"``, bounded by the sparsest P_m X."""
+    def onset(below: Callable[[Interval], bool]) -> float | None:
+        found = None
+        for p_m, value in sorted(curve.items()):  # sparsest first
+            if not below(value):
+                break
+            found = p_m
+        return found
+
+    sparsest = min(curve)
+    value = onset(lambda v: v.value < reference.value)
+    sure, maybe = onset(lambda v: v.high < reference.low), onset(lambda v: v.low < reference.high)
+    low = sure if sure is not None else 0.0  # surely below from `sure` on; else perhaps only beyond the run
+    high = maybe if maybe is not None else sparsest
+    if value is None:
+        return Measured(None, 0.0 if sure is None else low, sparsest if maybe is None else high,
+                        text=f"never, down to P_m {sparsest:.2g}%")
+    return Measured(value, min(low, value), max(high, value))
 
 
-def page_catalog(page: str) -> list[Claim]:
-    """The claims a page checks, with no value: for a page not run yet."""
-    return [_claim(page, key, None, NOT_RUN) for key in CATALOG[page]]
+def _share(values: dict[float, Interval], beats: Callable[[Interval], bool], surely: Callable[[Interval], bool],
+           maybe: Callable[[Interval], bool]) -> Measured:
+    """The share (%) of ``values``' P_m where ``beats`` holds, with its range from ``surely`` to ``maybe``."""
+    if not values:
+        return NOT_RUN_HERE
+    share = {name: 100 * float(np.mean([test(v) for v in values.values()]))
+             for name, test in (("value", beats), ("low", surely), ("high", maybe))}
+    return Measured(share["value"], share["low"], share["high"])
 
 
-def _verdict(value: float | None, passes: bool) -> str:
-    return NOT_RUN if value is None else (REPRODUCED if passes else NOT_REPRODUCED)
+def _in_range(curve: dict[float, Interval], high: float, low: float) -> dict[float, Interval]:
+    return {p: v for p, v in curve.items() if low <= p <= high}
 
 
-def _by_pm(per_net: pd.DataFrame, variant: str, column: str) -> pd.Series:
-    """Mean of ``column`` per P_m for one variant, densest first."""
-    rows = per_net[per_net["variant"] == variant]
-    return rows.groupby("p_m")[column].mean().sort_index(ascending=False)
+def _lowest(items: list[Interval]) -> Interval | None:
+    return Interval.lowest(items) if items else None
 
 
-def _falls_at(curve: pd.Series, reference: float) -> float | None:
-    """The P_m from which on (it and every sparser P_m) ``curve`` is below ``reference``; None: the
-    sparsest P_m is not below it."""
-    onset = None
-    for p_m, value in curve.sort_index().items():  # sparsest first
-        if not value < reference:
-            break
-        onset = float(p_m)
-    return onset
+def _measure_or_none(*parts: Interval | None) -> bool:
+    return all(p is not None for p in parts)
 
 
-def _matching_down_to(curve: pd.Series, reference: float) -> float | None:
-    """The smallest P_m such that ``curve`` is at least ``reference`` at it and every denser P_m;
-    None: the densest already falls short."""
+# Lenet (section 2) -----------------------------------------------------------------------------
+
+LENET = "lenet"
+
+
+def _lenet(view: View) -> pd.DataFrame | None:
+    return view.per_net(LENET)
+
+
+def _lenet_es_speedup(view: View) -> Measured:
+    per, (_, at) = _lenet(view), ref.LENET_CLAIMS["es_speedup_21"]
+    ticket, dense = at_pm(per, ITERATIVE, at, "es_iteration"), _dense(per, "es_iteration")
+    return Measured.of(100 * (1 - ticket / dense) if _measure_or_none(ticket, dense) else None)
+
+
+def _lenet_acc_gain(view: View) -> Measured:
+    per, (_, at) = _lenet(view), ref.LENET_CLAIMS["acc_gain_13_5_pp"]
+    ticket, dense = at_pm(per, ITERATIVE, at, "es_test_acc"), _dense(per, "es_test_acc")
+    return Measured.of(100 * (ticket - dense) if _measure_or_none(ticket, dense) else None)
+
+
+def _lenet_acc_back(view: View) -> Measured:
+    per = _lenet(view)
+    ticket, dense = at_pm(per, ITERATIVE, ref.LENET_CLAIMS["acc_back_pm"], "es_test_acc"), _dense(per, "es_test_acc")
+    return Measured.of(100 * (ticket - dense) if _measure_or_none(ticket, dense) else None)
+
+
+def _lenet_reinit_es(view: View) -> Measured:
+    per, (_, at) = _lenet(view), ref.LENET_CLAIMS["reinit_es_ratio_21"]
+    ticket, reinit = at_pm(per, ITERATIVE, at, "es_iteration"), at_pm(per, REINIT, at, "es_iteration")
+    return Measured.of(reinit / ticket if _measure_or_none(ticket, reinit) else None)
+
+
+def _lenet_reinit_acc(view: View) -> Measured:
+    per, (_, at) = _lenet(view), ref.LENET_CLAIMS["reinit_acc_gap_21_pp"]
+    ticket, reinit = at_pm(per, ITERATIVE, at, "es_test_acc"), at_pm(per, REINIT, at, "es_test_acc")
+    return Measured.of(100 * (ticket - reinit) if _measure_or_none(ticket, reinit) else None)
+
+
+def _lenet_oneshot(column: str, key: str, earlier: bool) -> Measure:
+    """The share of one-shot P_m in the paper's range where one-shot beats the original on ``column``."""
+    def measure(view: View) -> Measured:
+        per = _lenet(view)
+        dense = _dense(per, column)
+        values = _in_range(by_pm(per, ONESHOT, column), *ref.LENET_CLAIMS[key])
+        if dense is None or not values:
+            return NOT_RUN_HERE
+        if earlier:
+            return _share(values, lambda v: v.value < dense.value, lambda v: v.high < dense.low,
+                          lambda v: v.low < dense.high)
+        return _share(values, lambda v: v.value > dense.value, lambda v: v.low > dense.high,
+                      lambda v: v.high > dense.low)
+    return measure
+
+
+def _lenet_falls(variant: str, key: str) -> Measure:
+    def measure(view: View) -> Measured:
+        per = _lenet(view)
+        curve, dense = by_pm(per, variant, "es_test_acc"), _dense(per, "es_test_acc")
+        if dense is None or not curve or min(curve) > ref.LENET_CLAIMS[key] + PM_TOLERANCE:
+            return NOT_RUN_HERE
+        return falls_at(curve, dense)
+    return measure
+
+
+def _lenet_unpruned(view: View) -> Measured:
+    dense = _dense(_lenet(view), "es_test_acc")
+    return Measured.of(None if dense is None else 100 * dense)
+
+
+def _lenet_train_acc(view: View) -> Measured:
+    per = _lenet(view)
+    if per is None:
+        return NOT_RUN_HERE
+    if not measured(per, "final_test_acc"):  # patience stopped some networks before the end
+        return Measured(None, status=NOT_MEASURED)
+    if per["final_iteration"].max() < ref.LENET_ITERATIONS:
+        return NOT_RUN_HERE
+    full = per[per["variant"] == ITERATIVE]["final_train_acc_full"].dropna()
+    return Measured.of(None if full.empty else 100 * float(full.mean()))
+
+
+def _lenet_claims() -> list[ClaimSpec]:
+    c = ref.LENET_CLAIMS
+    earlier, at_es = c["es_speedup_21"]
+    gain, at_gain = c["acc_gain_13_5_pp"]
+    ratio, at_ratio = c["reinit_es_ratio_21"]
+    gap, at_gap = c["reinit_acc_gap_21_pp"]
+    acc_high, acc_low = c["oneshot_acc_range"]
+    es_high, es_low = c["oneshot_es_range"]
+    page = "lenet_imp"
+    return [
+        ClaimSpec(page, "es_speedup_21", f"At P_m {at_es}% the early-stopping iteration is earlier than the unpruned "
+                  "network's", f"{100 * earlier:.0f}% earlier", "% earlier", _lenet_es_speedup,
+                  at_least(100 * earlier / 2, "% earlier")),
+        ClaimSpec(page, "acc_gain_13_5", f"Test accuracy at P_m {at_gain}% is higher than the original's",
+                  f"> {gain} pp higher", "pp", _lenet_acc_gain, at_least(gain, "pp")),
+        ClaimSpec(page, "acc_back_3_6", f"At P_m {c['acc_back_pm']}% accuracy is back to about the original's",
+                  "about 0 pp", "pp", _lenet_acc_back, within(0, gain, "pp")),
+        ClaimSpec(page, "reinit_es_ratio_21", f"At P_m {at_ratio}% the winning ticket reaches minimum validation "
+                  "loss faster than its random reinitializations", f"{ratio}x faster", "x", _lenet_reinit_es,
+                  at_least(1 + (ratio - 1) / 2, "x")),
+        ClaimSpec(page, "reinit_acc_gap_21", f"At P_m {at_gap}% the winning ticket is more accurate than its random "
+                  "reinitializations", f"about {gap} pp", "pp", _lenet_reinit_acc, at_least(gap / 2, "pp")),
+        ClaimSpec(page, "oneshot_acc", f"One-shot tickets beat the original's test accuracy for {acc_high}% >= P_m "
+                  f">= {acc_low}%", "all of that range", "% of the run's P_m in range",
+                  _lenet_oneshot("es_test_acc", "oneshot_acc_range", earlier=False), at_least(100, "%")),
+        ClaimSpec(page, "unpruned_acc", "Unpruned Lenet test accuracy (paper: read off a figure, unverified)",
+                  f"about {100 * ref.LENET_UNPRUNED_TEST_ACC:.0f}%", "%", _lenet_unpruned,
+                  within(100 * ref.LENET_UNPRUNED_TEST_ACC, 0.5, "%"), absolute=True, pruned=False),
+        ClaimSpec(page, "oneshot_es", f"One-shot tickets reach minimum validation loss earlier than the original for "
+                  f"{es_high}% >= P_m >= {es_low}%", "all of that range", "% of the run's P_m in range",
+                  _lenet_oneshot("es_iteration", "oneshot_es_range", earlier=True), at_least(100, "%")),
+        ClaimSpec(page, "reinit_falls_21_1", f"The random reinitializations' test accuracy starts falling below the "
+                  f"original's at P_m {c['reinit_falls_pm']}% (and stays below at every sparser P_m)",
+                  f"{c['reinit_falls_pm']}%", "% P_m", _lenet_falls(REINIT, "reinit_falls_pm"),
+                  within_factor_2(c["reinit_falls_pm"])),
+        ClaimSpec(page, "ticket_falls_2_9", f"The winning tickets' test accuracy starts falling below the "
+                  f"original's at P_m {c['ticket_falls_pm']}% (and stays below at every sparser P_m)",
+                  f"{c['ticket_falls_pm']}%", "% P_m", _lenet_falls(ITERATIVE, "ticket_falls_pm"),
+                  within_factor_2(c["ticket_falls_pm"])),
+        ClaimSpec(page, "train_acc_full", f"At {ref.LENET_ITERATIONS // 1000}K iterations, winning tickets' training "
+                  "accuracy (whole training set) is about 100%", "about 100%", "%", _lenet_train_acc,
+                  at_least(99.0, "%"), absolute=True),
+    ]
+
+
+# Conv-2/4/6 (section 3, appendix H) ------------------------------------------------------------
+
+def _conv_es(model: str) -> Measure:
+    def measure(view: View) -> Measured:
+        per, (_, at) = view.per_net(model), ref.CONV_ES_SPEEDUP[model]
+        ticket, dense = at_pm(per, ITERATIVE, at, "es_iteration", CONV_PM_TOLERANCE), _dense(per, "es_iteration")
+        return Measured.of(dense / ticket if _measure_or_none(ticket, dense) else None)
+    return measure
+
+
+def _conv_gain(model: str) -> Measure:
+    def measure(view: View) -> Measured:
+        per, (_, at) = view.per_net(model), ref.CONV_ACC_GAIN_PP[model]
+        ticket, dense = at_pm(per, ITERATIVE, at, "es_test_acc", CONV_PM_TOLERANCE), _dense(per, "es_test_acc")
+        return Measured.of(100 * (ticket - dense) if _measure_or_none(ticket, dense) else None)
+    return measure
+
+
+def _conv_unpruned(model: str) -> Measure:
+    def measure(view: View) -> Measured:
+        dense = _dense(view.per_net(model), "es_val_acc")
+        return Measured.of(None if dense is None else 100 * dense)
+    return measure
+
+
+def _conv_above_original(model: str) -> Measure:
+    """The lowest margin (pp) of the winning tickets over the original's accuracy while P_m > 2%."""
+    def measure(view: View) -> Measured:
+        per = view.per_net(model)
+        dense = _dense(per, "es_test_acc")
+        curve = {p: v for p, v in by_pm(per, ITERATIVE, "es_test_acc").items() if p > ref.CONV_ABOVE_ORIGINAL_PM}
+        if dense is None or len(curve) < 3:  # "stays above" needs a pruned curve, not a point or two
+            return NOT_RUN_HERE
+        return Measured.of(_lowest([100 * (v - dense) for v in curve.values()]),
+                           unit=f"pp (lowest, P_m {min(curve):.1f}% to {max(curve):.1f}%)")
+    return measure
+
+
+def _reinit_pairs(view: View, model: str, column: str) -> list[tuple[float, Interval, Interval]]:
+    """(P_m, ticket, reinit) at each P_m where the run has both, densest first."""
+    per = view.per_net(model)
+    tickets, reinits = by_pm(per, ITERATIVE, column), by_pm(per, REINIT, column)
+    return [(p, tickets[p], reinits[p]) for p in reinits if p in tickets]
+
+
+def _conv_reinit_slower(model: str) -> Measure:
+    def measure(view: View) -> Measured:
+        pairs = _reinit_pairs(view, model, "es_iteration")
+        return Measured.of(_lowest([reinit / ticket for _, ticket, reinit in pairs]))
+    return measure
+
+
+def _conv_reinit_less_accurate(model: str) -> Measure:
+    def measure(view: View) -> Measured:
+        pairs = _reinit_pairs(view, model, "es_test_acc")
+        return Measured.of(_lowest([100 * (ticket - reinit) for _, ticket, reinit in pairs]))
+    return measure
+
+
+def _conv_reinit_gap_widens(model: str) -> Measure:
+    """The ticket's accuracy lead over its reinitialization at the sparsest P_m that has one, less
+    that at the densest (pp)."""
+    def measure(view: View) -> Measured:
+        pairs = _reinit_pairs(view, model, "es_test_acc")
+        if len(pairs) < 2:
+            return NOT_RUN_HERE
+        (_, t_dense, r_dense), (_, t_sparse, r_sparse) = pairs[0], pairs[-1]
+        return Measured.of(100 * ((t_sparse - r_sparse) - (t_dense - r_dense)))
+    return measure
+
+
+def _conv_dropout_gain(model: str) -> Measure:
+    def measure(view: View) -> Measured:
+        plain, drop = _dense(view.per_net(model), "es_test_acc"), _dense(view.per_net(f"{model}_dropout"),
+                                                                          "es_test_acc")
+        return Measured.of(100 * (drop - plain) if _measure_or_none(plain, drop) else None)
+    return measure
+
+
+def _conv_dropout_pruning_gain(model: str) -> Measure:
+    """The best winning ticket with dropout over the unpruned network with dropout (pp)."""
+    def measure(view: View) -> Measured:
+        per = view.per_net(f"{model}_dropout")
+        dense, tickets = _dense(per, "es_test_acc"), by_pm(per, ITERATIVE, "es_test_acc")
+        if dense is None or len(tickets) < 3:  # the best ticket needs a pruned curve, not a point or two
+            return NOT_RUN_HERE
+        best = max(tickets.values(), key=lambda v: v.value)
+        return Measured.of(100 * (best - dense))
+    return measure
+
+
+def _conv_dropout_best(model: str) -> Measure:
+    def measure(view: View) -> Measured:
+        per = view.per_net(f"{model}_dropout")
+        paper_acc, paper_pm = ref.CONV_DROPOUT_BEST[model]
+        tickets = by_pm(per, ITERATIVE, "es_test_acc")
+        if not tickets or min(tickets) > paper_pm + CONV_PM_TOLERANCE:
+            return NOT_RUN_HERE
+        best_pm = max(tickets, key=lambda p: tickets[p].value)
+        best = tickets[best_pm]
+        return Measured.of(100 * best, unit=f"% at P_m {best_pm:.1f}%")
+    return measure
+
+
+def _conv_claims(model: str) -> list[ClaimSpec]:
+    factor, at = ref.CONV_ES_SPEEDUP[model]
+    gain, gain_at = ref.CONV_ACC_GAIN_PP[model]
+    unpruned = 100 * ref.CONV_UNPRUNED_VAL_ACC[model]
+    dropout_gain, pruning_gain = ref.CONV_DROPOUT_GAIN_PP[model], ref.CONV_DROPOUT_PRUNING_GAIN_PP[model]
+    page, plain, dropout = "conv_dropout", (model,), (model, f"{model}_dropout")
+    specs = [
+        ClaimSpec(page, f"{model}_es", f"{model}: early stopping faster than unpruned at P_m {at}%",
+                  f"{factor}x faster", "x", _conv_es(model), at_least(1 + (factor - 1) / 2, "x"), runs=plain),
+        ClaimSpec(page, f"{model}_acc", f"{model}: test accuracy gain over unpruned at P_m {gain_at}%",
+                  f"+{gain} pp", "pp", _conv_gain(model), at_least(gain / 2, "pp"), runs=plain),
+        ClaimSpec(page, f"{model}_above_original", f"{model}: winning tickets stay above the original's test "
+                  f"accuracy while P_m > {ref.CONV_ABOVE_ORIGINAL_PM:g}% (lowest margin)", "above at every such P_m",
+                  "pp", _conv_above_original(model), at_least(0, "pp"), runs=plain),
+        ClaimSpec(page, f"{model}_reinit_slower", f"{model}: random reinitializations reach their early stop later "
+                  "than the winning ticket (smallest ratio over the P_m that have them)", "later (Figure 5)", "x",
+                  _conv_reinit_slower(model), at_least(1, "x"), runs=plain),
+        ClaimSpec(page, f"{model}_reinit_less_accurate", f"{model}: random reinitializations are less accurate than "
+                  "the winning ticket (smallest lead over the P_m that have them)", "less accurate (Figure 5)", "pp",
+                  _conv_reinit_less_accurate(model), at_least(0, "pp"), runs=plain),
+        ClaimSpec(page, f"{model}_reinit_gap_widens", f"{model}: the winning ticket's lead over its random "
+                  "reinitializations grows as P_m falls (sparsest lead less densest)", "it grows (Figure 5)", "pp",
+                  _conv_reinit_gap_widens(model), at_least(0, "pp"), runs=plain),
+        ClaimSpec(page, f"{model}_unpruned", f"{model}: unpruned validation accuracy (appendix H)", f"{unpruned:.1f}%",
+                  "%", _conv_unpruned(model), within(unpruned, 2, "%"), absolute=True, runs=plain, pruned=False),
+        ClaimSpec(page, f"{model}_dropout_gain", f"{model}: dropout's gain in unpruned test accuracy",
+                  f"+{dropout_gain} pp", "pp", _conv_dropout_gain(model), at_least(dropout_gain / 2, "pp"),
+                  runs=dropout, pruned=False),
+        ClaimSpec(page, f"{model}_dropout_pruning_gain", f"{model} with dropout: iterative pruning's further gain "
+                  "(best winning ticket over the unpruned network, both with dropout)", f"up to +{pruning_gain} pp",
+                  "pp", _conv_dropout_pruning_gain(model), at_least(pruning_gain / 2, "pp"), runs=dropout[1:]),
+    ]
+    if model in ref.CONV_DROPOUT_BEST:
+        acc, pm = ref.CONV_DROPOUT_BEST[model]
+        specs.append(ClaimSpec(page, f"{model}_dropout_best", f"{model} with dropout: the best winning ticket's test "
+                               f"accuracy, at P_m {pm}%", f"{100 * acc:.1f}% at P_m {pm}%", "%",
+                               _conv_dropout_best(model), within(100 * acc, 2, "%"), absolute=True,
+                               runs=dropout[1:]))
+    return specs
+
+
+# VGG-19 (section 4) ----------------------------------------------------------------------------
+
+def _vgg(view: View, setting: str) -> pd.DataFrame | None:
+    return view.per_net(ref.VGG19_SETTINGS[setting][0])
+
+
+def _ended(per: pd.DataFrame | None) -> Measured | None:
+    """Why a claim on end-of-training accuracy has no value in ``per``, or None when it has one."""
+    if per is None:
+        return NOT_RUN_HERE
+    return None if measured(per, "final_test_acc") else Measured(None, status=NOT_MEASURED)
+
+
+def _matching_down_to(curve: dict[float, Interval], reference: Interval) -> float | None:
+    """The smallest P_m such that ``curve`` is at least ``reference`` there and at every denser P_m."""
     smallest = None
-    for p_m, value in curve.sort_index(ascending=False).items():
-        if value < reference:
+    for p_m, value in curve.items():  # densest first
+        if value.value < reference.value:
             break
-        smallest = float(p_m)
+        smallest = p_m
     return smallest
 
 
-def _within_factor_2(value: float | None, paper: float) -> bool:
-    return value is not None and paper / 2 <= value <= 2 * paper
+def _vgg_warmup(view: View) -> Measured:
+    per = _vgg(view, "warmup")
+    if (why := _ended(per)) is not None:
+        return why
+    if per["p_m"].min() > ref.VGG19_WARMUP_MIN_PM + 0.2:
+        return NOT_RUN_HERE
+    smallest = _matching_down_to(by_pm(per, ITERATIVE, "final_test_acc"), _dense(per, "final_test_acc"))
+    if smallest is None:
+        return Measured(None, 100.0, 100.0, text="none: the densest pruned network already falls short")
+    return Measured.of(smallest)
 
 
-def lenet_claims(table: pd.DataFrame) -> list[Claim]:
-    """The Lenet claims of PAPER.md section 4 (Figures 1, 3, 4) measured on ``table``."""
-    per_net = early_stopping(table)
-    dense = per_net[per_net["round"] == 0]
-    dense_es, dense_acc = float(dense["es_iteration"].mean()), float(dense["es_test_acc"].mean())
+def _vgg_lr01(view: View) -> Measured:
+    per = _vgg(view, "lr0.1")
+    if (why := _ended(per)) is not None:
+        return why
+    tickets, reinits = by_pm(per, ITERATIVE, "final_test_acc"), by_pm(per, REINIT, "final_test_acc")
+    gaps = [100 * (tickets[p] - reinits[p]) for p in reinits if p in tickets]
+    return Measured.of(max(gaps, key=lambda g: g.value) if gaps else None)
+
+
+def _vgg_lr001(view: View) -> Measured:
+    per = _vgg(view, "lr0.01")
+    if (why := _ended(per)) is not None:
+        return why
+    floor = ref.VGG19_LR001_WITHIN_1PP_PM
+    tickets, dense = by_pm(per, ITERATIVE, "final_test_acc"), _dense(per, "final_test_acc")
+    if not tickets or min(tickets) > floor + 0.2:
+        return NOT_RUN_HERE
+    return Measured.of(_lowest([100 * (v - dense) for p, v in tickets.items() if p >= floor - 0.2]))
+
+
+def _vgg_claims() -> list[ClaimSpec]:
+    page = "vgg19_warmup"
+    floor, within_pp = ref.VGG19_LR001_WITHIN_1PP_PM, ref.VGG19_LR001_WITHIN_PP
+    return [
+        ClaimSpec(page, "warmup_min_pm", "With warmup, winning tickets (matching the unpruned accuracy at every P_m "
+                  "down to it) exist down to P_m", f"{ref.VGG19_WARMUP_MIN_PM}%",
+                  "% smallest P_m with every denser one matching", _vgg_warmup,
+                  Rule(high=2 * ref.VGG19_WARMUP_MIN_PM, text=f"<= {2 * ref.VGG19_WARMUP_MIN_PM:g}% (a factor of 2)"),
+                  runs=(ref.VGG19_SETTINGS["warmup"][0],)),
+        ClaimSpec(page, "lr01_no_tickets", "At lr 0.1 without warmup, pruned networks do no better than random "
+                  "reinitialization (at every P_m of the run)", "no better",
+                  "pp ticket minus reinit (largest over P_m)", _vgg_lr01, Rule(high=1.0, text="<= 1 pp"),
+                  runs=(ref.VGG19_SETTINGS["lr0.1"][0],)),
+        ClaimSpec(page, "lr001_within_1pp", f"At lr 0.01, pruned networks stay within {within_pp:g} pp of the "
+                  f"original's test accuracy for P_m >= {floor}%", f"within {within_pp:g} pp",
+                  f"pp (lowest ticket minus original, P_m >= {floor}%)", _vgg_lr001, at_least(-within_pp, "pp"),
+                  runs=(ref.VGG19_SETTINGS["lr0.01"][0],)),
+    ]
+
+
+# The extension chapters (no number to judge by) ------------------------------------------------
+
+def _landscape(key: str) -> Measure:
+    def measure(view: View) -> Measured:
+        table, extra = view.tables.get("landscape"), view.extra
+        if table is None:
+            return NOT_RUN_HERE
+        if key == "imp_best_last_level":
+            last = early_stopping(table[table["round"] == table["round"].max()])
+            accuracy = last.groupby("variant")["final_test_acc"].mean()
+            others = accuracy.drop(ITERATIVE, errors="ignore")
+            empty = ITERATIVE not in accuracy or others.empty
+            return Measured.of(None if empty else 100 * float(accuracy[ITERATIVE] - others.max()))
+        if key == "no_barrier":
+            return Measured.of(float(barriers(extra["interpolation"])["barrier"].max()))
+        tops = spectrum_summary(extra["hessian"]).groupby("level")["top"].mean()
+        return Measured.of(float(tops.iloc[-1] / tops.iloc[0]))
+    return measure
+
+
+def _dual(view: View) -> Measured:
+    per_net, methods = view.extra.get("dual_per_net"), view.extra.get("methods", (RST, UNIDLTH))
+    if per_net is None:
+        return NOT_RUN_HERE
+    sparsest = per_net[per_net["round"] == per_net["round"].max()].groupby("variant")["es_test_acc"].mean()
+    transformed = sparsest.reindex(list(methods)).dropna()
+    empty = transformed.empty or ITERATIVE not in sparsest
+    return Measured.of(None if empty else 100 * float(transformed.max() - sparsest[ITERATIVE]))
+
+
+def _chapter_claims() -> list[ClaimSpec]:
+    return [
+        ClaimSpec("imp_landscape", "imp_best_last_level", "At the last level's sparsity, IMP with rewinding is more "
+                  "accurate than one-shot pruning, fine-tuning, a random initialization and random masks",
+                  "compared (Saleem et al.; no number in PAPER.md)", "pp IMP minus the best other",
+                  _landscape("imp_best_last_level")),
+        ClaimSpec("imp_landscape", "no_barrier", "The training loss along the line between consecutive levels' minima "
+                  "shows no barrier", "measured (no number in PAPER.md)", "largest barrier (training loss)",
+                  _landscape("no_barrier")),
+        ClaimSpec("imp_landscape", "wider_minima", "Later levels' minima are wider: a smaller top Hessian eigenvalue",
+                  "measured (no number in PAPER.md)", "x top eigenvalue, last level over first",
+                  _landscape("wider_minima")),
+        ClaimSpec("dual_tickets", "transform_vs_imp", "At the sparsest target, a transformed random sparse network "
+                  "(RST, UniDLTH) is as accurate as IMP's winning ticket", "DLTH's claim (no number in PAPER.md)",
+                  "pp best transformed minus IMP", _dual),
+    ]
+
+
+CLAIMS: tuple[ClaimSpec, ...] = (*_lenet_claims(), *(s for m in ref.CONV_ES_SPEEDUP for s in _conv_claims(m)),
+                                 *_vgg_claims(), *_chapter_claims())
+"""Every claim the book checks, in page order: the one table of claims."""
+
+
+def page_specs(page: str) -> list[ClaimSpec]:
+    return [spec for spec in CLAIMS if spec.page == page]
+
+
+# Judging ---------------------------------------------------------------------------------------
+
+def _copy_caveat(dataset: str) -> str:
+    info = DATASETS[dataset]
+    return f"{info.label}: not comparable exactly" if info.variant_of is not None or info.synthetic else ""
+
+
+def _run_caveats(spec: ClaimSpec, configs: dict[str, Any]) -> list[str]:
+    """The deviations of the runs ``spec`` reads that qualify it."""
+    notes = list(spec.deviations)
+    read = [configs[r] for r in (spec.runs or configs) if r in configs]
+    if spec.pruned and any(getattr(cfg, "prune_at", "end") == "stop" for cfg in read):
+        notes.append("pruned where early termination stopped, not the paper's protocol")
+    return notes
+
+
+def _judge(spec: ClaimSpec, found: Measured, trial_values: list[float], dataset: str,
+           configs: dict[str, Any]) -> Claim:
+    low, high = found.low, found.high
+    if len(trial_values) >= 2 and found.value is not None:
+        low, high = min(trial_values), max(trial_values)
+    has_value = found.value is not None or bool(found.text)
+    caveats = _run_caveats(spec, configs) if has_value else []
+    copy = _copy_caveat(dataset) if spec.absolute and has_value else ""
+    if copy:
+        caveats.append(copy)
+    if found.status is not None:
+        verdict = found.status
+    elif spec.rule is None or copy:
+        verdict = MEASURED
+    elif low is None or high is None:
+        verdict = NOT_RUN
+    else:
+        verdict = spec.rule.verdict(low, high)
+    return Claim(spec.key, spec.statement, spec.paper, found.value, found.unit or spec.unit, verdict,
+                 "; ".join(caveats), low, high, found.text, spec.rule.text if spec.rule else "")
+
+
+def not_run_claims(page: str) -> list[Claim]:
+    """The claims ``page`` checks, with no value: for a page not run yet."""
+    return [Claim(s.key, s.statement, s.paper, None, s.unit, NOT_RUN, rule=s.rule.text if s.rule else "")
+            for s in page_specs(page)]
+
+
+def evaluate_claims(page: str, tables: dict[str, pd.DataFrame], configs: dict[str, Any] | None = None,
+                    extra: dict[str, Any] | None = None) -> list[Claim]:
+    """Measure and judge every claim of ``page`` on its runs' tables, keyed by preset name
+    (``"lenet"``, ``"conv2"``, ``"conv2_dropout"``, ``"vgg19_lr01"``...; the chapters: ``"landscape"``
+    and ``extra``'s frames). ``configs`` (same keys) name the data and the protocol, for the caveats.
+    A claim whose runs are absent reads *not run at this scale*."""
+    configs = configs or {}
+    dataset = next((cfg.dataset for cfg in configs.values() if hasattr(cfg, "dataset")), "cifar10")
+    view = View(tables, extra or {}, ranged=False)
+    view = View(tables, extra or {}, ranged=len(view.trials) == 1)
+    trial_views = [view.for_trial(t) for t in view.trials] if len(view.trials) >= 2 else []
     claims = []
-
-    def add(key: str, value: float | None, passes: bool, verdict: str | None = None) -> None:
-        claims.append(_claim("lenet_imp", key, value, verdict or _verdict(value, passes)))
-
-    es21 = _mean_at(per_net, ITERATIVE, 21.1, "es_iteration")
-    speedup = None if es21 is None else 1 - es21 / dense_es
-    add("es_speedup_21", None if speedup is None else 100 * speedup,
-        speedup is not None and speedup >= ref.LENET_CLAIMS["es_speedup_21"] / 2)
-
-    acc13 = _mean_at(per_net, ITERATIVE, 13.5, "es_test_acc")
-    gain = None if acc13 is None else 100 * (acc13 - dense_acc)
-    add("acc_gain_13_5", gain, gain is not None and gain > 0.3)
-
-    acc36 = _mean_at(per_net, ITERATIVE, 3.6, "es_test_acc")
-    drop = None if acc36 is None else 100 * (acc36 - dense_acc)
-    add("acc_back_3_6", drop, drop is not None and abs(drop) <= 0.3)
-
-    ticket_es = _mean_at(per_net, ITERATIVE, 21.1, "es_iteration")
-    reinit_es = _mean_at(per_net, REINIT, 21.1, "es_iteration")
-    ratio = None if ticket_es is None or reinit_es is None else reinit_es / ticket_es
-    half_ratio = 1 + (ref.LENET_CLAIMS["reinit_es_ratio_21"] - 1) / 2
-    add("reinit_es_ratio_21", ratio, ratio is not None and ratio >= half_ratio)
-
-    ticket_acc = _mean_at(per_net, ITERATIVE, 21.1, "es_test_acc")
-    reinit_acc = _mean_at(per_net, REINIT, 21.1, "es_test_acc")
-    gap = None if ticket_acc is None or reinit_acc is None else 100 * (ticket_acc - reinit_acc)
-    add("reinit_acc_gap_21", gap, gap is not None and gap >= ref.LENET_CLAIMS["reinit_acc_gap_21_pp"] / 2)
-
-    oneshot = per_net[(per_net["variant"] == ONESHOT)]
-    high, low = ref.LENET_CLAIMS["oneshot_acc_range"]
-    in_range = oneshot[(oneshot["p_m"] <= high) & (oneshot["p_m"] >= low)].groupby("p_m")["es_test_acc"].mean()
-    share = None if in_range.empty else float((in_range > dense_acc).mean()) * 100
-    add("oneshot_acc", share, share is not None and share == 100)
-
-    add("unpruned_acc", 100 * dense_acc, abs(dense_acc - ref.LENET_UNPRUNED_TEST_ACC) <= 0.005)
-
-    high, low = ref.LENET_CLAIMS["oneshot_es_range"]
-    in_range = oneshot[(oneshot["p_m"] <= high) & (oneshot["p_m"] >= low)].groupby("p_m")["es_iteration"].mean()
-    share = None if in_range.empty else float((in_range < dense_es).mean()) * 100
-    add("oneshot_es", share, share is not None and share == 100)
-
-    for key, variant in (("reinit_falls_pm", REINIT), ("ticket_falls_pm", ITERATIVE)):
-        paper = ref.LENET_CLAIMS[key]
-        curve = _by_pm(per_net[per_net["round"] > 0], variant, "es_test_acc")
-        onset = _falls_at(curve, dense_acc)
-        ran = not curve.empty and curve.index.min() <= paper + 0.15
-        verdict = NOT_RUN if not ran else REPRODUCED if _within_factor_2(onset, paper) else NOT_REPRODUCED
-        add(key.replace("_pm", f"_{paper:g}".replace(".", "_")), onset, False, verdict)
-
-    full = per_net[per_net["variant"] == ITERATIVE]["final_train_acc_full"].dropna()
-    train_acc = None if full.empty else 100 * float(full.mean())
-    long_enough = per_net["final_iteration"].max() >= ref.LENET_ITERATIONS
-    ended = measured(per_net, "final_test_acc")  # patience: some networks stopped before the end
-    add("train_acc_full", train_acc if ended else None, ended and train_acc is not None and train_acc >= 99.0,
-        NOT_MEASURED if not ended else None if long_enough else NOT_RUN)
+    for spec in page_specs(page):
+        if spec.runs and not all(run in tables for run in spec.runs):
+            found = NOT_RUN_HERE
+        else:
+            found = spec.measure(view)
+        values = [v.value for v in (spec.measure(t) for t in trial_views) if v.value is not None] \
+            if found.value is not None and spec.rule is not None else []
+        claims.append(_judge(spec, found, values, dataset, configs))
     return claims
 
 
 def claims_table(claims: list[Claim]) -> pd.DataFrame:
-    """A display table: claim, the paper's number, this run's number, verdict."""
+    """A display table: claim, the paper's number, this run's number and range, the rule, the verdict."""
     return pd.DataFrame({
         "claim": [c.claim for c in claims],
         "paper": [c.paper for c in claims],
         "this run": [c.shown() for c in claims],
+        "reproduced when": [c.rule for c in claims],
         "verdict": [c.verdict for c in claims],
     })
-
-
-def conv_claims(plain: dict[str, pd.DataFrame], dropout: dict[str, pd.DataFrame],
-                dataset: str = "cifar10") -> list[Claim]:
-    """Section 3's claims, in the page's order: measured for each Conv net run (``plain``: no
-    dropout; ``dropout``: Figure 6), *not run at this scale* for the others. On
-    ``dataset``: on another copy of CIFAR-10 than the paper's, a claim about an absolute accuracy
-    says so beside its number (the relative claims compare like with like)."""
-    claims = []
-    other_copy = "" if dataset == "cifar10" else f"{DATASETS[dataset].label}: not comparable exactly"
-
-    def add(key: str, value: float | None, passes: bool, unit: str | None = None) -> None:
-        claim = _claim("conv_dropout", key, value, _verdict(value, passes), unit)
-        claims.append(dataclasses.replace(claim, caveat=other_copy if key.endswith("_unpruned") else ""))
-
-    for model, table in plain.items():
-        per_net = early_stopping(table)
-        dense = per_net[per_net["round"] == 0]
-        factor, at = ref.CONV_ES_SPEEDUP[model]
-        es = _mean_at(per_net, ITERATIVE, at, "es_iteration", tol=0.3)
-        speed = None if es is None else float(dense["es_iteration"].mean()) / es
-        add(f"{model}_es", speed, speed is not None and speed >= 1 + (factor - 1) / 2)
-        gain_pp, at = ref.CONV_ACC_GAIN_PP[model]
-        acc = _mean_at(per_net, ITERATIVE, at, "es_test_acc", tol=0.3)
-        gain = None if acc is None else 100 * (acc - float(dense["es_test_acc"].mean()))
-        add(f"{model}_acc", gain, gain is not None and gain >= gain_pp / 2)
-        val = float(dense["es_val_acc"].mean())
-        add(f"{model}_unpruned", 100 * val, abs(val - ref.CONV_UNPRUNED_VAL_ACC[model]) <= 0.02)
-    for model, table in dropout.items():
-        with_dropout = early_stopping(table)
-        dense_acc = float(with_dropout[with_dropout["round"] == 0]["es_test_acc"].mean())
-        if model in plain:
-            without = early_stopping(plain[model])
-            gain = 100 * (dense_acc - without[without["round"] == 0]["es_test_acc"].mean())
-            add(f"{model}_dropout_gain", float(gain), gain >= ref.CONV_DROPOUT_GAIN_PP[model] / 2)
-        if model in ref.CONV_DROPOUT_BEST:
-            paper_acc, paper_pm = ref.CONV_DROPOUT_BEST[model]
-            paper_gain = paper_acc - ref.CONV_DROPOUT_UNPRUNED[model]
-            tickets = _by_pm(with_dropout[with_dropout["round"] > 0], ITERATIVE, "es_test_acc")
-            ran = not tickets.empty and tickets.index.min() <= paper_pm + 0.3
-            best, best_pm = (float(tickets.max()), float(tickets.idxmax())) if ran else (None, None)
-            passes = ran and best - dense_acc >= paper_gain / 2 and _within_factor_2(best_pm, paper_pm)
-            add(f"{model}_dropout_best", None if best is None else 100 * best, passes,
-                None if best_pm is None else f"% at P_m {best_pm:.1f}%")
-    measured_claims = {claim.key: claim for claim in claims}  # the networks not run: not run at this scale
-    return [measured_claims.get(claim.key, claim) for claim in page_catalog("conv_dropout")]
-
-
-def _warmup_min_pm(per_net: pd.DataFrame) -> Claim:
-    dense = float(per_net[per_net["round"] == 0]["final_test_acc"].mean())
-    tickets = _by_pm(per_net[per_net["round"] > 0], ITERATIVE, "final_test_acc")
-    smallest = _matching_down_to(tickets, dense)
-    reached = per_net["p_m"].min() <= ref.VGG19_WARMUP_MIN_PM + 0.2
-    passes = smallest is not None and smallest <= 2 * ref.VGG19_WARMUP_MIN_PM
-    return _claim("vgg19_warmup", "warmup_min_pm", smallest,
-                  NOT_RUN if not reached else REPRODUCED if passes else NOT_REPRODUCED)
-
-
-def _lr01_no_tickets(per_net: pd.DataFrame) -> Claim:
-    pruned = per_net[per_net["round"] > 0]
-    gaps = (100 * (_by_pm(pruned, ITERATIVE, "final_test_acc") - _by_pm(pruned, REINIT, "final_test_acc"))).dropna()
-    worst = None if gaps.empty else float(gaps.max())
-    return _claim("vgg19_warmup", "lr01_no_tickets", worst, _verdict(worst, worst is not None and worst <= 1.0))
-
-
-def _lr001_within_1pp(per_net: pd.DataFrame) -> Claim:
-    dense = float(per_net[per_net["round"] == 0]["final_test_acc"].mean())
-    tickets = _by_pm(per_net[per_net["round"] > 0], ITERATIVE, "final_test_acc")
-    floor = ref.VGG19_LR001_WITHIN_1PP_PM
-    ran = not tickets.empty and tickets.index.min() <= floor + 0.2
-    kept = tickets[tickets.index >= floor - 0.2]
-    lowest = 100 * float(kept.min() - dense) if ran and not kept.empty else None
-    return _claim("vgg19_warmup", "lr001_within_1pp", lowest,
-                  _verdict(lowest, lowest is not None and lowest >= -ref.VGG19_LR001_WITHIN_PP))
-
-
-VGG_CLAIMS = (("warmup", "warmup_min_pm", _warmup_min_pm), ("lr0.1", "lr01_no_tickets", _lr01_no_tickets),
-              ("lr0.01", "lr001_within_1pp", _lr001_within_1pp))
-"""Section 4's claims: the setting (``reference.VGG19_SETTINGS``) each reads, its key and its measure."""
-
-
-def vgg_claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
-    """Section 4's claims, from runs keyed by their label in ``reference.VGG19_SETTINGS``. Each reads
-    test accuracy at the end of training: not measured where patience stopped networks before it."""
-    claims = []
-    for setting, key, measure in VGG_CLAIMS:
-        table = tables.get(ref.VGG19_SETTINGS[setting][1])
-        if table is not None:
-            per_net = early_stopping(table)
-            ended = measured(per_net, "final_test_acc")
-            claims.append(measure(per_net) if ended else _claim("vgg19_warmup", key, None, NOT_MEASURED))
-    return claims
-
-
-def landscape_claims(table: pd.DataFrame, interpolation: pd.DataFrame, hessian: pd.DataFrame) -> list[Claim]:
-    """What the IMP-landscape chapter measures, as rows of the scoreboard (no paper number to judge by)."""
-    last = early_stopping(table[table["round"] == table["round"].max()])
-    accuracy = last.groupby("variant")["final_test_acc"].mean()
-    others = accuracy.drop(ITERATIVE, errors="ignore")
-    margin = None if ITERATIVE not in accuracy or others.empty else 100 * (accuracy[ITERATIVE] - others.max())
-    tops = spectrum_summary(hessian).groupby("level")["top"].mean()
-    return [_claim("imp_landscape", "imp_best_last_level", margin, MEASURED),
-            _claim("imp_landscape", "no_barrier", float(barriers(interpolation)["barrier"].max()), MEASURED),
-            _claim("imp_landscape", "wider_minima", float(tops.iloc[-1] / tops.iloc[0]), MEASURED)]
-
-
-def dual_claims(per_net: pd.DataFrame, methods: tuple[str, ...] = (RST, UNIDLTH)) -> list[Claim]:
-    """What the finding-vs-transforming chapter measures, as a scoreboard row (``per_net``:
-    ``transform.dual_summary``)."""
-    sparsest = per_net[per_net["round"] == per_net["round"].max()].groupby("variant")["es_test_acc"].mean()
-    transformed = sparsest.reindex(list(methods)).dropna()
-    gap = None if transformed.empty or ITERATIVE not in sparsest else \
-        100 * float(transformed.max() - sparsest[ITERATIVE])
-    return [_claim("dual_tickets", "transform_vs_imp", gap, MEASURED)]
-
-
-def run_diagnostics(table: pd.DataFrame, iterations: int) -> dict[str, float]:
-    """Numbers that explain a claim that does not reproduce: how often the minimum validation
-    loss falls in the last tenth of training (the schedule cut it short), and how wide the
-    spread over trials is compared with the effects the paper reports."""
-    per_net = early_stopping(table)
-    dense = per_net[per_net["round"] == 0]
-    late = per_net["es_iteration"] >= 0.9 * iterations
-    return {
-        "late_share": 100 * float(late.mean()),
-        "late_share_dense": 100 * float(late[per_net["round"] == 0].mean()),
-        "dense_spread_pp": 100 * float(dense["es_test_acc"].max() - dense["es_test_acc"].min()),
-        "trials": int(per_net["trial"].nunique()),
-        "dense_es_iteration": float(dense["es_iteration"].mean()),
-    }
-
-
-DIAGNOSTICS = {"dense_es_iteration": "unpruned networks' early-stopping iteration (mean)",
-               "late_share": "networks whose minimum falls in the last tenth of training (%)",
-               "late_share_dense": "unpruned networks whose minimum falls in the last tenth (%)",
-               "dense_spread_pp": "spread of unpruned test accuracy over trials (pp)"}
-"""The ``run_diagnostics`` compared between runs, with their descriptions."""
-
-
-def variants_side_by_side(runs: dict[str, pd.DataFrame], p_ms: tuple[float, ...] = (51.3, 21.1, 7.0, 3.6),
-                          variants: tuple[str, ...] = (ITERATIVE, REINIT, ONESHOT, RANDOM_SPARSE)) -> pd.DataFrame:
-    """For each variant at each of ``p_ms`` (the unpruned network first), the mean early-stopping
-    iteration and test accuracy there in each of ``runs`` (``{label: table}``), side by side."""
-    per_net = {run: early_stopping(table) for run, table in runs.items()}
-    rows = []
-    for variant, p_m in [("dense", 100.0)] + [(v, p) for v in variants for p in p_ms]:
-        row = {"": "unpruned" if variant == "dense" else variant_label(variant), "P_m (%)": f"{p_m:.1f}"}
-        for run, per in per_net.items():
-            es, acc = (_mean_at(per, variant, p_m, column) for column in ("es_iteration", "es_test_acc"))
-            row[run] = "—" if es is None else f"{es:,.0f} it., {100 * acc:.2f}%"
-        if any(row[run] != "—" for run in runs):
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def what_changed(before: tuple[str, list[Claim], dict[str, float]],
-                 after: tuple[str, list[Claim], dict[str, float]]) -> str:
-    """In words, from run ``before`` to run ``after`` (each ``(label, claims, run_diagnostics)``):
-    the claims whose verdict changed, then how each diagnostic moved."""
-    (label_a, claims_a, diag_a), (label_b, claims_b, diag_b) = before, after
-    old = {c.key: c.verdict for c in claims_a}
-    changed = [f"*{c.claim}*: {old[c.key]} → {c.verdict}" for c in claims_b if c.key in old and old[c.key] != c.verdict]
-    verdicts = (f"From {label_a} to {label_b}, {len(changed)} verdict{'s' if len(changed) != 1 else ''} changed"
-                + (": " + "; ".join(changed) + "." if changed else "."))
-    moved = "; ".join(f"{text}: {diag_a[name]:.1f} → {diag_b[name]:.1f}" for name, text in DIAGNOSTICS.items()
-                      if name in diag_a and name in diag_b)
-    return f"{verdicts} The diagnostics moved as follows. {moved}."
-
-
-def compare_runs(runs: dict[str, tuple[list[Claim], dict[str, float]]]) -> pd.DataFrame:
-    """Two or more runs of one page side by side, ``{run label: (claims, run_diagnostics)}``: each
-    claim's number and verdict per run, then the diagnostics (rows in the first run's order)."""
-    first = next(iter(runs.values()))
-    rows = [{"": c.claim, "paper": c.paper} for c in first[0]]
-    for label, (claims, _) in runs.items():
-        by_key = {c.key: c for c in claims}
-        for row, claim in zip(rows, first[0], strict=True):
-            mine = by_key.get(claim.key)
-            row[label] = "—" if mine is None or mine.this_run is None else \
-                f"{mine.this_run:.2f} {mine.unit} ({mine.verdict})"
-    for name, text in DIAGNOSTICS.items():
-        rows.append({"": text, "paper": ""} | {label: f"{diag[name]:.1f}" for label, (_, diag) in runs.items()})
-    return pd.DataFrame(rows)
-

@@ -113,25 +113,22 @@ def page_claims(page: Page, runs: list[tuple[ExperimentConfig, pd.DataFrame]] | 
     """The claims a page checks, measured on its committed tables (``runs``), or the claims it
     will check, marked not run yet, when it has none."""
     if runs is None:
-        return claim_lib.page_catalog(page.notebook)
+        return claim_lib.not_run_claims(page.notebook)
     tables = {cfg.name.removesuffix("_smoke"): table for cfg, table in runs}
-    if page.notebook == "lenet_imp":
-        return claim_lib.lenet_claims(next(iter(tables.values())))
-    if page.notebook == "conv_dropout":
-        plain = {k: v for k, v in tables.items() if not k.endswith("_dropout")}
-        return claim_lib.conv_claims(plain, {k.removesuffix("_dropout"): v for k, v in tables.items()
-                                             if k.endswith("_dropout")}, runs[0][0].dataset)
-    if page.notebook == "vgg19_warmup":
-        return claim_lib.vgg_claims({label: tables[p] for p, label in ref.VGG19_SETTINGS.values() if p in tables})
+    configs = {cfg.name.removesuffix("_smoke"): cfg for cfg, _ in runs}
+    if page.notebook in ("lenet_imp", "conv_dropout", "vgg19_warmup"):
+        return claim_lib.evaluate_claims(page.notebook, tables, configs)
     cfg, table = runs[0]
     if page.notebook == "imp_landscape":
         folder = book_dir / "results" / cfg.key / "landscape"
-        return claim_lib.landscape_claims(pd.concat([table, pd.read_csv(folder / "comparison.csv.gz")]),
-                                          pd.read_csv(next(folder.glob("interpolation_*.csv.gz"))),
-                                          pd.read_csv(next(folder.glob("hessian_*.csv.gz"))))
+        extra = {"interpolation": pd.read_csv(next(folder.glob("interpolation_*.csv.gz"))),
+                 "hessian": pd.read_csv(next(folder.glob("hessian_*.csv.gz")))}
+        landscape = pd.concat([table, pd.read_csv(folder / "comparison.csv.gz")])
+        return claim_lib.evaluate_claims(page.notebook, {"landscape": landscape}, extra=extra)
     exports = json.loads((book_dir / "runs" / f"{page.notebook}.json").read_text())["runs"][0]["exports"]
     transformed = [pd.read_csv(path) for path in sorted((book_dir / "results" / exports[0]).glob("*.csv.gz"))]
-    return claim_lib.dual_claims(early_stopping(pd.concat([table, *transformed], ignore_index=True)))
+    per_net = early_stopping(pd.concat([table, *transformed], ignore_index=True))
+    return claim_lib.evaluate_claims(page.notebook, {}, extra={"dual_per_net": per_net})
 
 
 def scoreboard(book_dir: Path) -> pd.DataFrame:
@@ -148,7 +145,7 @@ def scoreboard(book_dir: Path) -> pd.DataFrame:
             scale = f"not run yet; `python -m lt_utils.book run {page.notebook}` runs it"
         for claim in page_claims(page, runs, book_dir):
             rows.append({"page": page.notebook, "title": page.title, "claim": claim.claim, "paper": claim.paper,
-                         "this book": claim.shown(),
+                         "this book": claim.shown(), "reproduced when": claim.rule,
                          "verdict": NOT_RUN_YET if runs is None else claim.verdict, "run at": scale})
     return pd.DataFrame(rows)
 
@@ -168,14 +165,11 @@ def scoreboard_page(book_dir: Path) -> str:
     page's claims under a line that links the page and says at what scale it was run."""
     board = scoreboard(book_dir)
     counts = board["verdict"].value_counts()
-    summary = ", ".join(f"{counts[v]} {v}" for v in (claim_lib.REPRODUCED, claim_lib.NOT_REPRODUCED,
-                                                     claim_lib.NOT_RUN, claim_lib.NOT_MEASURED, claim_lib.MEASURED,
-                                                     NOT_RUN_YET)
-                        if v in counts)
+    summary = ", ".join(f"{counts[v]} {v}" for v in (*claim_lib.VERDICTS, NOT_RUN_YET) if v in counts)
     lines = [f"Of the {len(board)} claims the book checks: {summary}.", ""]
     for (page, title, scale), rows in board.groupby(["page", "title", "run at"], sort=False):
         lines += [f"**{{doc}}`{title} <figures/{page}>`**: {scale}.", "",
-                  markdown_table(rows[["claim", "paper", "this book", "verdict"]]), ""]
+                  markdown_table(rows[["claim", "paper", "this book", "reproduced when", "verdict"]]), ""]
     return "\n".join(lines)
 
 
@@ -185,8 +179,10 @@ def headline_figure(book_dir: Path) -> Any:
     runs = stored_runs(book_dir, "lenet_imp")
     if runs is None:
         fig, axes = plots.figure(1, 1, height=3.0)
-        plots.reference_line(axes[0, 0], 100 * ref.LENET_UNPRUNED_TEST_ACC, "unpruned about 98%")
-        plots.reference_pm(axes[0, 0], 21.1, "tickets 38% earlier")
+        plots.reference_line(axes[0, 0], 100 * ref.LENET_UNPRUNED_TEST_ACC,
+                             f"unpruned about {100 * ref.LENET_UNPRUNED_TEST_ACC:.0f}%")
+        earlier, at = ref.LENET_CLAIMS["es_speedup_21"]
+        plots.reference_pm(axes[0, 0], at, f"tickets {100 * earlier:.0f}% earlier")
         plots.pm_axis(axes[0, 0])
         return fig
     table = runs[0][1]
@@ -205,7 +201,7 @@ def placeholder_page(page: Page, title: str, bench_dir: Path, figure_name: str) 
              "The paper's stated values, drawn in the layout of its figures and labelled *paper*. Where the",
              "paper states a value relative to the unpruned network, only its P_m is marked.", "```", "",
              markdown_table(pd.DataFrame([{"claim": c.claim, "paper": c.paper, "verdict": NOT_RUN_YET}
-                                          for c in claim_lib.page_catalog(page.notebook)])), "",
+                                          for c in claim_lib.not_run_claims(page.notebook)])), "",
              "## The run this page will show", "", markdown_table(configuration_table(configs)), "",
              projected_time(configs, bench_dir), "", "## Running it", "", "```bash",
              run_command(page.notebook), "```", "", ray_note(configs), "",

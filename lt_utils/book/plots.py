@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
+from lt_utils.book import reference as ref
 from lt_utils.lottery.results import accuracy_at, early_stopping, measured, summarize
 from lt_utils.lottery.variants import ITERATIVE, REINIT, VARIANTS
 
@@ -41,7 +42,8 @@ VARIANT_STYLE = {name: {"label": v.label, "color": v.color, "marker": v.marker} 
 PAPER_STYLE = {"color": "black", "marker": "*", "markersize": 11, "linestyle": "none"}
 _NOTE_BOX = {"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1}  # paper labels
 NETWORK_LINESTYLES = ("-", "--", ":", "-.")  # several networks or settings in one panel, in order
-PM_TICKS = (100, 51.3, 21.1, 7.0, 3.6, 1.9)
+PM_TICKS = ref.LENET_FIGURE3_PM  # the P_m of the paper's Figure 3
+SPARSE_TICKS = PM_TICKS[::2]  # fewer ticks, for narrow panels (100, 21.1, 3.6)
 
 # Figure 4 (Lenet) and Figure 5 (Conv): the paper's four panels.
 FOUR_PANELS = (("es_iteration", "Early-stop iteration (val.)", 1.0),
@@ -139,9 +141,10 @@ def _nearest_round(rows: pd.DataFrame, pm: float, tol: float = 0.15) -> float | 
     return float(nearest) if abs(nearest - pm) <= tol else None
 
 
-FIGURE3_PANELS = ((ITERATIVE, (100.0, 51.3, 21.1), ()),
-                  (ITERATIVE, (100.0, 21.1, 7.0, 3.6, 1.9), ()),
-                  (ITERATIVE, (100.0, 51.3, 21.1), (51.3, 21.1)))
+_F3 = ref.LENET_FIGURE3_PM
+FIGURE3_PANELS = ((ITERATIVE, _F3[:3], ()),
+                  (ITERATIVE, (_F3[0], *_F3[2:]), ()),
+                  (ITERATIVE, _F3[:3], _F3[1:3]))
 
 
 def figure3(table: pd.DataFrame, panels: Sequence[tuple[str, Sequence[float], Sequence[float]]] = FIGURE3_PANELS,
@@ -366,7 +369,7 @@ def checkpoint_figure(tables: dict[str, pd.DataFrame], checkpoints: Sequence[int
             not_measured(ax, "" if len(missing) == len(tables) else f" for {', '.join(missing)}")
             pm_axis(ax)
         ax.set_title(f"{iteration:,} iterations")
-        ax.set_xticks((100, 21.1, 3.6), ["100", "21.1", "3.6"])
+        ax.set_xticks(SPARSE_TICKS, [f"{p:g}" for p in SPARSE_TICKS])
         ax.set_xlabel("P_m (%)")
     axes[0, 0].set_ylabel("Test accuracy (%)")
     legend_below(fig, list(axes[0]))
@@ -506,7 +509,7 @@ def paper_vgg_figure(reference: object) -> Figure:
     low, high = reference.VGG19_UNPRUNED_TEST_ACC
     for ax, iteration in zip(axes[0], reference.VGG19_CHECKPOINTS, strict=True):
         pm_axis(ax)
-        ax.set_xticks((100, 21.1, 3.6), ["100", "21.1", "3.6"])
+        ax.set_xticks(SPARSE_TICKS, [f"{p:g}" for p in SPARSE_TICKS])
         ax.set_xlabel("P_m (%)")
         ax.set_title(f"{iteration:,} iterations")
     axes[0, 0].set_ylim(85, 95)

@@ -5,20 +5,17 @@ Every value here is the paper's, not ours; plots and tables label them "paper".
 
 PAPER = "Frankle & Carbin (ICLR 2019)"
 
-# Weights remaining after k rounds (PAPER.md section 3), percent.
-LENET_PM = {3: 51.3, 7: 21.1, 9: 13.5, 12: 7.0, 15: 3.6, 18: 1.9}
-
-# Figure 3's curves show these P_m values.
-LENET_FIGURE3_PM = (100.0, 51.3, 21.1, 7.0, 3.6, 1.9)
+LENET_FIGURE3_PM = (100.0, 51.3, 21.1, 7.0, 3.6, 1.9)  # the P_m of Figure 3's curves (and this book's P_m ticks)
 
 LENET_UNPRUNED_TEST_ACC = 0.98  # unverified: read off a figure
 LENET_ITERATIONS = 50_000  # training accuracy is about 100% at 50K iterations
 
 LENET_CLAIMS = {
-    "es_speedup_21": 0.38,  # early stopping 38% earlier at P_m 21.1% than unpruned
-    "acc_gain_13_5_pp": 0.3,  # > 0.3 pp above the original at P_m 13.5%
-    "reinit_es_ratio_21": 2.51,  # ticket reaches min val loss 2.51x faster than reinit, at 21%
-    "reinit_acc_gap_21_pp": 0.5,  # ticket about 0.5 pp more accurate than reinit, at 21%
+    "es_speedup_21": (0.38, 21.1),  # early stopping 38% earlier than unpruned, at P_m 21.1%
+    "acc_gain_13_5_pp": (0.3, 13.5),  # more than 0.3 pp above the original, at P_m 13.5%
+    "acc_back_pm": 3.6,  # back to the original's accuracy at P_m 3.6%
+    "reinit_es_ratio_21": (2.51, 21.1),  # ticket reaches min val loss 2.51x faster than reinit, at P_m 21.1%
+    "reinit_acc_gap_21_pp": (0.5, 21.1),  # ticket about 0.5 pp more accurate than reinit, at P_m 21.1%
     "oneshot_acc_range": (95.0, 5.17),  # one-shot beats the original for 95.0% >= P_m >= 5.17%
     "oneshot_es_range": (67.5, 17.6),  # one-shot stops earlier than the original for 67.5% >= P_m >= 17.6%
     "reinit_falls_pm": 21.1,  # reinitialized networks' accuracy starts falling at P_m 21.1%
@@ -32,6 +29,8 @@ CONV_UNPRUNED_VAL_ACC = {"conv2": 0.676, "conv4": 0.749, "conv6": 0.791}
 CONV_DROPOUT_GAIN_PP = {"conv2": 2.1, "conv4": 3.0, "conv6": 2.4}  # dropout's gain, unpruned
 CONV_DROPOUT_BEST = {"conv4": (0.826, 7.6), "conv6": (0.848, 10.5)}  # best ticket with dropout (acc, P_m)
 CONV_DROPOUT_UNPRUNED = {"conv4": 0.776, "conv6": 0.813}
+CONV_DROPOUT_PRUNING_GAIN_PP = {"conv2": 2.3, "conv4": 4.6, "conv6": 4.7}  # pruning's gain beyond dropout's, at most
+CONV_ABOVE_ORIGINAL_PM = 2.0  # winning tickets stay above the original's accuracy while P_m > 2%
 
 # VGG-19 (section 4, Figure 7).
 VGG19_SETTINGS = {
