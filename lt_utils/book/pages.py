@@ -84,7 +84,10 @@ def scale_summary(cfg: ExperimentConfig, full: ExperimentConfig | None, last_rou
     ``last_round``: how far a run in parts has gone."""
     parts = []
     for name, value, paper in (("trials", cfg.trials, full and full.trials),
-                               ("iterations", cfg.train.iterations, full and full.train.iterations)):
+                               ("iterations", cfg.train.iterations, full and full.train.iterations),
+                               ("reinitializations per trial", cfg.reinits, full and full.reinits)):
+        if name.startswith("reinit") and not paper:  # a chapter's run: no reinitializations to compare
+            continue
         parts.append(f"{value:,} of {paper:,} {name}" if paper and paper != value else f"{value:,} {name}")
     if cfg.name.endswith("smoke") or DATASETS[cfg.dataset].synthetic:
         parts.insert(0, "smoke run")
@@ -95,8 +98,12 @@ def scale_summary(cfg: ExperimentConfig, full: ExperimentConfig | None, last_rou
         parts.append(f"early termination after {cfg.train.patience:,} iterations without improvement ({where})")
     if cfg.train.test_eval == "where_read":
         parts.append("test set evaluated only where read")
+    if cfg.reinits and cfg.reinit_rounds:
+        parts.append(f"reinitializations at rounds {', '.join(map(str, cfg.reinit_rounds))} only")
     if last_round is not None and last_round < cfg.rounds:
         parts.append(rounds_so_far(last_round, cfg.rounds))
+    elif last_round is not None and cfg.rounds:
+        parts.append(f"rounds 0–{cfg.rounds}")
     return ", ".join(parts)
 
 
@@ -138,9 +145,10 @@ def scoreboard(book_dir: Path) -> pd.DataFrame:
     for page in PAGES:
         runs = stored_runs(book_dir, page.notebook)
         if runs:
-            summaries = {scale_summary(cfg, _full_scale(cfg), int(table["round"].max()) if len(table) else None)
-                         for cfg, table in runs}
-            scale = f"run at {'; '.join(sorted(summaries))}, on {', '.join(run_devices(book_dir, page.notebook))}"
+            summaries = [f"{cfg.name}: " * (len(runs) > 1)
+                         + scale_summary(cfg, _full_scale(cfg), int(table["round"].max()) if len(table) else None)
+                         for cfg, table in runs]  # each run named, where a page has several
+            scale = f"run at {'; '.join(summaries)}, on {', '.join(run_devices(book_dir, page.notebook))}"
         else:
             scale = f"not run yet; `python -m lt_utils.book run {page.notebook}` runs it"
         for claim in page_claims(page, runs, book_dir):
