@@ -17,7 +17,13 @@ command-line modules run without being imported twice.
 from lt_utils.book import plots
 from lt_utils.book import reference as ref
 from lt_utils.book.claims import claims_table, evaluate_claims
-from lt_utils.book.compare import compare_runs, run_diagnostics, variants_side_by_side, what_changed
+from lt_utils.book.compare import (
+    compare_runs,
+    protocols_side_by_side,
+    run_diagnostics,
+    variants_side_by_side,
+    what_changed,
+)
 from lt_utils.book.notebook import (
     check_parameters,
     configure,
@@ -35,6 +41,7 @@ from lt_utils.book.notebook import (
 
 __all__ = [
     "check_parameters", "claims_table", "compare_runs", "configure", "conv_presets", "device_note", "evaluate_claims",
-    "parse_choices", "parse_rounds", "plots", "progress_note", "ref", "run_diagnostics", "run_presets", "run_record",
-    "save_run_record", "scale_note", "scale_notes", "variants_side_by_side", "what_changed",
+    "parse_choices", "parse_rounds", "plots", "progress_note", "protocols_side_by_side", "ref", "run_diagnostics",
+    "run_presets", "run_record", "save_run_record", "scale_note", "scale_notes", "variants_side_by_side",
+    "what_changed",
 ]

@@ -1,12 +1,20 @@
-"""Runs of one page side by side: what moved between them (claims, diagnostics, networks at given P_m)."""
+"""Runs of one page side by side: what moved between them (claims, diagnostics, networks at given P_m), and
+the two pruning protocols (``prune_at``) network by network."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 
 from lt_utils.book import reference as ref
 from lt_utils.book.claims import Claim, at_pm
+from lt_utils.engine.pruning import mask_overlap
+from lt_utils.lottery.config import ExperimentConfig
+from lt_utils.lottery.experiments import experiment_path, finished_rounds, load_table, load_ticket
+from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.results import early_stopping
+from lt_utils.lottery.stored import stored_table
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
 from lt_utils.lottery.variants import label as variant_label
 
@@ -79,3 +87,69 @@ def compare_runs(runs: dict[str, tuple[list[Claim], dict[str, float]]]) -> pd.Da
         rows.append({"": text, "paper": ""} | {label: f"{diag[name]:.1f}" for label, (_, diag) in runs.items()})
     return pd.DataFrame(rows)
 
+
+
+def protocol_comparison(paper: pd.DataFrame, shortcut: pd.DataFrame,
+                        overlap: dict[int, float] | None = None) -> pd.DataFrame:
+    """The winning tickets of two runs of one configuration, round by round: ``paper`` pruned at the end
+    of the schedule (``prune_at="end"``), ``shortcut`` where early termination stopped
+    (``prune_at="stop"``). For each round both have: P_m, the early-stopping iteration and the test
+    accuracy there under each protocol, and, where ``overlap`` has the round, the share of the paper
+    protocol's surviving weights that the shortcut's mask keeps too (``mask_overlap``)."""
+    rows = []
+    tickets = {name: early_stopping(t[t["variant"] == ITERATIVE]).groupby("round")
+               for name, t in (("paper", paper), ("shortcut", shortcut))}
+    means = {name: groups[["p_m", "es_iteration", "es_test_acc"]].mean() for name, groups in tickets.items()}
+    for r in means["paper"].index.intersection(means["shortcut"].index):
+        a, b = means["paper"].loc[r], means["shortcut"].loc[r]
+        rows.append({"round": int(r), "P_m (%)": round(float(a["p_m"]), 1),
+                     "early stop, end of schedule": a["es_iteration"], "early stop, where stopped": b["es_iteration"],
+                     "test acc. (%), end of schedule": 100 * a["es_test_acc"],
+                     "test acc. (%), where stopped": 100 * b["es_test_acc"],
+                     "masks in common (%)": 100 * overlap[r] if overlap and r in overlap else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def shortcut_of(cfg: ExperimentConfig, patience: int | None = None) -> ExperimentConfig:
+    """The run of ``cfg`` pruned where early termination stopped (``prune_at="stop"``), with ``cfg``'s
+    patience or, where it has none, ``patience``."""
+    return cfg.with_overrides(patience=cfg.train.patience or patience, prune_at="stop")
+
+
+def _table_of(cfg: ExperimentConfig, results_dir: str | Path, stored_dir: str | Path | None,
+              options: RunOptions) -> pd.DataFrame | None:
+    """``cfg``'s table: the committed one, else the finished rounds in ``results_dir``, else None."""
+    table = stored_table(cfg, stored_dir, cfg.key_for(options.identity(cfg))) if stored_dir else None
+    if table is None and experiment_path(cfg, results_dir, options).is_dir():
+        table = load_table(cfg, results_dir, options)
+    return table if table is not None and len(table) else None
+
+
+def ticket_overlaps(paper: ExperimentConfig, shortcut: ExperimentConfig, results_dir: str | Path,
+                    options: RunOptions | None = None) -> dict[int, float]:
+    """For each round both runs finished in ``results_dir``, the mean over trials of the share of the
+    paper protocol's surviving weights that the shortcut's mask keeps too; empty where either run's
+    tickets are not at hand (only the tables are committed)."""
+    options = options or RunOptions(device="cpu")
+    rounds = set(finished_rounds(paper, results_dir, options)) & set(finished_rounds(shortcut, results_dir, options))
+    out = {}
+    for r in sorted(rounds):
+        shares = [mask_overlap(load_ticket(paper, results_dir, r, t, options=options)[1],
+                               load_ticket(shortcut, results_dir, r, t, options=options)[1])
+                  for t in range(min(paper.trials, shortcut.trials))]
+        out[r] = sum(shares) / len(shares)
+    return out
+
+
+def protocols_side_by_side(cfg: ExperimentConfig, table: pd.DataFrame, results_dir: str | Path,
+                           stored_dir: str | Path | None, options: RunOptions | None = None,
+                           patience: int | None = None) -> tuple[ExperimentConfig, pd.DataFrame | None, pd.DataFrame]:
+    """``cfg``'s run (the paper's protocol) beside its shortcut's (:func:`shortcut_of`): the shortcut's
+    configuration, its table (None where it has not been run) and :func:`protocol_comparison`."""
+    options = options or RunOptions(device="cpu")
+    other = shortcut_of(cfg, patience)
+    other_table = _table_of(other, results_dir, stored_dir, options)
+    if other_table is None:
+        return other, None, pd.DataFrame()
+    overlap = ticket_overlaps(cfg, other, results_dir, options) if Path(results_dir).is_dir() else {}
+    return other, other_table, protocol_comparison(table, other_table, overlap)

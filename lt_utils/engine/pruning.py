@@ -103,3 +103,11 @@ def percent_remaining(masks: Masks) -> torch.Tensor:
     alive = sum(m.reshape(m.shape[0], -1).sum(1) for m in masks.values())
     total = sum(m[0].numel() for m in masks.values())
     return 100 * alive.double() / total
+
+
+def mask_overlap(a: Masks, b: Masks) -> float:
+    """The share of the weights ``a`` keeps that ``b`` keeps too, over every layer (1.0: the same
+    mask; two random masks of the same per-layer counts share about their density)."""
+    kept = sum(int(a[k].sum()) for k in a)
+    common = sum(int((a[k] & b[k]).sum()) for k in a)
+    return common / kept if kept else 1.0
