@@ -164,6 +164,13 @@ def test_figures_say_what_a_run_did_not_measure():
     assert [_says_not_measured(ax) for ax in fig.axes] == [False, False, True, True]  # end-of-training panels
     fig = plots.checkpoint_figure({"lr 0.1": read}, [1_000, 20_000])
     assert [_says_not_measured(ax) for ax in fig.axes] == [True, False]
+    # prune_at="end": the winning tickets train to the end, only the reinitializations stopped
+    controls = table.where(table["variant"] != "reinit", stopped).astype(table.dtypes.to_dict())
+    fig = plots.four_panel_figure([(controls, ["iterative", "reinit"], "", "-")])
+    assert [_says_not_measured(ax) for ax in fig.axes] == [False, False, True, True]
+    for ax in fig.axes[2:]:  # the tickets drawn, the reinitializations named as not measured
+        assert ax.lines and any("for random reinit" in t.get_text().lower() for t in ax.texts), \
+            [t.get_text() for t in ax.texts]
     plots.plt.close("all")
 
 

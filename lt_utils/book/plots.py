@@ -5,8 +5,10 @@ at page width in the book; the scale of a run goes in the caption, never in the 
 variant has one colour and marker everywhere (``lt_utils.lottery.variants.VARIANTS``); the paper's own values
 are drawn in black and labelled "paper", beside the mark where the label covers no data, else in
 the axes' legend (:func:`labels_over_data` finds any label that does). A panel whose values a run
-did not measure (``patience``: end-of-training values; ``test_eval="where_read"``: test accuracy
-over training) says so instead of plotting what is left (:func:`not_measured`).
+did not measure (``patience``: the stopped networks' end-of-training values; ``test_eval="where_read"``:
+test accuracy over training) says so instead of plotting what is left (:func:`not_measured`); where
+only some variants were measured (the winning tickets train to the end, the controls stop), it draws
+those and names the others.
 """
 
 from __future__ import annotations
@@ -127,6 +129,11 @@ def fit_ylim_after(ax: Axes, curves: Sequence[pd.Series], settle: float = 0.1, p
     ax.set_ylim(lo - margin, hi + margin)
 
 
+def _network_rows(per_net: pd.DataFrame, variant: str) -> pd.DataFrame:
+    """``variant``'s networks in ``per_net`` with the dense networks its curve starts from."""
+    return per_net[(per_net["variant"] == variant) | (per_net["round"] == 0)]
+
+
 def not_measured(ax: Axes, what: str = "") -> None:
     """Say in panel ``ax`` that its values were not measured in this run (``what``: whose)."""
     ax.text(0.5, 0.5, f"not measured in this run{what}\n(see the run line)", transform=ax.transAxes,
@@ -196,14 +203,17 @@ def four_panel_figure(lines: Sequence[tuple[pd.DataFrame, Sequence[str], str, st
     if whole:  # the whole training split, measured at the end of training (tables stored since it was)
         panels = [WHOLE_TRAIN_PANEL if panel[0] == "final_train_acc" else panel for panel in panels]
     for ax, (column, ylabel, scale) in zip(axes.flat, panels, strict=False):
-        missing = []
+        missing, drawn = [], 0
         for per_net, variants, suffix, style in per_nets:
-            if measured(per_net, column):
-                metric_vs_pm(per_net, column, ax, variants, scale, suffix, style)
-            elif column in per_net:  # patience stopped networks before the end: no end-of-training values
-                missing.append(suffix.strip())
+            # patience stopped the controls before the end: their end-of-training values are not measured,
+            # while the winning tickets, which train the whole schedule (prune_at="end"), have theirs
+            shown = [v for v in variants if measured(_network_rows(per_net, v), column)]
+            if shown:
+                metric_vs_pm(per_net, column, ax, shown, scale, suffix, style)
+                drawn += 1
+            missing += [f"{label(v)}{suffix}".strip() for v in variants if v not in shown and column in per_net]
         if missing:
-            not_measured(ax, "" if len(missing) == len(per_nets) else f" for {', '.join(missing)}")
+            not_measured(ax, "" if not drawn else f" for {', '.join(missing)}")
         ax.set_ylabel(ylabel)
         pm_axis(ax)
     for ax in axes.flat[len(panels):]:
