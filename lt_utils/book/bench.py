@@ -39,7 +39,6 @@ from tqdm import tqdm
 from lt_utils.atomic import atomic_write_json
 from lt_utils.book.peak import conv_gflops, matmul_gflops, model_flops
 from lt_utils.book.timing import (
-    EVAL_BATCH_CAP,
     engine_loop,
     paper_rate,
     plain_loop,
@@ -49,7 +48,7 @@ from lt_utils.book.timing import (
 )
 from lt_utils.engine.cpu import missing_bf16_note, native_bf16
 from lt_utils.engine.data import DATASETS, load_dataset, stand_in
-from lt_utils.engine.memory import eval_batch_for
+from lt_utils.engine.memory import EVAL_BATCH_CAP, eval_batch_for
 from lt_utils.engine.models import MODELS, build_model, networks_per_stack
 from lt_utils.engine.step import resolve_step_mode
 from lt_utils.errors import ConfigError, user_errors

@@ -35,7 +35,7 @@ from lt_utils.book import reference as ref
 from lt_utils.book.noise import RANGED, Interval, near_minimum_ranges
 from lt_utils.chapters.landscape import barriers, spectrum_summary
 from lt_utils.engine.data import DATASETS
-from lt_utils.lottery.results import early_stopping, measured
+from lt_utils.lottery.results import PM_TOLERANCE, early_stopping, measured, nearest_pm
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, REINIT, RST, UNIDLTH
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
@@ -44,10 +44,8 @@ MEASURED = "measured (no verdict)"
 VERDICTS = (REPRODUCED, INCONCLUSIVE, NOT_REPRODUCED, MEASURED, NOT_RUN, NOT_MEASURED)
 """Every verdict, in the order the scoreboard counts them."""
 
-PM_TOLERANCE = 0.15
-"""How far (in percentage points of P_m) the run's nearest P_m may lie from the paper's (Lenet)."""
 CONV_PM_TOLERANCE = 0.3
-"""The same for the Conv nets, whose per-layer rounding moves P_m a little more."""
+"""``PM_TOLERANCE`` for the Conv nets, whose per-layer rounding moves P_m a little more."""
 
 
 @dataclass(frozen=True)
@@ -196,14 +194,6 @@ def _interval(rows: pd.DataFrame, column: str) -> Interval:
     if column in RANGED and f"{column}_low" in rows:
         return Interval(value, float(rows[f"{column}_low"].mean()), float(rows[f"{column}_high"].mean()))
     return Interval.of(value)
-
-
-def nearest_pm(p_ms: np.ndarray, pm: float, tol: float) -> float | None:
-    """The P_m of ``p_ms`` nearest ``pm``, or None when it lies more than ``tol`` away."""
-    if len(p_ms) == 0:
-        return None
-    nearest = float(p_ms[np.argmin(np.abs(p_ms - pm))])
-    return nearest if abs(nearest - pm) <= tol else None
 
 
 def at_pm(per_net: pd.DataFrame | None, variant: str, pm: float, column: str,

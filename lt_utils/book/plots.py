@@ -27,7 +27,7 @@ from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 from lt_utils.book import reference as ref
-from lt_utils.lottery.results import accuracy_at, early_stopping, measured, summarize
+from lt_utils.lottery.results import PM_TOLERANCE, accuracy_at, early_stopping, measured, nearest_pm, summarize
 from lt_utils.lottery.variants import ITERATIVE, REINIT, VARIANTS
 
 PAGE_WIDTH = 7.5  # inches: the book's text column at 100 dpi; no figure is wider
@@ -53,7 +53,6 @@ FOUR_PANELS = (("es_iteration", "Early-stop iteration (val.)", 1.0),
                ("final_test_acc", "Accuracy at end of training (test, %)", 100.0),
                ("final_train_acc", "Accuracy at end of training (train subset, %)", 100.0))
 WHOLE_TRAIN_PANEL = ("final_train_acc_full", "Accuracy at end of training (train, %)", 100.0)
-CONV_PANELS = FOUR_PANELS
 
 
 def label(variant: str) -> str:
@@ -140,14 +139,6 @@ def not_measured(ax: Axes, what: str = "") -> None:
             ha="center", va="center", fontsize=9, bbox=_NOTE_BOX)
 
 
-def _nearest_round(rows: pd.DataFrame, pm: float, tol: float = 0.15) -> float | None:
-    available = np.sort(rows["p_m"].unique())[::-1]
-    if not len(available):
-        return None
-    nearest = available[np.argmin(np.abs(available - pm))]
-    return float(nearest) if abs(nearest - pm) <= tol else None
-
-
 _F3 = ref.LENET_FIGURE3_PM
 FIGURE3_PANELS = ((ITERATIVE, _F3[:3], ()),
                   (ITERATIVE, (_F3[0], *_F3[2:]), ()),
@@ -175,7 +166,7 @@ def figure3(table: pd.DataFrame, panels: Sequence[tuple[str, Sequence[float], Se
         for kind, chosen, style in ((variant, pms, "-"), (REINIT, reinit_pms, "--")):
             rows = table[table["variant"] == kind]
             for pm in chosen:
-                nearest = _nearest_round(rows, pm)
+                nearest = nearest_pm(rows["p_m"].unique(), pm, PM_TOLERANCE)
                 if nearest is None:
                     continue
                 curve = rows[rows["p_m"] == nearest].groupby("iteration")["test_acc"].agg(["mean", "min", "max"])

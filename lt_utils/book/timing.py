@@ -44,7 +44,7 @@ from lt_utils.engine.data import (
     real_dataset,
     stats,
 )
-from lt_utils.engine.memory import activation_bytes, eval_batch_for
+from lt_utils.engine.memory import EVAL_BATCH_CAP, activation_bytes, eval_batch_for
 from lt_utils.engine.models import build_model
 from lt_utils.engine.pruning import dense_masks, prune_to_round
 from lt_utils.engine.stack import init_states
@@ -58,7 +58,6 @@ EVAL_TIMING_IMAGES = 1_000
 """Validation images each loop's evaluation is timed on (the engine's: at least one batch of its own)."""
 EVAL_REPEATS = 2
 """Each evaluation is timed this often and the faster kept."""
-EVAL_BATCH_CAP = 2_000
 """The engine's evaluation batch before the memory budget (``RunOptions.eval_batch``'s default)."""
 
 

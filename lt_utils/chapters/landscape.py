@@ -20,7 +20,7 @@ from torch.func import functional_call, grad, jvp
 from tqdm import tqdm
 
 from lt_utils.engine.data import Dataset, Split, load_dataset
-from lt_utils.engine.memory import eval_batch_for
+from lt_utils.engine.memory import EVAL_BATCH_CAP, eval_batch_for
 from lt_utils.engine.models import PrunableModel
 from lt_utils.engine.pruning import Masks, dense_masks, percent_remaining, prune_to_round, random_masks_like
 from lt_utils.engine.seeding import derive_seed
@@ -121,7 +121,7 @@ def level_distances(cfg: ExperimentConfig, results_dir: str | Path, device: str 
 
 
 def interpolate(model: PrunableModel, start: State, end: State, buffers: State, splits: dict[str, Split],
-                points: int, eval_batch: int = 2_000) -> pd.DataFrame:
+                points: int, eval_batch: int = EVAL_BATCH_CAP) -> pd.DataFrame:
     """Loss and accuracy along ``(1 - a) start + a end`` for ``points`` values of ``a`` in [0, 1],
     all points evaluated as one stack of networks. ``start`` and ``end`` are single networks."""
     first = next(iter(start.values()))

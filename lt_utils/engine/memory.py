@@ -31,6 +31,8 @@ import torch
 from lt_utils.engine.models import MODELS, PrunableModel, build_model
 from lt_utils.errors import ConfigError
 
+EVAL_BATCH_CAP = 2_000
+"""The largest evaluation batch by default (``eval_batch_for`` lowers it to fit memory)."""
 BYTES_PER_VALUE = 4  # fp32
 COPIES_PER_NETWORK = 5  # weights, gradients, mask, two optimizer moments
 COPIES_PER_TRIAL = 3  # kept across rounds: initial (or rewind) weights, trained weights, mask

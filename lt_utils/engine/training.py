@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from lt_utils.engine.data import Dataset, Split, augment, black, epoch_batches, skip_augment
 from lt_utils.engine.hparams import TrainConfig
-from lt_utils.engine.memory import eval_batch_for
+from lt_utils.engine.memory import EVAL_BATCH_CAP, eval_batch_for
 from lt_utils.engine.models import PrunableModel
 from lt_utils.engine.stack import State, check_precision
 from lt_utils.engine.step import Scorer, make_step_forms
@@ -171,7 +171,7 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
                 data: Dataset, cfg: TrainConfig, data_seeds: list[int], *, start_iteration: int = 0,
                 snapshot_at: int | None = None, full_schedule: list[bool] | None = None,
                 penalty: Penalty | None = None, on_eval: OnEval | None = None,
-                eval_batch: int = 2_000, progress: bool | str = False, step: str = "auto",
+                eval_batch: int = EVAL_BATCH_CAP, progress: bool | str = False, step: str = "auto",
                 precision: str = "fp32") -> TrainResult:
     """Train ``N`` networks at once from ``params`` (not modified), each with its own mask and
     data order (``data_seeds``). Pruned weights are zero before training and stay exactly zero.

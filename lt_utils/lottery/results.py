@@ -13,9 +13,11 @@ diverged network's loss is NaN, its accuracy is not): readers test accuracies fo
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -24,7 +26,7 @@ from lt_utils.engine.training import FULL_TRAIN_METRICS, METRICS
 from lt_utils.errors import DamagedResultWarning
 
 KEY_COLUMNS = ("variant", "trial", "replicate", "round", "p_m")
-GROUP = ["variant", "trial", "replicate", "round", "p_m"]
+GROUP = list(KEY_COLUMNS)  # the same columns, as the list pandas' groupby takes
 
 
 def cached_table(path: Path, compute: Any, stored: Path | None = None) -> pd.DataFrame:
@@ -136,3 +138,16 @@ def accuracy_at(table: pd.DataFrame, iteration: int) -> pd.DataFrame:
     """One row per network: its metrics at the last evaluation at or before ``iteration``."""
     rows = table[table["iteration"] <= iteration].sort_values([*GROUP, "iteration"])
     return rows.groupby(GROUP, sort=False).tail(1).reset_index(drop=True)
+
+
+PM_TOLERANCE = 0.15
+"""How far (in percentage points of P_m) a run's P_m may lie from a P_m the paper names, to stand for it."""
+
+
+def nearest_pm(p_ms: Sequence[float] | np.ndarray, pm: float, tol: float) -> float | None:
+    """The P_m of ``p_ms`` nearest ``pm`` (ties: the densest), or None when none lies within ``tol``."""
+    available = np.sort(np.asarray(p_ms, dtype=float))[::-1]
+    if not len(available):
+        return None
+    nearest = float(available[np.argmin(np.abs(available - pm))])
+    return nearest if abs(nearest - pm) <= tol else None
