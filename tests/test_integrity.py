@@ -162,3 +162,41 @@ def test_exported_tables_are_recorded_in_the_manifest(finished, tmp_path):
     manifest = json.loads((tmp_path / "results" / TABLES_MANIFEST).read_text())
     assert manifest["files"][f"{cfg.key}.csv.gz"]["rows"] == len(table)
     assert table_problems(tmp_path / "results") == []
+
+
+def _lenet_table_name() -> str:
+    return json.loads((BOOK / "runs" / "lenet_imp.json").read_text())["runs"][0]["key"] + ".csv.gz"
+
+
+@pytest.mark.parametrize("rows", [1, "3819", None], ids=["one_row", "text", "none_is_not_checked"])
+def test_a_committed_manifest_claiming_another_row_count_is_refused_by_name(tmp_path, rows):
+    import shutil
+
+    from lt_utils.lottery.config import ExperimentConfig
+    from lt_utils.lottery.stored import StoredTableError, stored_table
+
+    stored = tmp_path / "results"
+    shutil.copytree(BOOK / "results", stored)
+    name = _lenet_table_name()
+    manifest = json.loads((stored / TABLES_MANIFEST).read_text())
+    true_rows = manifest["files"][name]["rows"]
+    manifest["files"][name]["rows"] = rows
+    (stored / TABLES_MANIFEST).write_text(json.dumps(manifest))
+    cfg = ExperimentConfig.from_dict(json.loads((BOOK / "runs" / "lenet_imp.json").read_text())["runs"][0]["config"])
+    if rows is None:  # a non-table entry (a checkpoint) records no rows: nothing to count
+        assert table_problems(stored) == []
+        return
+    assert table_problems(stored) == [f"{stored / name} has {true_rows} rows, but its manifest records "
+                                      f"rows={rows!r} (the manifest was changed)"]
+    with pytest.raises(StoredTableError, match=rf"{name} has {true_rows} rows, but its manifest records rows="):
+        stored_table(cfg, stored)
+
+
+def test_a_round_manifest_claiming_another_row_count_is_not_a_finished_round(finished, tmp_path):
+    cfg, folder, _ = _copy(finished, tmp_path)
+    path = manifest_path(folder, 1)
+    manifest = json.loads(path.read_text())
+    manifest["files"]["rounds/round_01.csv.gz"]["rows"] += 1
+    path.write_text(json.dumps(manifest))
+    with pytest.warns(DamagedResultWarning, match=r"round_01.csv.gz has \d+ rows, but its manifest records rows="):
+        assert finished_rounds(cfg, tmp_path) == [0]

@@ -63,17 +63,36 @@ def manifest_entries(folder: Path, files: dict[Path, int | None]) -> dict[str, d
             for p, rows in files.items()}
 
 
+@functools.lru_cache(maxsize=1024)
+def _table_rows(path: str, sha256: str) -> int | None:
+    """The rows of the table ``path`` whose content hashes to ``sha256`` (None: unreadable); cached by content."""
+    try:
+        return len(pd.read_csv(path))
+    except Exception:  # a table that cannot be read has no row count; the caller names it
+        return None
+
+
 def entry_problems(folder: Path, entries: dict[str, Any], deep: bool = True) -> list[str]:
-    """Why files recorded in ``entries`` (paths in ``folder``) cannot be used; ``deep=False`` skips checkpoints."""
+    """Why files recorded in ``entries`` (paths in ``folder``) cannot be used: missing, another size,
+    checksum or (tables) row count than recorded; ``deep=False`` skips checkpoints."""
     problems = []
     for name, entry in entries.items():
         path = folder / name
         if not deep and path.suffix == ".pt":
             continue
+        if not isinstance(entry, dict):
+            problems.append(f"{path}: its manifest entry {entry!r} is damaged (not a record of sha256, bytes, rows)")
+            continue
         if not path.exists():
             problems.append(f"{path} is missing")
-        elif path.stat().st_size != entry.get("bytes") or file_hash(path) != entry.get("sha256"):
+            continue
+        digest = file_hash(path) if path.stat().st_size == entry.get("bytes") else None
+        rows = entry.get("rows")
+        if digest is None or digest != entry.get("sha256"):
             problems.append(f"{path} does not match its manifest (damaged or changed)")
+        elif rows is not None and (not isinstance(rows, int) or _table_rows(str(path), digest) != rows):
+            problems.append(f"{path} has {_table_rows(str(path), digest)} rows, but its manifest records "
+                            f"rows={rows!r} (the manifest was changed)")
     return problems
 
 
@@ -186,13 +205,15 @@ def _table_entries(folder: Path) -> dict[str, Any] | None:
 
 
 def record_tables(folder: Path, tables: Iterable[Path] | None = None, forget: Iterable[Path] = ()) -> None:
-    """Record ``tables`` (default: every ``*.csv.gz`` under ``folder``) with their row counts in
-    ``folder``'s manifest, keeping its other entries except those of ``forget`` (tables moved away)."""
+    """Record ``tables`` (default: every ``*.csv.gz`` under ``folder``) with their row counts (other
+    files, such as resume points, with their checksums only) in ``folder``'s manifest, keeping its
+    other entries except those of ``forget`` (tables moved away)."""
     tables = sorted(folder.rglob("*.csv.gz")) if tables is None else tables
     entries = _table_entries(folder) or {}
     for path in forget:
         entries.pop(str(path.relative_to(folder)), None)
-    entries |= manifest_entries(folder, {path: len(pd.read_csv(path)) for path in tables})
+    entries |= manifest_entries(folder, {path: len(pd.read_csv(path)) if path.name.endswith(".csv.gz") else None
+                                         for path in tables})
     atomic_write_json({"files": dict(sorted(entries.items()))}, folder / TABLES_MANIFEST)
 
 
@@ -204,8 +225,9 @@ def table_problems(folder: Path, tables: Iterable[Path] | None = None) -> list[s
     if entries is None:
         return [f"{manifest} is missing or damaged, so the tables in {folder} cannot be verified (write it for "
                 "tables committed before manifests with: python -m lt_utils.book.migrate)"]
-    if tables is None:
-        names = set(entries) | {str(p.relative_to(folder)) for p in folder.rglob("*.csv.gz")}
+    if tables is None:  # a resume point removed (its run is whole) is no longer checked
+        names = {name for name in entries if not name.endswith(".pt") or (folder / name).exists()} \
+            | {str(p.relative_to(folder)) for p in folder.rglob("*.csv.gz")}
     else:
         names = {str(p.relative_to(folder)) for p in tables}
     unlisted = [f"{folder / name} is not listed in {manifest}" for name in sorted(names - set(entries))]
