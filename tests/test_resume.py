@@ -196,3 +196,153 @@ def test_a_resume_point_ahead_of_the_local_rounds_is_taken_and_one_behind_is_not
     behind = run_experiment(cfg, results_dir=str(tmp_path / "here"), stored_dir=str(tmp_path / "stored"),
                             **options).table  # finished here: the point, now behind, changes nothing
     pd.testing.assert_frame_equal(behind, whole)
+
+
+# --- a resume point is checked whole before anything is restored from it ---------------------
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory, data_dir):
+    """A run of TINY packed after round 1 (into stored/resume, recorded in stored's manifest)."""
+    base = tmp_path_factory.mktemp("packed")
+    cfg = preset("smoke", **TINY)
+    run_experiment(cfg, results_dir=str(base / "a"), until_round=1, data_dir=str(data_dir), progress=False)
+    point = save_resume_point(experiment_path(cfg, base / "a"), base / "stored")
+    return cfg, base / "stored", point
+
+
+def _edited(packed, tmp_path, edit, relist=True):
+    """A copy of the packed point's folder with ``edit`` applied to the point (then re-recorded in the
+    manifest, as a careless collaborator would, unless ``relist`` is False)."""
+    import shutil
+
+    cfg, stored, point = packed
+    shutil.copytree(stored, tmp_path / "stored")
+    copy = tmp_path / "stored" / point.relative_to(stored)
+    contents = torch.load(copy, weights_only=True)
+    edit(contents)
+    torch.save(contents, copy)
+    if relist:
+        record_tables(tmp_path / "stored", [copy])
+    return cfg, tmp_path / "stored", copy
+
+
+def _refused_and_nothing_restored(cfg, stored, tmp_path, data_dir, message):
+    from lt_utils.lottery.resume import ResumePointError
+
+    with pytest.raises(ResumePointError, match=message):
+        run_experiment(cfg, results_dir=str(tmp_path / "here"), stored_dir=str(stored), data_dir=str(data_dir),
+                       progress=False)
+    folder = experiment_path(cfg, tmp_path / "here")
+    assert not list(folder.rglob("round_*")) and not (folder / "config.json").exists()
+
+
+def _table_bytes(table: pd.DataFrame) -> torch.Tensor:
+    import gzip
+
+    return torch.frombuffer(bytearray(gzip.compress(table.to_csv(index=False).encode())), dtype=torch.uint8)
+
+
+def _lower_round_zero(contents):
+    import io
+
+    table = pd.read_csv(io.BytesIO(contents["rounds"][0]["csv.gz"].numpy().tobytes()), compression="gzip")
+    contents["rounds"][0]["csv.gz"] = _table_bytes(table.assign(test_acc=table["test_acc"] - 0.05))
+
+
+def test_a_point_edited_inside_is_refused_by_its_checksum(packed, tmp_path, data_dir):
+    cfg, stored, point = _edited(packed, tmp_path, _lower_round_zero, relist=False)
+    _refused_and_nothing_restored(cfg, stored, tmp_path, data_dir, rf"{point} does not match its manifest")
+
+
+def test_a_point_not_in_the_manifest_is_refused(packed, tmp_path, data_dir):
+    import json
+
+    from lt_utils.lottery.integrity import TABLES_MANIFEST
+
+    cfg, stored, point = _edited(packed, tmp_path, lambda c: None)
+    manifest = json.loads((stored / TABLES_MANIFEST).read_text())
+    del manifest["files"][f"resume/{point.name}"]
+    (stored / TABLES_MANIFEST).write_text(json.dumps(manifest))
+    _refused_and_nothing_restored(cfg, stored, tmp_path, data_dir, r"is not listed in .*MANIFEST.json")
+
+
+def test_a_point_edited_and_relisted_is_refused_against_the_committed_table(packed, tmp_path, data_dir):
+    cfg, stored, point = _edited(packed, tmp_path, lambda c: None)
+    tables = [pd.read_csv(__import__("io").BytesIO(c["csv.gz"].numpy().tobytes()), compression="gzip")
+              for _, c in sorted(torch.load(point, weights_only=True)["rounds"].items())]
+    pd.concat(tables).to_csv(stored / f"{point.stem}.csv.gz", index=False)  # the book's table of rounds 0-1
+    contents = torch.load(point, weights_only=True)
+    _lower_round_zero(contents)
+    torch.save(contents, point)
+    record_tables(stored)
+    record_tables(stored, [point])
+    _refused_and_nothing_restored(cfg, stored, tmp_path, data_dir,
+                                  r"round 0's table differs from the committed table")
+
+
+def _set_all_bits(contents):
+    name = next(iter(contents["masks"]))
+    shape, bits = contents["masks"][name]
+    contents["masks"][name] = (shape, torch.full_like(bits, 255))
+
+
+def _drop_a_layer(contents):
+    del contents["masks"][next(iter(contents["masks"]))]
+
+
+def _transpose(contents):
+    name = next(iter(contents["masks"]))
+    shape, bits = contents["masks"][name]
+    contents["masks"][name] = ([shape[0], shape[2], shape[1]], bits)
+
+
+def _garble_table(contents):
+    contents["rounds"][1]["csv.gz"] = torch.frombuffer(bytearray(b"not a gzip file at all"), dtype=torch.uint8)
+
+
+def _masks_as_floats(contents):
+    name = next(iter(contents["masks"]))
+    shape, bits = contents["masks"][name]
+    contents["masks"][name] = (shape, bits.float())
+
+
+def _drop_a_network(contents):
+    import io
+
+    table = pd.read_csv(io.BytesIO(contents["rounds"][1]["csv.gz"].numpy().tobytes()), compression="gzip")
+    contents["rounds"][1]["csv.gz"] = _table_bytes(table[table["trial"] == 0])
+
+
+@pytest.mark.parametrize("edit,message", [
+    (_set_all_bits, r"the masks of .* keep \[\d+, \d+\] weights per trial, but round 2 keeps \d+"),
+    (_drop_a_layer, r"its masks are of layers .*, the model lenet prunes"),
+    (_transpose, r"the mask of .* has shape \[2, \d+, \d+\], not \[2, \d+, \d+\]"),
+    (_masks_as_floats, r"the mask of .* is not \d+ bits packed as \d+ bytes"),
+    (_garble_table, r"round 1's table or record cannot be read \(BadGzipFile"),
+    (_drop_a_network, r"round 1's record says 4 networks, its table holds 2"),
+    (lambda c: c.update(next_round=7), r"next_round=7 must be a round >= 1 after its finished rounds \[0, 1\]"),
+    (lambda c: c["config"].update(trials=3),
+     r"it is the resume point of another configuration than smoke.s .*trials: 3 vs 2"),
+], ids=["all_bits_set", "layer_removed", "transposed", "float_mask", "garbage_table", "network_removed",
+        "next_round", "config"])
+def test_a_damaged_point_is_refused_by_name_with_what_is_wrong(packed, tmp_path, data_dir, edit, message):
+    cfg, stored, point = _edited(packed, tmp_path, edit)
+    _refused_and_nothing_restored(cfg, stored, tmp_path, data_dir, rf"resume point {point} cannot be used: {message}")
+
+
+def test_a_point_of_another_configuration_names_the_fields_that_differ(packed, tmp_path):
+    from lt_utils.lottery.resume import ResumePointError, restore_resume_point
+
+    cfg, _, point = packed
+    other = cfg.with_overrides(lr=0.5, seed=1)
+    with pytest.raises(ResumePointError, match=r"\(the point's vs this run's: seed: 0 vs 1; train.lr: .* vs 0.5\)"):
+        restore_resume_point(point, tmp_path / point.stem, other, {"precision": "fp32", "device": "cpu",
+                                                                  "max_stack": None})
+    assert not (tmp_path / point.stem).exists()
+
+
+def test_a_packed_point_is_recorded_in_the_manifest_beside_it(packed):
+    from lt_utils.lottery.integrity import table_problems
+
+    _, stored, point = packed
+    assert table_problems(stored, [point]) == []
