@@ -21,6 +21,7 @@ from lt_utils.book.notebook import scale_note
 from lt_utils.book.params import check_notebook_parameters
 from lt_utils.engine import data as data_module
 from lt_utils.engine.data import DATASETS, load_dataset
+from lt_utils.engine.decoded_cache import cache_path
 from lt_utils.engine.jpeg_data import CIFAR10_CLASSES, CIFAR10_JPEG, JpegCopy
 from lt_utils.errors import ConfigError, DamagedFileError, DamagedResultWarning, DataUnavailableError
 from lt_utils.lottery.experiments import RunOptions, experiment_path, run_experiment
@@ -35,8 +36,10 @@ STD = torch.tensor([0.2470, 0.2435, 0.2616]).view(3, 1, 1)
 
 
 @pytest.fixture(autouse=True)
-def _cache_beside_the_files(monkeypatch):
-    monkeypatch.delenv("LT_CACHE_DIR", raising=False)  # the test folders are writable: the cache goes there
+def _user_cache(monkeypatch, tmp_path_factory):
+    """The user's cache directory, a scratch folder: decoded caches go there."""
+    monkeypatch.delenv("LT_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg_cache")))
 
 
 def _jpeg(seed: int, size: tuple[int, int] = (32, 32)) -> bytes:
@@ -108,8 +111,9 @@ def test_an_unpacked_folder_loads_the_same_as_the_zip(tmp_path):
 def test_the_cache_is_reused_and_a_damaged_cache_rebuilt(tmp_path, monkeypatch):
     _write_zip(tmp_path, _members())
     images, labels = SMALL.read(tmp_path, True)
-    cache = tmp_path / "CIFAR-10-JPEG" / "cifar10_jpeg-train.cache.pt"
-    assert cache.exists()
+    cache = cache_path(tmp_path / "CIFAR-10-JPEG", "cifar10_jpeg-train")
+    assert cache.exists() and cache.parent == Path(os.environ["XDG_CACHE_HOME"]) / "lt_utils" / "decoded"
+    assert not list(tmp_path.rglob("*.cache.pt"))  # nothing written beside the source data
 
     def no_decoding(*args):
         raise AssertionError("decoded again although the cache is intact")
@@ -121,11 +125,11 @@ def test_the_cache_is_reused_and_a_damaged_cache_rebuilt(tmp_path, monkeypatch):
     middle = len(content) // 2  # inside the image tensor's bytes
     content[middle] ^= 0xFF
     cache.write_bytes(bytes(content))
-    with pytest.warns(DamagedResultWarning, match=r"cifar10_jpeg-train.cache.pt is damaged"):
+    with pytest.warns(DamagedResultWarning, match=rf"{cache.name} is damaged"):
         rebuilt, rebuilt_labels = SMALL.read(tmp_path, True)
     assert torch.equal(rebuilt, images) and torch.equal(rebuilt_labels, labels)
     cache.write_bytes(cache.read_bytes()[:1000])  # truncated
-    with pytest.warns(DamagedResultWarning, match=r"cifar10_jpeg-train.cache.pt is damaged: it cannot be read"):
+    with pytest.warns(DamagedResultWarning, match=rf"{cache.name} is damaged: it cannot be read"):
         assert torch.equal(SMALL.read(tmp_path, True)[0], images)
     other = _members()
     other["train/airplane/0000.jpg"] = _jpeg(12345)
@@ -286,3 +290,14 @@ def test_conv_nets_with_and_without_dropout_train_on_a_slice_of_the_real_copy(tm
     claims = {c.key: c for c in evaluate_claims("conv_dropout", tables, configs)}
     assert claims["conv2_unpruned"].caveat and claims["conv2_unpruned"].verdict == MEASURED
     assert claims["conv2_dropout_gain"].this_run is not None
+
+
+def test_the_decoded_cache_goes_to_the_users_cache_directory_unless_asked(tmp_path, monkeypatch):
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    source = tmp_path / "data" / "CIFAR-10-JPEG"
+    source.mkdir(parents=True)
+    assert cache_path(source, "x").parent == tmp_path / "home" / ".cache" / "lt_utils" / "decoded"
+    monkeypatch.setenv("LT_CACHE_DIR", str(tmp_path / "asked"))
+    assert cache_path(source, "x").parent == tmp_path / "asked" / "decoded"
+    assert cache_path(source, "x") != cache_path(tmp_path / "other", "x")  # one cache per source folder

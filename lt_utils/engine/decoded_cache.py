@@ -2,9 +2,10 @@
 
 The cache file holds the uint8 images, the int64 labels, an id of the files they were decoded
 from (a changed source makes it stale) and the sha256 of the tensors' bytes (a damaged cache is
-rebuilt, with a warning naming it, never used). It is written atomically under ``$LT_CACHE_DIR``
-when that is set, else next to the source files, else (that folder is read-only, even to root:
-no write permission bit) under ``~/.cache/lt_utils``.
+rebuilt, with a warning naming it, never used). It is written atomically to the user's cache
+directory, ``$XDG_CACHE_HOME/lt_utils/decoded`` (default ``~/.cache/lt_utils/decoded``), or under
+``$LT_CACHE_DIR`` where that is set: never beside the source data unless asked (a shared data
+folder stays as it was).
 """
 
 from __future__ import annotations
@@ -25,13 +26,17 @@ VERSION = 1
 Decoded = tuple[torch.Tensor, torch.Tensor]
 
 
+def cache_dir() -> Path:
+    """The folder of the decoded caches: ``$LT_CACHE_DIR``, else the user's cache directory's."""
+    base = os.environ.get("LT_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / \
+        "lt_utils"
+    return Path(base) / "decoded"
+
+
 def cache_path(folder: Path, stem: str) -> Path:
-    """Where the cache of ``stem`` decoded from ``folder`` lives."""
-    base = os.environ.get("LT_CACHE_DIR")
-    if not base and os.access(folder, os.W_OK) and folder.stat().st_mode & 0o222:
-        return folder / f"{stem}.cache.pt"
-    where = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]  # one cache per source folder
-    return Path(base or Path.home() / ".cache" / "lt_utils") / "decoded" / f"{stem}-{where}.cache.pt"
+    """Where the cache of ``stem`` decoded from ``folder`` lives (one per source folder)."""
+    where = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+    return cache_dir() / f"{stem}-{where}.cache.pt"
 
 
 def digest(images: torch.Tensor, labels: torch.Tensor) -> str:
