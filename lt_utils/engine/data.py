@@ -20,7 +20,7 @@ import torch
 from lt_utils.engine.datafiles import check_cifar10, check_labels, check_mnist
 from lt_utils.engine.jpeg_data import CIFAR10_JPEG
 from lt_utils.errors import ConfigError, DataUnavailableError
-from lt_utils.validation import check_int, require
+from lt_utils.validation import check_folder, check_int, require
 
 VALIDATION_SIZE = 5_000
 SPLIT_SEED = 0
@@ -192,7 +192,13 @@ def load_dataset(name: str, data_dir: str | Path | None = None, device: str | to
         validation_size = synthetic_size // 6
     else:
         root = Path(data_dir) if data_dir is not None else default_data_dir()
-        train_raw, test_raw = _load_raw(name, root, True), _load_raw(name, root, False)
+        check_folder("data_dir", root)  # a folder this user can read (or one a download may make)
+        try:
+            train_raw, test_raw = _load_raw(name, root, True), _load_raw(name, root, False)
+        except PermissionError as error:
+            raise DataUnavailableError(f"{name}: cannot read {error.filename or root} ({error.strerror}): give this "
+                                       f"user read permission on the data folder {root}, or name another as "
+                                       "data_dir") from error
         validation_size = VALIDATION_SIZE
     order = torch.randperm(len(train_raw[1]), generator=torch.Generator().manual_seed(SPLIT_SEED))
     val_idx, train_idx = order[:validation_size], order[validation_size:]
