@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lt_utils.atomic import atomic_write_bytes, atomic_write_json, atomic_write_table
-from lt_utils.book.notebook import UNKNOWN_CODE, read_run_record
+from lt_utils.book.notebook import UNKNOWN_CODE, package_note, read_run_record
 from lt_utils.book.pages import figure_presets, write_generated_pages
 from lt_utils.book.params import as_declared, check_notebook_parameters
 from lt_utils.errors import ConfigError, DamagedFileError, user_error_named, user_errors
@@ -181,7 +181,8 @@ def reproducibility_page(record_dir: Path) -> str:
                       f"| torch | {', '.join(run['torch'])} (a build for CUDA {run['cuda']}) |",
                       f"| python | {run['python']} |",
                       f"| code that produced the numbers | {', '.join(run.get('code') or [UNKNOWN_CODE])} |",
-                      f"| code that drew the page | {run.get('drawn_by_code', 'not recorded')} |", "",
+                      f"| code that drew the page | {run.get('drawn_by_code', 'not recorded')} |",
+                      f"| package files when drawn | {package_note(run.get('drawn_by_package'))} |", "",
                       "```json", json.dumps(cfg, indent=1), "```", ""]
     return "\n".join(lines)
 

@@ -17,7 +17,7 @@ from lt_utils.engine.models import models_where
 from lt_utils.errors import ConfigError, DamagedFileError
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import run_experiments, run_info
-from lt_utils.lottery.integrity import code_version, load_checked
+from lt_utils.lottery.integrity import code_version, load_checked, package_state
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import preset, refuse_with_smoke, smoke_config, smoke_overrides
 
@@ -167,7 +167,8 @@ def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None =
     if len(rounds) - 1 < last_round or not rounds:
         previous = committed_record(record_dir, notebook, cfg.key_for(run_options.identity(cfg)))
         if previous is not None:
-            return previous | {"code": previous.get("code") or [UNKNOWN_CODE], "drawn_by_code": code_version()}
+            return previous | {"code": previous.get("code") or [UNKNOWN_CODE], "drawn_by_code": code_version(),
+                               "drawn_by_package": package_state()}
     return {
         "config": cfg.to_dict(),
         "key": cfg.key_for(run_options.identity(cfg)),
@@ -182,10 +183,27 @@ def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None =
         "torch": sorted({r["torch"] for r in rounds}),
         "code": sorted({r.get("code", UNKNOWN_CODE) for r in rounds}) or [UNKNOWN_CODE],
         "drawn_by_code": code_version(),
+        "drawn_by_package": package_state(),  # whether lt_utils itself differed from the commit, apart from pages
+        "trained_by_package": _distinct([r["package"] for r in rounds if isinstance(r.get("package"), dict)]),
         "python": platform.python_version(),
         "finished": max(r["finished"] for r in rounds) if rounds else None,
         "cuda": torch.version.cuda,
     }
+
+
+def _distinct(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``items`` without repeats, in a stable order."""
+    return [json.loads(text) for text in sorted({json.dumps(item, sort_keys=True) for item in items})]
+
+
+def package_note(state: dict[str, Any] | None) -> str:
+    """In words, whether the package's files (``integrity.package_state``) were those of the commit named."""
+    if not isinstance(state, dict):
+        return "not recorded"
+    commit = (state.get("commit") or "no git commit")[:10]
+    clean = {True: f"identical to commit {commit}", False: f"differed from commit {commit}",
+             None: "outside a git repository"}.get(state.get("lt_utils_clean"), "not recorded")
+    return f"lt_utils {clean} (sha256 {str(state.get('lt_utils_sha256'))[:12]})"
 
 
 def _assigned_names(source: str) -> set[str]:

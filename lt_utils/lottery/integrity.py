@@ -12,6 +12,7 @@ it does not list, is refused by name (:func:`table_problems`).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import subprocess
@@ -55,6 +56,38 @@ def code_version() -> str:
         return version("lt-utils")
     except PackageNotFoundError:
         return "unknown"
+
+
+def _git(root: Path, *args: str) -> str | None:
+    """The output of ``git ARGS`` in ``root``; None without git or a repository."""
+    try:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10,
+                              check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def package_state() -> dict[str, Any]:
+    """The state of the package's own files, apart from the book's: ``commit`` (``git rev-parse HEAD``,
+    None outside a repository), ``lt_utils_sha256`` (a digest of the paths and bytes of the package's
+    ``.py`` files, those git tracks where it can tell) and ``lt_utils_clean`` (``git status --porcelain
+    lt_utils`` printed nothing: the package is the commit's; None outside a repository)."""
+    package = Path(__file__).resolve().parents[1]  # lt_utils/
+    root = package.parent
+    tracked = _git(root, "ls-files", "-z", "--", package.name) if (root / ".git").exists() else None
+    if tracked is not None:
+        files = sorted(root / name for name in tracked.split("\0") if name.endswith(".py"))
+    else:
+        files = sorted(package.rglob("*.py"))
+    hasher = hashlib.sha256()
+    for path in files:
+        if path.exists():
+            hasher.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    status = _git(root, "status", "--porcelain", "--", package.name) if tracked is not None else None
+    commit = _git(root, "rev-parse", "HEAD") if tracked is not None else None
+    return {"commit": commit.strip() if commit else None, "lt_utils_sha256": hasher.hexdigest(),
+            "lt_utils_clean": None if status is None else status.strip() == ""}
 
 
 def manifest_entries(folder: Path, files: dict[Path, int | None]) -> dict[str, dict[str, Any]]:
