@@ -379,3 +379,11 @@ def test_pruning_where_training_stopped_qualifies_the_claims_on_pruned_rounds():
     claims = {c.key: c for c in evaluate_claims("conv_dropout", plain, {"conv4": cfg})}
     assert "not the paper's protocol" in claims["conv4_es"].caveat
     assert claims["conv4_unpruned"].caveat == ""  # the unpruned network is the same under either protocol
+
+
+def test_a_ratio_over_an_early_stop_at_iteration_zero_is_unbounded_not_an_error():
+    from lt_utils.book.noise import Interval
+
+    ratio = Interval(300.0, 200.0, 400.0) / Interval(100.0, 0.0, 100.0)
+    assert (ratio.value, ratio.low, ratio.high) == (3.0, 2.0, float("inf"))
+    assert (Interval.of(0.0) / Interval.of(0.0)).value != (Interval.of(0.0) / Interval.of(0.0)).value  # NaN

@@ -216,3 +216,17 @@ def test_reinit_rounds_train_the_reinitializations_only_there(tmp_path, data_dir
     ours = result.table.set_index(columns).sort_index()
     theirs = every.table.set_index(columns).loc[ours.index]  # the same seeds: the same networks
     assert (ours["test_acc"] - theirs["test_acc"]).abs().max() < 1e-3
+
+
+def test_the_round_plan_is_what_a_round_trains(tmp_path, data_dir):
+    from lt_utils.lottery.plan import round_networks, round_plan
+
+    cfg, result = _run(tmp_path, data_dir, reinits=2, reinit_rounds=(2,))
+    for r in range(cfg.rounds + 1):
+        rows = result.table[result.table["round"] == r].drop_duplicates(["variant", "trial", "replicate"])
+        trained = [(v, int(t), int(j)) for v, t, j in zip(rows["variant"], rows["trial"], rows["replicate"],
+                                                           strict=True)]
+        planned = [(n.variant, n.trial, n.replicate) for n in round_plan(cfg, r)]
+        assert sorted(trained) == sorted(planned) and round_networks(cfg, r) == len(planned)
+    assert [n.variant for n in round_plan(cfg, 2)] == ["iterative"] * 2 + ["reinit"] * 4 + ["random_sparse"] * 2 \
+        + ["oneshot"] * 2  # tickets, then the controls, in training order

@@ -44,7 +44,7 @@ def test_key_hashes_only_values_that_differ_from_defaults():
 def test_patience_and_test_eval_are_in_the_key_only_when_set():
     cfg = preset("smoke")
     assert preset("smoke", patience=None, test_eval="every").key == cfg.key
-    keys = {cfg.key, preset("smoke", patience=200).key, preset("smoke", patience=300).key,
+    keys = {cfg.key, preset("smoke", patience=200).key, preset("smoke", patience=100).key,
             preset("smoke", test_eval="where_read").key, preset("smoke", patience=200, test_eval="where_read").key}
     assert len(keys) == 5
 

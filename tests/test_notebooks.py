@@ -74,7 +74,7 @@ def test_scale_note_names_every_difference_from_the_paper():
     assert scale_note(preset("smoke"), "lenet").startswith("SMOKE RUN")
     assert scale_note(preset("lenet", trials=10, lr=0.01), "lenet") == \
         "Settings changed: lr=0.01 (full scale: 0.0012), trials=10 (full scale: 5)"
-    note = scale_note(preset("conv2", trials=1, reinit_rounds=(14, 3, 7)), "conv2")
+    note = scale_note(preset("conv2", trials=1, reinit_rounds=(3, 7, 14)), "conv2")
     assert note == "Reduced scale: 1 of 5 trials, reinitializations at rounds 3, 7, 14 only (full scale: every round)"
 
 

@@ -54,8 +54,9 @@ from lt_utils.engine.step import resolve_step_mode
 from lt_utils.errors import ConfigError, user_errors
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.options import RunOptions
+from lt_utils.lottery.plan import widest_round
 from lt_utils.lottery.presets import preset
-from lt_utils.lottery.scaling import chain_runs, round_networks
+from lt_utils.lottery.scaling import chain_runs
 from lt_utils.validation import check_folder, check_int, require
 
 try:
@@ -71,7 +72,7 @@ STACK_COMPARED = 4
 
 def networks_per_round(cfg: ExperimentConfig) -> int:
     """Networks trained together in the widest pruning round (round >= 1) of ``cfg``."""
-    return max(round_networks(cfg, r) for r in range(1, cfg.rounds + 1))
+    return widest_round(cfg, first=1)
 
 
 def figure_network_iterations(cfg: ExperimentConfig) -> int:

@@ -699,6 +699,8 @@ def _judge(spec: ClaimSpec, found: Measured, trial_values: list[float], dataset:
         caveats.append(copy)
     if found.status is not None:
         verdict = found.status
+    elif found.value is not None and math.isnan(found.value):  # 0 / 0: both early stops at iteration 0
+        verdict = NOT_MEASURED
     elif spec.rule is None or copy:
         verdict = MEASURED
     elif low is None or high is None:

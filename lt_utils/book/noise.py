@@ -18,6 +18,7 @@ A claim's measure then combines its networks' ranges by interval arithmetic (:cl
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,9 +65,10 @@ class Interval:
     __rmul__ = __mul__
 
     def __truediv__(self, other: Interval | float) -> Interval:
-        """The ratio of two positive quantities."""
+        """The ratio of two non-negative quantities (over zero: infinite, as an early stop at iteration 0
+        makes a speed-up unbounded)."""
         o = Interval.of(other)
-        return Interval(self.value / o.value, self.low / o.high, self.high / o.low)
+        return Interval(_ratio(self.value, o.value), _ratio(self.low, o.high), _ratio(self.high, o.low))
 
     def __rtruediv__(self, other: Interval | float) -> Interval:
         return Interval.of(other) / self
@@ -75,6 +77,10 @@ class Interval:
     def lowest(items: list[Interval]) -> Interval:
         """The smallest of several: its value, and the range the smallest could take."""
         return Interval(min(i.value for i in items), min(i.low for i in items), min(i.high for i in items))
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else (math.inf if a > 0 else math.nan)
 
 
 def _jitter(val_loss: np.ndarray, iterations: np.ndarray) -> float:

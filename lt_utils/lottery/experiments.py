@@ -39,6 +39,7 @@ from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.integrity import (
     code_version,
     load_checked,
+    package_state,
     read_manifest,
     remove_stray_temporaries,
     verified_rounds,
@@ -47,7 +48,8 @@ from lt_utils.lottery.integrity import (
 )
 from lt_utils.lottery.jobs import StackJob, train_job
 from lt_utils.lottery.locking import folder_lock
-from lt_utils.lottery.options import RunOptions
+from lt_utils.lottery.options import RunOptions, check_until_round
+from lt_utils.lottery.plan import round_networks, round_plan, trains_full_schedule, widest_round
 from lt_utils.lottery.results import curves_to_table
 from lt_utils.lottery.resume import (
     read_resume_point,
@@ -56,7 +58,6 @@ from lt_utils.lottery.resume import (
     resume_point_path,
     write_resume_point,
 )
-from lt_utils.lottery.scaling import round_networks
 from lt_utils.lottery.stored import committed_rounds, stored_table
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
 from lt_utils.validation import check_folder, check_int, require
@@ -123,12 +124,10 @@ def load_folder_table(path: Path, rounds: int, identity: dict[str, Any] | None =
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def trains_full_schedule(cfg: ExperimentConfig, variant: str) -> bool:
-    """Whether early termination (``patience``) leaves a network of ``variant`` training to the end
-    of the schedule: the winning tickets do under ``prune_at="end"`` (the paper's protocol: the next
-    round, one-shot pruning and the book read their final weights, and Figure 5 their accuracy
-    there); the controls, whose weights nothing reads, stop once their early stop is settled."""
-    return cfg.prune_at == "end" and variant == ITERATIVE
+def next_masks(cfg: ExperimentConfig, trained: State, masks: Masks, kinds: dict[str, str], round_: int) -> Masks:
+    """The winning tickets' masks for round ``round_``: the trials' ``trained`` weights of the round before
+    (with ``prune_at="end"``, those at the end of the schedule) pruned by magnitude under ``masks``."""
+    return prune_to_round(trained, masks, kinds, cfg.prune, round_)
 
 
 def _one(state: State, i: int) -> State:
@@ -188,29 +187,33 @@ class _Runner:
 
     def _networks(self, r: int, masks: Masks, rewind: tuple[State, State],
                   dense_trained: State | None) -> list[_Network]:
-        cfg = self.cfg
-        nets = [_Network(ITERATIVE, t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(masks, t),
-                         self._seed("data", ITERATIVE, t, r)) for t in range(cfg.trials)]
-        if r == 0:
-            return nets
-        reinits = cfg.reinits_at(r)
-        fresh_seeds = [self._seed("init", REINIT, t, j, r) for t in range(cfg.trials) for j in range(reinits)]
-        if fresh_seeds:
-            _, fresh, fresh_buffers = init_states(cfg.model, fresh_seeds, cfg.dropout, self.device)
-            for i in range(len(fresh_seeds)):
-                t, j = divmod(i, reinits)
-                nets.append(_Network(REINIT, t, j, _one(fresh, i), _one(fresh_buffers, i), _one(masks, t),
-                                     self._seed("data", REINIT, t, j, r)))
-        if cfg.random_sparse:
+        """Round ``r``'s networks (``lt_utils.lottery.plan.round_plan``), each with its starting weights,
+        mask and data-order seed: the controls' weights and masks are drawn once per round, in plan order."""
+        cfg, plan = self.cfg, round_plan(self.cfg, r)
+        variants = {n.variant for n in plan}
+        reinits = [n for n in plan if n.variant == REINIT]
+        if reinits:
+            seeds = [self._seed("init", REINIT, n.trial, n.replicate, r) for n in reinits]
+            _, fresh, fresh_buffers = init_states(cfg.model, seeds, cfg.dropout, self.device)
+            drawn = {(n.trial, n.replicate): i for i, n in enumerate(reinits)}
+        variant_masks = {ITERATIVE: masks, REINIT: masks}
+        if RANDOM_SPARSE in variants:
             gen = torch.Generator(device=self.device).manual_seed(self._seed("mask", RANDOM_SPARSE, r))
-            random = random_masks_like(masks, gen)
-            nets += [_Network(RANDOM_SPARSE, t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(random, t),
-                              self._seed("data", RANDOM_SPARSE, t, r)) for t in range(cfg.trials)]
-        if r in cfg.one_shot_rounds:
-            dense = dense_masks(dense_trained, self.kinds)
-            oneshot = prune_to_round(dense_trained, dense, self.kinds, cfg.prune, r)
-            nets += [_Network(ONESHOT, t, 0, _one(rewind[0], t), _one(rewind[1], t), _one(oneshot, t),
-                              self._seed("data", ONESHOT, t, r)) for t in range(cfg.trials)]
+            variant_masks[RANDOM_SPARSE] = random_masks_like(masks, gen)
+        if ONESHOT in variants:
+            variant_masks[ONESHOT] = prune_to_round(dense_trained, dense_masks(dense_trained, self.kinds), self.kinds,
+                                                    cfg.prune, r)
+        nets = []
+        for n in plan:
+            if n.variant == REINIT:
+                i = drawn[(n.trial, n.replicate)]
+                init, buffers = _one(fresh, i), _one(fresh_buffers, i)
+                seed = self._seed("data", REINIT, n.trial, n.replicate, r)
+            else:
+                init, buffers = _one(rewind[0], n.trial), _one(rewind[1], n.trial)
+                seed = self._seed("data", n.variant, n.trial, r)
+            mask = _one(variant_masks[n.variant], n.trial)
+            nets.append(_Network(n.variant, n.trial, n.replicate, init, buffers, mask, seed))
         return nets
 
     def _job(self, r: int, start: int, chunk: list[_Network], of: int, first_iteration: int,
@@ -286,7 +289,7 @@ class _Runner:
                 masks = restored
             else:
                 last = self._state(f"round_{done[-1]:02d}.pt")  # written before its round's table
-                masks = prune_to_round(last["params"], last["masks"], self.kinds, cfg.prune, done[-1] + 1)
+                masks = next_masks(cfg, last["params"], last["masks"], self.kinds, done[-1] + 1)
         for r in range(len(done), self.options.last_round(cfg) + 1):
             started = time.perf_counter()
             nets = self._networks(r, masks, rewind, dense_trained)
@@ -312,7 +315,7 @@ class _Runner:
                               "of diverged networks (non-finite loss); they are flagged in the table's 'diverged' "
                               "column", RuntimeWarning, stacklevel=2)
             if r < cfg.rounds:
-                masks = prune_to_round(trained, masks, self.kinds, cfg.prune, r + 1)
+                masks = next_masks(cfg, trained, masks, self.kinds, r + 1)
 
 
 def _run_info(device: torch.device, options: RunOptions, seconds: float, networks: int, steps: set[str],
@@ -321,7 +324,7 @@ def _run_info(device: torch.device, options: RunOptions, seconds: float, network
     step forms (``steps``) that trained it, where (``executor``), precision, time, versions."""
     return {"device": str(device), "device_name": ", ".join(sorted(devices)), "step": ", ".join(sorted(steps)),
             "executor": options.executor,
-            "precision": options.precision, "code": code_version(),
+            "precision": options.precision, "code": code_version(), "package": package_state(),
             "wall_seconds": round(seconds, 2), "networks": networks,
             "torch": torch.__version__, "python": platform.python_version(),
             "finished": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -357,6 +360,7 @@ def run_experiments(cfgs: list[ExperimentConfig], options: RunOptions | None = N
     for cfg in cfgs:
         require(isinstance(cfg, ExperimentConfig), "cfg", cfg, "an ExperimentConfig (e.g. preset('lenet'))")
         check_fits_memory(cfg, options)
+        check_until_round(cfg, options)
     if options.executor == "local":
         return [_run_one(cfg, options, None, 1) for cfg in cfgs]
     with ThreadPoolExecutor(max_workers=max(1, len(cfgs))) as pool:
@@ -379,7 +383,7 @@ def planned_stacks(cfg: ExperimentConfig, options: RunOptions, rounds: Iterable[
 def check_fits_memory(cfg: ExperimentConfig, options: RunOptions) -> None:
     """Refuse ``cfg`` when its widest stack and its trials' kept copies cannot fit in the free memory
     of ``options``' device (``lt_utils.engine.memory``; with Ray, only the driver's copies)."""
-    widest = max(round_networks(cfg, r) for r in range(cfg.rounds + 1))
+    widest = widest_round(cfg)
     at_once = min(options.stack_size(cfg) or widest, widest)
     check_memory(cfg.model, 0 if options.executor == "ray" else at_once, cfg.trials, options.torch_device(),
                  f"{cfg.name} (trials={cfg.trials}, reinits={cfg.reinits})")
@@ -470,8 +474,8 @@ def save_resume_point(folder: str | Path, stored_dir: str | Path) -> Path:
     masks = restored_masks(folder, done[-1] + 1, device)
     if masks is None:
         last = _load_verified(folder, folder / "state" / f"round_{done[-1]:02d}.pt", device)
-        kinds = initial_states(cfg, device)[0].layer_kinds
-        masks = prune_to_round(last["params"], last["masks"], kinds, cfg.prune, done[-1] + 1)
+        masks = next_masks(cfg, last["params"], last["masks"], initial_states(cfg, device)[0].layer_kinds,
+                           done[-1] + 1)
     out = resume_point_path(stored_dir, folder.name)
     write_resume_point(folder, cfg, done, masks, out)
     return out

@@ -18,16 +18,10 @@ from typing import Any
 
 from lt_utils.engine.models import networks_per_stack
 from lt_utils.lottery.config import ExperimentConfig
+from lt_utils.lottery.plan import round_networks
 
 DEVICE_COUNTS = (1, 8, 64)
 """The device counts the book projects to."""
-
-
-def round_networks(cfg: ExperimentConfig, r: int) -> int:
-    """Networks that round ``r`` of ``cfg`` trains: the trials' tickets, then their controls."""
-    if r == 0:
-        return cfg.trials
-    return cfg.trials * (1 + cfg.reinits_at(r) + int(cfg.random_sparse) + int(r in cfg.one_shot_rounds))
 
 
 def _stack_sizes(cfg: ExperimentConfig, device_type: str) -> list[tuple[int, int]]:
