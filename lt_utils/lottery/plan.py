@@ -1,4 +1,5 @@
-"""Which networks each round of an experiment trains: the one round plan.
+"""Which networks each round of an experiment trains: the one round plan, and the check that a
+table holds every network of it.
 
 The runner, the committed tables' check, the scaling projections, the memory check and the
 benchmark all read it, so that a new control is one edit here (and its runner's construction in
@@ -8,8 +9,14 @@ benchmark all read it, so that a new control is one edit here (and its runner's 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import pandas as pd
+
+from lt_utils.engine.training import METRICS
+from lt_utils.errors import DamagedFileError
 from lt_utils.lottery.config import ExperimentConfig
+from lt_utils.lottery.results import KEY_COLUMNS
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
 
 
@@ -54,3 +61,35 @@ def trains_full_schedule(cfg: ExperimentConfig, variant: str) -> bool:
     round, one-shot pruning and the book read their final weights, and Figure 5 their accuracy
     there); the controls, whose weights nothing reads, stop once their early stop is settled."""
     return cfg.prune_at == "end" and variant == ITERATIVE
+
+
+class StoredTableError(DamagedFileError):
+    """A committed table is damaged or incomplete; the message names the file and what is wrong."""
+
+
+def expected_networks(cfg: ExperimentConfig, round_: int) -> set[tuple[str, int, int]]:
+    """The ``(variant, trial, replicate)`` networks that round ``round_`` of ``cfg`` trains (its round plan)."""
+    return {(n.variant, n.trial, n.replicate) for n in round_plan(cfg, round_)}
+
+
+def verify_table(cfg: ExperimentConfig, table: pd.DataFrame, path: Path, through: int | None = None) -> None:
+    """Refuse a table that lacks a column, a round (up to ``through``, default: every round), a
+    network or the last evaluation of ``cfg``."""
+    missing = [c for c in (*KEY_COLUMNS, "iteration", *METRICS) if c not in table.columns]
+    if missing:
+        raise StoredTableError(f"{path}: missing column(s) {missing}")
+    # patience and test_eval="where_read" leave metrics unmeasured (empty); see lt_utils.lottery.results
+    required = ["round", "iteration", *(["val_loss"] if cfg.train.patience is None else []),
+                *(["test_acc"] if cfg.train.patience is None and cfg.train.test_eval == "every" else [])]
+    if table[required].isna().any().any():
+        raise StoredTableError(f"{path}: empty values in round, iteration or metrics")
+    for r in range((cfg.rounds if through is None else through) + 1):
+        rows = table[table["round"] == r]
+        found = set(zip(rows["variant"], rows["trial"].astype(int), rows["replicate"].astype(int), strict=True))
+        lacking = expected_networks(cfg, r) - found
+        if lacking:
+            raise StoredTableError(f"{path}: round {r} lacks network(s) {sorted(lacking)[:5]} of {cfg.name}")
+        last = rows.groupby(["variant", "trial", "replicate"])["iteration"].max()
+        if (last != cfg.train.iterations).any():
+            raise StoredTableError(f"{path}: round {r} has networks whose last evaluation is not at "
+                                   f"iteration {cfg.train.iterations}")

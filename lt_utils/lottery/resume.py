@@ -29,6 +29,7 @@ from lt_utils.engine.stack import init_states
 from lt_utils.errors import ConfigError, DamagedFileError
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.integrity import load_checked, record_tables, table_problems, write_manifest
+from lt_utils.lottery.plan import StoredTableError, verify_table
 from lt_utils.validation import is_int
 
 FORMAT = 1
@@ -157,8 +158,6 @@ def _check_config(path: Path, point: dict[str, Any], folder: Path, cfg: Experime
 def _check_rounds(path: Path, point: dict[str, Any], cfg: ExperimentConfig, stored_dir: Path | None) -> None:
     """Each finished round's table and record are readable and agree with each other and with ``cfg``
     (and with the committed table of the run, for the rounds that table holds)."""
-    from lt_utils.lottery.stored import StoredTableError, verify_table  # stored imports this module
-
     committed = stored_dir / f"{point['key']}.csv.gz" if stored_dir is not None else None
     book = pd.read_csv(committed) if committed is not None and committed.exists() else None
     tables = []

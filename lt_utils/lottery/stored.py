@@ -13,17 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from lt_utils.engine.training import METRICS
-from lt_utils.errors import DamagedFileError
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.integrity import table_problems
-from lt_utils.lottery.results import KEY_COLUMNS
+from lt_utils.lottery.plan import StoredTableError, expected_networks, verify_table  # noqa: F401 (re-exported)
 from lt_utils.lottery.resume import read_resume_point, resume_point_path
-from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
-
-
-class StoredTableError(DamagedFileError):
-    """A committed table is damaged or incomplete; the message names the file and what is wrong."""
 
 
 def verify_committed(path: Path, stored_dir: str | Path) -> None:
@@ -31,42 +24,6 @@ def verify_committed(path: Path, stored_dir: str | Path) -> None:
     problems = table_problems(Path(stored_dir), [path])
     if problems:
         raise StoredTableError(f"{path} cannot be used: {'; '.join(problems)}")
-
-
-def expected_networks(cfg: ExperimentConfig, round_: int) -> set[tuple[str, int, int]]:
-    """The ``(variant, trial, replicate)`` networks that round ``round_`` of ``cfg`` trains."""
-    trials = range(cfg.trials)
-    nets = {(ITERATIVE, t, 0) for t in trials}
-    if round_ > 0:
-        nets |= {(REINIT, t, j) for t in trials for j in range(cfg.reinits_at(round_))}
-        if cfg.random_sparse:
-            nets |= {(RANDOM_SPARSE, t, 0) for t in trials}
-        if round_ in cfg.one_shot_rounds:
-            nets |= {(ONESHOT, t, 0) for t in trials}
-    return nets
-
-
-def verify_table(cfg: ExperimentConfig, table: pd.DataFrame, path: Path, through: int | None = None) -> None:
-    """Refuse a table that lacks a column, a round (up to ``through``, default: every round), a
-    network or the last evaluation of ``cfg``."""
-    missing = [c for c in (*KEY_COLUMNS, "iteration", *METRICS) if c not in table.columns]
-    if missing:
-        raise StoredTableError(f"{path}: missing column(s) {missing}")
-    # patience and test_eval="where_read" leave metrics unmeasured (empty); see lt_utils.lottery.results
-    required = ["round", "iteration", *(["val_loss"] if cfg.train.patience is None else []),
-                *(["test_acc"] if cfg.train.patience is None and cfg.train.test_eval == "every" else [])]
-    if table[required].isna().any().any():
-        raise StoredTableError(f"{path}: empty values in round, iteration or metrics")
-    for r in range((cfg.rounds if through is None else through) + 1):
-        rows = table[table["round"] == r]
-        found = set(zip(rows["variant"], rows["trial"].astype(int), rows["replicate"].astype(int), strict=True))
-        lacking = expected_networks(cfg, r) - found
-        if lacking:
-            raise StoredTableError(f"{path}: round {r} lacks network(s) {sorted(lacking)[:5]} of {cfg.name}")
-        last = rows.groupby(["variant", "trial", "replicate"])["iteration"].max()
-        if (last != cfg.train.iterations).any():
-            raise StoredTableError(f"{path}: round {r} has networks whose last evaluation is not at "
-                                   f"iteration {cfg.train.iterations}")
 
 
 def stored_table(cfg: ExperimentConfig, stored_dir: str | Path | None, key: str | None = None,
