@@ -105,7 +105,7 @@ def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool
     data = diff.pop("dataset", None)  # another copy of the paper's data: named by its label, as every result on it
     data_note = [f"data: {DATASETS[data[0]].label}, not the paper's {DATASETS[data[1]].label}"] if data else []
     notes = protocol_notes(cfg)
-    for name in ("patience", "test_eval"):
+    for name in ("patience", "test_eval", "prune_at"):  # named by protocol_notes
         diff.pop(name, None)
     if not diff:
         full = "Full-scale settings" if data else ("Full scale (every other setting as the paper's)" if notes
