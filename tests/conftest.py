@@ -1,5 +1,8 @@
+import os
+import stat
 from pathlib import Path
 
+import papermill
 import pytest
 import torch
 
@@ -20,3 +23,26 @@ def data_dir() -> Path:
 def mnist(data_dir):
     torch.set_num_threads(max(1, torch.get_num_threads()))
     return load_dataset("mnist", data_dir, "cpu", train_eval_size=1000)
+
+
+def refused(main, argv: list[str], capsys) -> str:
+    """The one line a command line prints for a user's mistake (exit status 2, as argparse's)."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and ": error: " in lines[0], lines
+    return lines[0]
+
+
+@pytest.fixture
+def no_kernel(monkeypatch):
+    """Fail the test if a notebook kernel would be started."""
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
+
+
+def as_owner(path, mode: int, **kwargs) -> bool:
+    """What ``os.access`` answers a folder's owner who is not root (root may read and write any folder)."""
+    bits = os.stat(path).st_mode
+    return all(bits & bit for flag, bit in ((os.R_OK, stat.S_IRUSR), (os.W_OK, stat.S_IWUSR), (os.X_OK, stat.S_IXUSR))
+               if mode & flag)

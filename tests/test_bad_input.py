@@ -5,7 +5,6 @@ import gzip
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import urllib.error
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 import papermill
 import pytest
+from conftest import as_owner, refused
 from torchvision import datasets
 
 from lt_utils.atomic import atomic_write_json
@@ -36,21 +36,6 @@ BOOK = ROOT / "book"
 MNIST_FILES = tuple(datafiles.MNIST_MD5)
 TINY = {"iterations": 20, "eval_every": 10, "trials": 1, "rounds": 1, "reinits": 0, "one_shot_rounds": (),
         "random_sparse": False, "train_eval_size": 100}
-
-
-def refused(main, argv: list[str], capsys) -> str:
-    """The one line a command line prints for a user's mistake (exit status 2, as argparse's)."""
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    assert exit_.value.code == 2
-    lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 1 and ": error: " in lines[0], lines
-    return lines[0]
-
-
-@pytest.fixture
-def no_kernel(monkeypatch):
-    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
 
 
 @pytest.fixture
@@ -220,16 +205,11 @@ def test_a_file_in_place_of_a_results_subfolder_is_named_before_training(tmp_pat
         run_experiment(cfg, results_dir=str(tmp_path), data_dir=str(data_dir), device="cpu", progress=False)
 
 
-def _as_owner(path, mode: int, **kwargs) -> bool:
-    """What ``os.access`` answers a folder's owner who is not root (root may read and write any folder)."""
-    bits = os.stat(path).st_mode
-    return all(bits & bit for flag, bit in ((os.R_OK, stat.S_IRUSR), (os.W_OK, stat.S_IWUSR), (os.X_OK, stat.S_IXUSR))
-               if mode & flag)
 
 
 def test_unreadable_and_unwritable_results_folders_are_named(tmp_path, monkeypatch):
     if os.geteuid() == 0:
-        monkeypatch.setattr(os, "access", _as_owner)
+        monkeypatch.setattr(os, "access", as_owner)
     locked, readonly = tmp_path / "locked", tmp_path / "readonly"
     locked.mkdir(mode=0o000)
     readonly.mkdir(mode=0o555)

@@ -2,25 +2,18 @@
 
 import dataclasses
 import os
-import stat
 
 import pytest
+from conftest import as_owner
 
 from lt_utils.engine import data as data_module
 from lt_utils.engine.data import DATASETS, load_dataset
 from lt_utils.errors import ConfigError, DataUnavailableError
 
 
-def _as_owner(path, mode: int, **kwargs) -> bool:
-    """What ``os.access`` answers a folder's owner who is not root."""
-    bits = os.stat(path).st_mode
-    return all(bits & bit for flag, bit in ((os.R_OK, stat.S_IRUSR), (os.W_OK, stat.S_IWUSR), (os.X_OK, stat.S_IXUSR))
-               if mode & flag)
-
-
 def test_a_data_folder_without_read_permission_is_named(tmp_path, monkeypatch):
     if os.geteuid() == 0:
-        monkeypatch.setattr(os, "access", _as_owner)
+        monkeypatch.setattr(os, "access", as_owner)
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o000)
     try:

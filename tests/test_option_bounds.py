@@ -6,8 +6,8 @@ import shutil
 import warnings
 from pathlib import Path
 
-import papermill
 import pytest
+from conftest import refused
 
 from lt_utils.book import cli
 from lt_utils.book.notebook import parse_rounds
@@ -19,20 +19,6 @@ from lt_utils.lottery.presets import preset, smoke_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
-
-
-def refused(argv: list[str], capsys) -> str:
-    with pytest.raises(SystemExit) as exit_:
-        cli.main(argv)
-    assert exit_.value.code == 2
-    lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 1 and ": error: " in lines[0], lines
-    return lines[0]
-
-
-@pytest.fixture
-def no_kernel(monkeypatch):
-    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
 
 
 @pytest.fixture
@@ -63,7 +49,7 @@ def test_until_round_past_the_last_round_is_refused_in_the_api(tmp_path):
 
 def test_until_round_past_the_last_round_is_refused_before_a_kernel(monkeypatch, no_kernel, capsys):
     monkeypatch.chdir(ROOT)
-    line = refused(["run", "conv_dropout", "-p", "rounds", "3", "-p", "until_round", "5"], capsys)
+    line = refused(cli.main, ["run", "conv_dropout", "-p", "rounds", "3", "-p", "until_round", "5"], capsys)
     assert "invalid until_round=5: must be a round in [0, 3] for conv2" in line
 
 
@@ -85,7 +71,7 @@ def test_patience_that_would_act_as_another_value_or_never_is_refused(patience, 
 
 def test_patience_is_refused_on_the_command_line_before_a_kernel(monkeypatch, no_kernel, capsys):
     monkeypatch.chdir(ROOT)
-    line = refused(["run", "lenet_imp", "-p", "patience", "150"], capsys)
+    line = refused(cli.main, ["run", "lenet_imp", "-p", "patience", "150"], capsys)
     assert "invalid patience=150: must be a multiple of eval_every=100" in line
 
 
@@ -116,7 +102,7 @@ def test_the_smoke_version_says_which_reinit_rounds_it_replaced():
 
 def test_reinit_rounds_beside_smoke_are_refused_before_a_kernel(monkeypatch, no_kernel, capsys):
     monkeypatch.chdir(ROOT)
-    line = refused(["run", "conv_dropout", "-p", "smoke", "True", "-p", "reinit_rounds", "3"], capsys)
+    line = refused(cli.main, ["run", "conv_dropout", "-p", "smoke", "True", "-p", "reinit_rounds", "3"], capsys)
     assert "invalid smoke=True with reinit_rounds=(3,): smoke sets ['reinit_rounds'] itself" in line
 
 
@@ -153,13 +139,13 @@ def _edit_record(project: Path, name: str, edit) -> None:
 
 def test_a_damaged_until_round_in_a_run_record_is_named(project, capsys):
     _edit_record(project, "conv_dropout", lambda r: r["parameters"].update(until_round="zero"))
-    line = refused(["rerender", "conv_dropout"], capsys)
+    line = refused(cli.main, ["rerender", "conv_dropout"], capsys)
     assert "invalid until_round in" in line and "conv_dropout.json='zero'" in line and "restore it from git" in line
 
 
 def test_an_edited_config_in_a_run_record_is_named_not_blamed_on_the_device(project, capsys):
     _edit_record(project, "lenet_imp", lambda r: r["runs"][0]["config"]["train"].update(lr=0.5))
-    line = refused(["rerender", "lenet_imp"], capsys)
+    line = refused(cli.main, ["rerender", "lenet_imp"], capsys)
     assert "lenet_imp.json: the config of run lenet-8c126bca3b does not match its key" in line
     assert "was trained with" not in line
 
@@ -175,6 +161,6 @@ def test_pack_into_a_file_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     (tmp_path / "results").mkdir()
     (tmp_path / "afile").write_text("x")
-    line = refused(["pack", "--results-dir", str(tmp_path / "results"), "--stored-dir", str(tmp_path / "afile")],
-                   capsys)
+    line = refused(cli.main, ["pack", "--results-dir", str(tmp_path / "results"),
+                              "--stored-dir", str(tmp_path / "afile")], capsys)
     assert "invalid --stored-dir=" in line and "afile is a file" in line
