@@ -200,3 +200,21 @@ def test_a_round_manifest_claiming_another_row_count_is_not_a_finished_round(fin
     path.write_text(json.dumps(manifest))
     with pytest.warns(DamagedResultWarning, match=r"round_01.csv.gz has \d+ rows, but its manifest records rows="):
         assert finished_rounds(cfg, tmp_path) == [0]
+
+
+def test_an_export_never_replaces_the_numbers_of_rounds_the_book_holds(tmp_path):
+    from lt_utils.book.cli import check_same_rounds
+    from lt_utils.lottery.stored import StoredTableError
+
+    def rows(rounds, acc=0.9):
+        return pd.DataFrame([{"variant": "iterative", "trial": 0, "replicate": 0, "round": r, "p_m": 100.0 - r,
+                              "iteration": it, "val_loss": 0.5, "test_acc": acc} for r in rounds for it in (0, 100)])
+
+    committed = tmp_path / "run.csv.gz"
+    rows([0, 1]).to_csv(committed, index=False)
+    check_same_rounds(committed, rows([0, 1, 2]))  # more rounds, the same numbers for those the book holds
+    check_same_rounds(tmp_path / "absent.csv.gz", rows([0]))  # nothing committed yet
+    changed = rows([0, 1, 2])
+    changed.loc[changed["round"] == 1, "test_acc"] = 0.8
+    with pytest.raises(StoredTableError, match=r"run.csv.gz: round 1 of the book's table differs from this run's"):
+        check_same_rounds(committed, changed)

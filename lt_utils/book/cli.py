@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from lt_utils.atomic import atomic_write_bytes, atomic_write_json, atomic_write_table
 from lt_utils.book.notebook import UNKNOWN_CODE, package_note, read_run_record
 from lt_utils.book.pages import figure_presets, write_generated_pages
@@ -35,6 +37,7 @@ from lt_utils.lottery.experiments import load_folder_table, save_resume_points
 from lt_utils.lottery.integrity import CODE_VERSION_ENV, code_version, record_tables, table_problems
 from lt_utils.lottery.locking import NO_WAIT_ENV
 from lt_utils.lottery.options import RunOptions
+from lt_utils.lottery.results import KEY_COLUMNS
 from lt_utils.lottery.scaling import scaling_page_section
 from lt_utils.lottery.stored import StoredTableError, committed_rounds, stored_table
 from lt_utils.validation import check_folder, require
@@ -381,6 +384,26 @@ def last_round(cfg: ExperimentConfig, parameters: dict[str, Any], record: Path |
     return min(until, cfg.rounds)  # a page of several configurations may go further than this one
 
 
+def check_same_rounds(committed: Path, table: pd.DataFrame) -> None:
+    """Refuse to write ``table`` over the committed table ``committed`` where a round both hold differs:
+    a run may add rounds to the book's table, never replace the numbers of rounds it holds."""
+    if not committed.exists():
+        return
+    old = pd.read_csv(committed)
+    ordered = [*KEY_COLUMNS, "iteration"]
+    for r in sorted(set(old["round"]) & set(table["round"])):
+        a = old[old["round"] == r].sort_values(ordered).reset_index(drop=True)
+        b = table[table["round"] == r].sort_values(ordered).reset_index(drop=True)
+        b = b[a.columns.intersection(b.columns)]
+        try:
+            pd.testing.assert_frame_equal(a[b.columns], b, check_dtype=False, rtol=1e-6)
+        except AssertionError as error:
+            raise StoredTableError(f"{committed}: round {r} of the book's table differs from this run's "
+                                   f"({str(error).splitlines()[0]}); a run never replaces the numbers of rounds the "
+                                   "book holds: remove the committed table (and its manifest entry) to replace "
+                                   "it") from None
+
+
 def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
     """Copy the results of every run in a run record into the book: the tidy table of each
     experiment, and every other table (``*.csv.gz``) of its folder and of the folders the record
@@ -398,6 +421,7 @@ def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
         if not table.empty and committed_rounds(out_dir, run["key"]) > table["round"].max() + 1:
             table = table.iloc[:0]  # the book's table goes further than this checkout's rounds: it stays
         if not table.empty:  # empty: re-rendered from the book's own table (its exports may still be new)
+            check_same_rounds(out_dir / f"{run['key']}.csv.gz", table)
             atomic_write_table(table, out_dir / f"{run['key']}.csv.gz")
             written.append(out_dir / f"{run['key']}.csv.gz")
         for folder in [run["key"], *run.get("exports", [])]:
