@@ -161,13 +161,19 @@ def test_figures_say_what_a_run_did_not_measure():
     for fig in (plots.figure3(table), plots.four_panel_figure([(read, ["iterative", "reinit"], "", "-")])):
         assert not any(_says_not_measured(ax) for ax in fig.axes)
     fig = plots.four_panel_figure([(stopped, ["iterative", "reinit"], "", "-")])
-    assert [_says_not_measured(ax) for ax in fig.axes] == [False, False, True, True]  # end-of-training panels
+    assert [ax.get_visible() for ax in fig.axes] == [True, True, False, False]  # end-of-training panels: not drawn
+    assert plots.unmeasured_caption(fig).startswith("Not drawn, because this run did not measure them")
+    assert "Accuracy at end of training (test, %)" in plots.unmeasured_caption(fig)
     fig = plots.checkpoint_figure({"lr 0.1": read}, [1_000, 20_000])
-    assert [_says_not_measured(ax) for ax in fig.axes] == [True, False]
+    assert [ax.get_visible() for ax in fig.axes] == [False, True]
+    assert "test accuracy at 1,000 iterations" in plots.unmeasured_caption(fig)
+    assert plots.unmeasured_caption(plots.four_panel_figure([(table, ["iterative"], "", "-")])) == \
+        "Every panel holds this run's values."
     # prune_at="end": the winning tickets train to the end, only the reinitializations stopped
     controls = table.where(table["variant"] != "reinit", stopped).astype(table.dtypes.to_dict())
     fig = plots.four_panel_figure([(controls, ["iterative", "reinit"], "", "-")])
     assert [_says_not_measured(ax) for ax in fig.axes] == [False, False, True, True]
+    assert all(ax.get_visible() for ax in fig.axes)
     for ax in fig.axes[2:]:  # the tickets drawn, the reinitializations named as not measured
         assert ax.lines and any("for random reinit" in t.get_text().lower() for t in ax.texts), \
             [t.get_text() for t in ax.texts]

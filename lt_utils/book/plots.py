@@ -6,9 +6,9 @@ variant has one colour and marker everywhere (``lt_utils.lottery.variants.VARIAN
 are drawn in black and labelled "paper", beside the mark where the label covers no data, else in
 the axes' legend (:func:`labels_over_data` finds any label that does). A panel whose values a run
 did not measure (``patience``: the stopped networks' end-of-training values; ``test_eval="where_read"``:
-test accuracy over training) says so instead of plotting what is left (:func:`not_measured`); where
-only some variants were measured (the winning tickets train to the end, the controls stop), it draws
-those and names the others.
+test accuracy over training) is not drawn, and :func:`unmeasured_caption` names it for the caption; where only
+some variants were measured (the winning tickets train to the end, the controls stop), it draws
+those and names the others in the panel (:func:`not_measured`).
 """
 
 from __future__ import annotations
@@ -133,6 +133,20 @@ def _network_rows(per_net: pd.DataFrame, variant: str) -> pd.DataFrame:
     return per_net[(per_net["variant"] == variant) | (per_net["round"] == 0)]
 
 
+def _leave_out(fig: Figure, ax: Axes, panel: str) -> None:
+    """Hide panel ``ax``, which this run did not measure, and name it for :func:`unmeasured_caption`."""
+    ax.set_visible(False)
+    fig.unmeasured_panels = [*getattr(fig, "unmeasured_panels", []), panel]
+
+
+def unmeasured_caption(fig: Figure) -> str:
+    """A sentence for ``fig``'s caption naming the panels left out because the run did not measure them."""
+    panels = getattr(fig, "unmeasured_panels", [])
+    if not panels:
+        return "Every panel holds this run's values."
+    return (f"Not drawn, because this run did not measure them (see the run line): {'; '.join(panels)}.")
+
+
 def not_measured(ax: Axes, what: str = "") -> None:
     """Say in panel ``ax`` that its values were not measured in this run (``what``: whose)."""
     ax.text(0.5, 0.5, f"not measured in this run{what}\n(see the run line)", transform=ax.transAxes,
@@ -203,10 +217,12 @@ def four_panel_figure(lines: Sequence[tuple[pd.DataFrame, Sequence[str], str, st
                 metric_vs_pm(per_net, column, ax, shown, scale, suffix, style)
                 drawn += 1
             missing += [f"{label(v)}{suffix}".strip() for v in variants if v not in shown and column in per_net]
-        if missing:
-            not_measured(ax, "" if not drawn else f" for {', '.join(missing)}")
         ax.set_ylabel(ylabel)
         pm_axis(ax)
+        if missing and not drawn:  # a panel that would hold nothing is not drawn; the caption says so
+            _leave_out(fig, ax, ylabel)
+        elif missing:
+            not_measured(ax, f" for {', '.join(missing)}")
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     legend_below(fig, list(axes.flat), ncol)
@@ -366,8 +382,10 @@ def checkpoint_figure(tables: dict[str, pd.DataFrame], checkpoints: Sequence[int
                 metric_vs_pm(at, "test_acc", ax, [ITERATIVE, REINIT], 100, f" {name}", NETWORK_LINESTYLES[i % 4])
             else:
                 missing.append(name)
-        if missing:
-            not_measured(ax, "" if len(missing) == len(tables) else f" for {', '.join(missing)}")
+        if missing and len(missing) == len(tables):
+            _leave_out(fig, ax, f"test accuracy at {iteration:,} iterations")
+        elif missing:
+            not_measured(ax, f" for {', '.join(missing)}")
             pm_axis(ax)
         ax.set_title(f"{iteration:,} iterations")
         ax.set_xticks(SPARSE_TICKS, [f"{p:g}" for p in SPARSE_TICKS])
