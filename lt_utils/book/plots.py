@@ -6,9 +6,10 @@ variant has one colour and marker everywhere (``lt_utils.lottery.variants.VARIAN
 are drawn in black and labelled "paper", beside the mark where the label covers no data, else in
 the axes' legend (:func:`labels_over_data` finds any label that does). A panel whose values a run
 did not measure (``patience``: the stopped networks' end-of-training values; ``test_eval="where_read"``:
-test accuracy over training) is not drawn, and :func:`unmeasured_caption` names it for the caption; where only
-some variants were measured (the winning tickets train to the end, the controls stop), it draws
-those and names the others in the panel (:func:`not_measured`).
+test accuracy at a fixed iteration) is not drawn, and :func:`unmeasured_caption` names it for the
+caption; where only some variants were measured (the winning tickets train to the end, the controls
+stop), a panel draws those and names the others (:func:`not_measured`). Figure 3 without test curves
+says so in its panels.
 """
 
 from __future__ import annotations
