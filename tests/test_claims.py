@@ -120,10 +120,14 @@ def _stopped_early(table, variant="reinit"):
 
 def test_lenet_claims_on_end_of_training_values_are_not_measured_where_networks_stopped():
     good = {c.key: c for c in lenet_claims(_lenet_good())}
-    cut = {c.key: c for c in lenet_claims(_stopped_early(_lenet_good()))}
+    cut = {c.key: c for c in lenet_claims(_stopped_early(_lenet_good(), "iterative"))}  # prune_at="stop"
     assert cut["train_acc_full"].this_run is None and cut["train_acc_full"].verdict == NOT_MEASURED
     for key in set(good) - {"train_acc_full"}:  # the others read early-stopping values, which are all there
         assert (cut[key].this_run, cut[key].verdict) == (good[key].this_run, good[key].verdict), key
+    # prune_at="end": only the controls stopped; the claim reads the tickets, which trained to the end
+    controls = {c.key: c for c in lenet_claims(_stopped_early(_lenet_good(), "reinit"))}
+    assert (controls["train_acc_full"].this_run, controls["train_acc_full"].verdict) == \
+        (good["train_acc_full"].this_run, good["train_acc_full"].verdict)
 
 
 def test_falling_onset_needs_every_sparser_pm_below():
@@ -387,3 +391,16 @@ def test_a_ratio_over_an_early_stop_at_iteration_zero_is_unbounded_not_an_error(
     ratio = Interval(300.0, 200.0, 400.0) / Interval(100.0, 0.0, 100.0)
     assert (ratio.value, ratio.low, ratio.high) == (3.0, 2.0, float("inf"))
     assert (Interval.of(0.0) / Interval.of(0.0)).value != (Interval.of(0.0) / Interval.of(0.0)).value  # NaN
+
+
+def test_a_range_over_trials_keeps_bounded_trials_and_holds_the_value():
+    from lt_utils.book.claims import Measured, _trial_range
+    from lt_utils.book.noise import Interval
+
+    never = Measured(None, 0.0, 1.9, text="never, down to P_m 1.9%")  # a trial whose tickets never fall
+    assert _trial_range(Measured(2.9), [Measured(2.9), never]) == (0.0, 2.9)  # not the falling trial alone
+    # the lowest margin of the mean curve (5) is not bracketed by the trials' lowest margins (0 and 0)
+    assert _trial_range(Measured(5.0), [Measured(0.0), Measured(0.0)]) == (0.0, 5.0)
+    assert _trial_range(Measured(1.0), [Measured(float("nan")), Measured(1.0)]) == (1.0, 1.0)  # one usable
+    best = Interval.highest([Interval(1.0, 0.5, 1.5), Interval(0.9, 0.2, 2.0)])
+    assert (best.value, best.low, best.high) == (1.0, 0.5, 2.0)  # another P_m's noise could make it the best

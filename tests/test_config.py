@@ -71,3 +71,13 @@ def test_a_notebook_asking_fewer_iterations_scales_the_warmup_and_rate_drops_and
     own = configure("vgg19_lr01_warmup", iterations=30_000, lr_drops=(20_000,))  # the user's own schedule is kept
     assert own.train.lr_drops == (20_000,) and own.train.warmup_iterations == 10_000
     assert configure("lenet", iterations=1_000).train.lr_drops == ()  # a constant rate stays constant
+
+
+def test_patience_is_refused_beside_learning_rate_drops():
+    import pytest
+
+    from lt_utils.errors import ConfigError
+    from lt_utils.lottery.presets import preset
+
+    with pytest.raises(ConfigError, match=r"invalid patience=2000: must be None with lr_drops=\(56240, 84360\)"):
+        preset("vgg19_lr01", patience=2_000)

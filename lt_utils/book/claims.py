@@ -182,6 +182,11 @@ class Claim:
 
 # Reading a run's networks ------------------------------------------------------------------------
 
+def _tickets(per_net: pd.DataFrame) -> pd.DataFrame:
+    """The winning tickets (the unpruned networks among them)."""
+    return per_net[per_net["variant"] == ITERATIVE]
+
+
 def _rows(per_net: pd.DataFrame | None, variant: str) -> pd.DataFrame:
     if per_net is None:
         return pd.DataFrame()
@@ -341,7 +346,7 @@ def _lenet_train_acc(view: View) -> Measured:
     per = _lenet(view)
     if per is None:
         return NOT_RUN_HERE
-    if not measured(per, "final_test_acc"):  # patience stopped some networks before the end
+    if not measured(_tickets(per), "final_test_acc"):  # prune_at="stop": the tickets stopped before the end
         return Measured(None, status=NOT_MEASURED)
     if per["final_iteration"].max() < ref.LENET_ITERATIONS:
         return NOT_RUN_HERE
@@ -447,9 +452,14 @@ def _conv_reinit_slower(model: str) -> Measure:
 
 
 def _conv_reinit_less_accurate(model: str) -> Measure:
+    """The ticket's accuracy lead over its reinitializations at the sparsest P_m that has them (the paper:
+    reinitializations at first hold their accuracy at moderate pruning, then fall behind)."""
     def measure(view: View) -> Measured:
         pairs = _reinit_pairs(view, model, "es_test_acc")
-        return Measured.of(_lowest([100 * (ticket - reinit) for _, ticket, reinit in pairs]))
+        if not pairs:
+            return NOT_RUN_HERE
+        p_m, ticket, reinit = pairs[-1]
+        return Measured.of(100 * (ticket - reinit), unit=f"pp (at P_m {p_m:.1f}%)")
     return measure
 
 
@@ -480,8 +490,7 @@ def _conv_dropout_pruning_gain(model: str) -> Measure:
         dense, tickets = _dense(per, "es_test_acc"), by_pm(per, ITERATIVE, "es_test_acc")
         if dense is None or len(tickets) < 3:  # the best ticket needs a pruned curve, not a point or two
             return NOT_RUN_HERE
-        best = max(tickets.values(), key=lambda v: v.value)
-        return Measured.of(100 * (best - dense))
+        return Measured.of(100 * (Interval.highest(list(tickets.values())) - dense))
     return measure
 
 
@@ -493,8 +502,7 @@ def _conv_dropout_best(model: str) -> Measure:
         if not tickets or min(tickets) > paper_pm + CONV_PM_TOLERANCE:
             return NOT_RUN_HERE
         best_pm = max(tickets, key=lambda p: tickets[p].value)
-        best = tickets[best_pm]
-        return Measured.of(100 * best, unit=f"% at P_m {best_pm:.1f}%")
+        return Measured.of(100 * Interval.highest(list(tickets.values())), unit=f"% at P_m {best_pm:.1f}%")
     return measure
 
 
@@ -516,7 +524,8 @@ def _conv_claims(model: str) -> list[ClaimSpec]:
                   "than the winning ticket (smallest ratio over the P_m that have them)", "later (Figure 5)", "x",
                   _conv_reinit_slower(model), at_least(1, "x"), runs=plain),
         ClaimSpec(page, f"{model}_reinit_less_accurate", f"{model}: random reinitializations are less accurate than "
-                  "the winning ticket (smallest lead over the P_m that have them)", "less accurate (Figure 5)", "pp",
+                  "the winning ticket, once pruning is heavy (at the sparsest P_m that has them)",
+                  "less accurate (Figure 5)", "pp",
                   _conv_reinit_less_accurate(model), at_least(0, "pp"), runs=plain),
         ClaimSpec(page, f"{model}_reinit_gap_widens", f"{model}: the winning ticket's lead over its random "
                   "reinitializations grows as P_m falls (sparsest lead less densest)", "it grows (Figure 5)", "pp",
@@ -545,11 +554,13 @@ def _vgg(view: View, setting: str) -> pd.DataFrame | None:
     return view.per_net(ref.VGG19_SETTINGS[setting][0])
 
 
-def _ended(per: pd.DataFrame | None) -> Measured | None:
-    """Why a claim on end-of-training accuracy has no value in ``per``, or None when it has one."""
+def _ended(per: pd.DataFrame | None, variants: tuple[str, ...] = (ITERATIVE,)) -> Measured | None:
+    """Why a claim on the end-of-training accuracy of ``variants`` (and the unpruned networks) has no
+    value in ``per``, or None when it has one: the only rows it reads were measured at the end."""
     if per is None:
         return NOT_RUN_HERE
-    return None if measured(per, "final_test_acc") else Measured(None, status=NOT_MEASURED)
+    rows = per[per["variant"].isin(variants) | (per["round"] == 0)]
+    return None if measured(rows, "final_test_acc") else Measured(None, status=NOT_MEASURED)
 
 
 def _matching_down_to(curve: dict[float, Interval], reference: Interval) -> float | None:
@@ -576,11 +587,11 @@ def _vgg_warmup(view: View) -> Measured:
 
 def _vgg_lr01(view: View) -> Measured:
     per = _vgg(view, "lr0.1")
-    if (why := _ended(per)) is not None:
+    if (why := _ended(per, (ITERATIVE, REINIT))) is not None:
         return why
     tickets, reinits = by_pm(per, ITERATIVE, "final_test_acc"), by_pm(per, REINIT, "final_test_acc")
     gaps = [100 * (tickets[p] - reinits[p]) for p in reinits if p in tickets]
-    return Measured.of(max(gaps, key=lambda g: g.value) if gaps else None)
+    return Measured.of(Interval.highest(gaps) if gaps else None)
 
 
 def _vgg_lr001(view: View) -> Measured:
@@ -687,11 +698,23 @@ def _run_caveats(spec: ClaimSpec, configs: dict[str, Any]) -> list[str]:
     return notes
 
 
-def _judge(spec: ClaimSpec, found: Measured, trial_values: list[float], dataset: str,
+def _trial_range(found: Measured, per_trial: list[Measured]) -> tuple[float | None, float | None]:
+    """The range of a claim over two or more trials: the min and max of the trials' values (a trial's
+    value only bounded, as "never, down to P_m X%", by its bounds), widened to hold the value over all
+    trials where that is a mean the trials' values do not bracket (a ratio of means, a lowest margin)."""
+    ends = [(m.value, m.value) if m.value is not None else (m.low, m.high) for m in per_trial]
+    ends = [(a, b) for a, b in ends if a is not None and b is not None and not (math.isnan(a) or math.isnan(b))]
+    if len(ends) < 2:  # one usable trial: the value's own range
+        return (found.value, found.value) if found.low is None else (found.low, found.high)
+    low, high = min(a for a, _ in ends), max(b for _, b in ends)
+    if found.value is not None and not math.isnan(found.value):
+        low, high = min(low, found.value), max(high, found.value)
+    return low, high
+
+
+def _judge(spec: ClaimSpec, found: Measured, per_trial: list[Measured], dataset: str,
            configs: dict[str, Any]) -> Claim:
-    low, high = found.low, found.high
-    if len(trial_values) >= 2 and found.value is not None:
-        low, high = min(trial_values), max(trial_values)
+    low, high = _trial_range(found, per_trial) if per_trial else (found.low, found.high)
     has_value = found.value is not None or bool(found.text)
     caveats = _run_caveats(spec, configs) if has_value else []
     copy = _copy_caveat(dataset) if spec.absolute and has_value else ""
@@ -734,9 +757,9 @@ def evaluate_claims(page: str, tables: dict[str, pd.DataFrame], configs: dict[st
             found = NOT_RUN_HERE
         else:
             found = spec.measure(view)
-        values = [v.value for v in (spec.measure(t) for t in trial_views) if v.value is not None] \
-            if found.value is not None and spec.rule is not None else []
-        claims.append(_judge(spec, found, values, dataset, configs))
+        measurable = (found.value is not None or found.text) and spec.rule is not None
+        per_trial = [spec.measure(t) for t in trial_views] if measurable else []
+        claims.append(_judge(spec, found, per_trial, dataset, configs))
     return claims
 
 

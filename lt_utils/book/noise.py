@@ -78,6 +78,12 @@ class Interval:
         """The smallest of several: its value, and the range the smallest could take."""
         return Interval(min(i.value for i in items), min(i.low for i in items), min(i.high for i in items))
 
+    @staticmethod
+    def highest(items: list[Interval]) -> Interval:
+        """The largest of several: its value, and the range the largest could take (a best over many
+        noisy values is biased upward; the range says how far noise alone could take it)."""
+        return Interval(max(i.value for i in items), max(i.low for i in items), max(i.high for i in items))
+
 
 def _ratio(a: float, b: float) -> float:
     return a / b if b else (math.inf if a > 0 else math.nan)

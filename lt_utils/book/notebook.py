@@ -81,9 +81,10 @@ def protocol_notes(cfg: ExperimentConfig) -> list[str]:
     elif cfg.train.patience is not None:
         notes.append(f"early termination: patience {cfg.train.patience:,} iterations, masks from the end of the "
                      "schedule (the winning tickets train the whole schedule, as the paper's, and are pruned at its "
-                     "end; evaluation pauses once a network's early stop is settled and resumes at the end; "
-                     "the random reinitializations stop there, with no end-of-training values; an early-stopping "
-                     "minimum later than patience allows would be cut off)")
+                     "end; evaluation pauses once a network's early stop is settled and resumes at the end; the "
+                     "controls (reinitializations, one-shot and random sparse networks) stop there, with no "
+                     "end-of-training values; a minimum of the validation loss later than patience allows is "
+                     "missed, unless it is the last evaluation)")
     if cfg.train.test_eval == "where_read":
         notes.append("test set evaluated only at the early-stopping iteration and at the end of training "
                      "(test accuracy over training is not measured)")

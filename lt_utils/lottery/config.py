@@ -83,6 +83,9 @@ class ExperimentConfig:
         require(all(drop < self.train.iterations for drop in self.train.lr_drops), "lr_drops", self.train.lr_drops,
                 f"iterations below iterations={self.train.iterations} (a drop at or after the end never happens)")
         check_int("seed", self.seed, 0)
+        require(self.train.patience is None or not self.train.lr_drops, "patience", self.train.patience,
+                f"None with lr_drops={self.train.lr_drops} (a validation loss that falls again after a rate drop "
+                "would be cut off by early termination)")
         check_choice("prune_at", self.prune_at, PRUNE_AT)
         require(self.prune_at == "end" or self.train.patience is not None, "prune_at", self.prune_at,
                 "'end' without patience (only early termination can stop a network before the end)")
