@@ -82,12 +82,6 @@ def check_choice(field_name: str, value: Any, choices: Iterable[Any]) -> Any:
     return value
 
 
-def check_str(field_name: str, value: Any, optional: bool = False) -> str | None:
-    require(isinstance(value, str) or (optional and value is None), field_name, value,
-            "a string or None" if optional else "a string")
-    return value
-
-
 def check_int_tuple(field_name: str, value: Any, low: int | None = None, high: int | None = None) -> tuple[int, ...]:
     """A tuple (or list) of integers within the bounds; a string such as ``"55"`` is refused."""
     bounds = f" in [{low}, {high}]" if low is not None and high is not None else \
@@ -148,11 +142,3 @@ def check_device(field_name: str, value: Any) -> str:
         require(device.index is None or device.index < count, field_name, value,
                 f"a CUDA device index below {count}")
     return value
-
-
-def check_fits(train: Any, train_size: int) -> None:
-    """Settings that must fit the training split: a batch and the tracked training subset."""
-    require(train.batch_size <= train_size, "batch_size", train.batch_size,
-            f"at most the training split's {train_size} examples")
-    require(train.train_eval_size <= train_size, "train_eval_size", train.train_eval_size,
-            f"at most the training split's {train_size} examples")
