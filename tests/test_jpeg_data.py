@@ -30,7 +30,8 @@ from lt_utils.lottery.presets import PRESETS, preset, smoke_config
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = Path(os.environ.get("LT_TEST_DATA_DIR", ROOT.parent / "shared" / "data"))
-SMALL = dataclasses.replace(CIFAR10_JPEG, per_class={"train": 3, "test": 2}, progress=False)
+SMALL = dataclasses.replace(CIFAR10_JPEG, per_class={"train": 3, "test": 2}, progress=False,
+                            contents_sha256=None)  # a copy of the tests' own: its contents are not checked
 MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(3, 1, 1)
 STD = torch.tensor([0.2470, 0.2435, 0.2616]).view(3, 1, 1)
 
@@ -266,7 +267,8 @@ def test_the_real_archive_loads_45k_5k_10k_with_every_class(tmp_path, monkeypatc
 def test_conv_nets_with_and_without_dropout_train_on_a_slice_of_the_real_copy(tmp_path, monkeypatch):
     """Conv-2, plain and with dropout, two rounds on 40 real training images per class (the
     notebook's smoke run uses a synthetic stand-in): the Conv path on real images, end to end."""
-    copy = dataclasses.replace(CIFAR10_JPEG, per_class={"train": 40, "test": 10}, progress=False)
+    copy = dataclasses.replace(CIFAR10_JPEG, per_class={"train": 40, "test": 10}, progress=False,
+                               contents_sha256=None)  # a slice: not the published contents
     with zipfile.ZipFile(REAL_DATA / "CIFAR-10-JPEG" / "cifar10-jpeg.zip") as real:
         names = set(real.namelist())
         members = {name: real.read(name) for name in _members(copy.per_class)}  # the first images of each class
@@ -301,3 +303,22 @@ def test_the_decoded_cache_goes_to_the_users_cache_directory_unless_asked(tmp_pa
     monkeypatch.setenv("LT_CACHE_DIR", str(tmp_path / "asked"))
     assert cache_path(source, "x").parent == tmp_path / "asked" / "decoded"
     assert cache_path(source, "x") != cache_path(tmp_path / "other", "x")  # one cache per source folder
+
+
+def test_a_repacked_copy_with_images_moved_between_classes_is_refused(tmp_path):
+    members = _members()
+    _write_zip(tmp_path / "original", members)
+    digests = {}
+    for split in ("train", "test"):  # the contents digest of the tests' "published" copy
+        with pytest.raises(DamagedFileError, match="have the digest") as error:
+            dataclasses.replace(SMALL, contents_sha256={}).read(tmp_path / "original", split == "train")
+        digests[split] = str(error.value).split("have the digest ")[1].split(",")[0]
+    published = dataclasses.replace(SMALL, contents_sha256=digests)
+    assert published.read(tmp_path / "original", False)[0].shape[0] == 20  # its own contents: accepted
+    cat, dog = sorted(k for k in members if k.startswith("test/cat/"))[0], \
+        sorted(k for k in members if k.startswith("test/dog/"))[0]
+    moved = dict(members) | {cat: members[dog], dog: members[cat]}  # two test images swap classes, counts kept
+    _write_zip(tmp_path / "moved", moved)
+    with pytest.raises(DamagedFileError, match=r"is not the published cifar10_jpeg: its test split's contents"):
+        published.read(tmp_path / "moved", False)
+    assert published.read(tmp_path / "moved", True)[0].shape[0] == 30  # the train split is untouched

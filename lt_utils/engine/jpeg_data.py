@@ -7,9 +7,12 @@ The files are read from the zip ``<data dir>/<folder>/<archive>`` (members
 
 Checksums: the published archive's sha256 and size are recorded in :data:`CIFAR10_JPEG`. An
 archive of exactly that size must have that checksum, so a damaged or altered copy of it is
-refused by name. An archive of any other size is not the published one (a small archive a test
-writes, a repacked copy): it is accepted on its structure alone, which is checked for every
-archive and folder: exactly the registered class folders, ``per_class`` images in each, every
+refused by name. Any other archive, or an unpacked folder, must hold the published contents:
+each split's images, their labels and their bytes, in order (:attr:`JpegCopy.contents_sha256`),
+whatever its packing; a copy with images moved between classes, or other images, is refused,
+unless it is registered as a copy of one's own (``contents_sha256=None``, under a name of its
+own, so that its results get keys of their own). The structure is checked for every archive and
+folder: exactly the registered class folders, ``per_class`` images in each, every
 zip member intact (its CRC) and every file decoding as a JPEG of the registered size in RGB. A
 truncated copy of the published archive has lost its zip directory, and is refused as truncated.
 """
@@ -51,6 +54,9 @@ class JpegCopy:
     size: tuple[int, int] = (32, 32)  # (height, width) of every image
     sha256: str | None = None  # the published archive's checksum ...
     archive_bytes: int | None = None  # ... and its size: an archive of this size must have that checksum
+    # the published copy's contents per split: sha256 over each image's label and file bytes, in order (None: a
+    # copy of one's own, which must then be registered under a name of its own, so its results get their own key)
+    contents_sha256: dict[str, str] | None = None
     progress: bool = True  # a tqdm bar while decoding
 
     def read(self, root: Path, train: bool) -> Decoded:
@@ -60,13 +66,14 @@ class JpegCopy:
         folder = Path(root) / self.folder
         archive = folder / self.archive
         if archive.exists():
-            source_id = f"zip:{self._checked_sha256(archive)}"
-            decode: Callable[[], Decoded] = partial(self._decode_zip, archive, split)
+            digest = self._checked_sha256(archive)
+            source_id = f"zip:{digest}"
+            decode: Callable[[], Decoded] = partial(self._decode_zip, archive, split, digest != self.sha256)
         elif (folder / split).is_dir():
             files = self._folder_files(folder, split)
             listing = "\n".join(f"{member}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for member, p in files)
             source_id = f"folder:{hashlib.sha256(listing.encode()).hexdigest()}"
-            decode = partial(self._decode, files, folder, Path.read_bytes)
+            decode = partial(self._decode, files, folder, Path.read_bytes, split)
         else:
             raise DataUnavailableError(
                 f"{self.name} is not in {root}: looked for the archive {archive} and for the unpacked folder "
@@ -81,6 +88,17 @@ class JpegCopy:
             raise DamagedFileError(f"{archive} is damaged: its sha256 is {actual}, the published {self.archive}'s "
                                    f"is {self.sha256} (same size, different bytes)")
         return actual
+
+    def _check_contents(self, where: Path, split: str, digest: str) -> None:
+        """Refuse a split whose contents (each image's label and bytes, in order) are not the published
+        copy's: the same structure with images moved between classes, or other images, is another data set."""
+        expected = (self.contents_sha256 or {}).get(split)
+        if self.contents_sha256 is not None and digest != expected:
+            raise DamagedFileError(
+                f"{where} is not the published {self.name}: its {split} split's contents (labels and image "
+                f"bytes) have the digest {digest}, the published copy's {expected}. A copy of your own is another "
+                f"data set: register it under a name of its own (a JpegCopy with contents_sha256=None in "
+                f"lt_utils.engine.data.DATASETS), so that its results get keys of their own")
 
     def _ordered(self, where: Path, split: str, names: list[str]) -> list[str]:
         """``names`` (``<class>/<file>``) checked against the classes and counts; sorted by label, file."""
@@ -104,7 +122,7 @@ class JpegCopy:
         rank = {cls: i for i, cls in enumerate(self.classes)}
         return sorted(names, key=lambda name: (rank[name.partition("/")[0]], name))
 
-    def _decode_zip(self, archive: Path, split: str) -> Decoded:
+    def _decode_zip(self, archive: Path, split: str, check: bool = True) -> Decoded:
         try:
             handle = zipfile.ZipFile(archive)
         except (zipfile.BadZipFile, OSError) as error:
@@ -117,7 +135,7 @@ class JpegCopy:
             infos = {info.filename.removeprefix(f"{split}/"): info for info in handle.infolist()
                      if info.filename.startswith(f"{split}/") and not info.is_dir()}
             members = [(f"{split}/{name}", infos[name]) for name in self._ordered(archive, split, list(infos))]
-            return self._decode(members, archive, handle.read)
+            return self._decode(members, archive, handle.read, split if check else None)
 
     def _folder_files(self, folder: Path, split: str) -> list[tuple[str, Path]]:
         """The unpacked split's image files, checked and ordered as in the zip."""
@@ -128,8 +146,10 @@ class JpegCopy:
             files |= {f"{entry.name}/{path.name}": path for path in entry.iterdir()}
         return [(f"{split}/{name}", files[name]) for name in self._ordered(folder, split, list(files))]
 
-    def _decode(self, members: list[tuple[str, Any]], where: Path, read: Callable[[Any], bytes]) -> Decoded:
-        """Decode ``members`` (``(member name, handle)``; ``read(handle)`` gives its bytes)."""
+    def _decode(self, members: list[tuple[str, Any]], where: Path, read: Callable[[Any], bytes],
+                check_split: str | None = None) -> Decoded:
+        """Decode ``members`` (``(member name, handle)``; ``read(handle)`` gives its bytes); with
+        ``check_split``, refuse contents that are not the published copy's split (:meth:`_check_contents`)."""
         from PIL import Image
         from tqdm import tqdm
 
@@ -137,6 +157,7 @@ class JpegCopy:
         images = np.empty((len(members), height, width, 3), dtype=np.uint8)
         labels = np.empty(len(members), dtype=np.int64)
         rank = {cls: i for i, cls in enumerate(self.classes)}
+        contents = hashlib.sha256()
         for i, (member, handle) in enumerate(tqdm(members, desc=f"{self.name}: decoding JPEGs", unit="img",
                                                   disable=not self.progress, mininterval=1.0)):
             try:
@@ -155,6 +176,9 @@ class JpegCopy:
             if (mode, h, w) != ("RGB", height, width):
                 raise DamagedFileError(f"{where}: {member} is a {w}x{h} {mode} image; expected {width}x{height} RGB")
             labels[i] = rank[member.split("/")[1]]
+            contents.update(labels[i].tobytes() + hashlib.sha256(data).digest())
+        if check_split is not None:
+            self._check_contents(where, check_split, contents.hexdigest())
         return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
 
 
@@ -162,5 +186,7 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 
 CIFAR10_JPEG = JpegCopy(
     name="cifar10_jpeg", folder="CIFAR-10-JPEG", archive="cifar10-jpeg.zip", classes=CIFAR10_CLASSES,
-    sha256="d04893ead3171e906e171cb9bc629b66a9d3f5cd36676564a009658746d75a46", archive_bytes=62_190_935)
+    sha256="d04893ead3171e906e171cb9bc629b66a9d3f5cd36676564a009658746d75a46", archive_bytes=62_190_935,
+    contents_sha256={"train": "d6674eb355633450568b157d818742eb0231892004890ab01e14ea2db232387e",
+                     "test": "b871ea8e2c6590a51e2d5d67515ddbb451799610d50d1befb514136819b3094b"})
 """CIFAR-10 re-encoded as JPEG (quality 75, 4:2:0): 5,000 train and 1,000 test images per class."""
