@@ -230,3 +230,12 @@ def test_the_round_plan_is_what_a_round_trains(tmp_path, data_dir):
         assert sorted(trained) == sorted(planned) and round_networks(cfg, r) == len(planned)
     assert [n.variant for n in round_plan(cfg, 2)] == ["iterative"] * 2 + ["reinit"] * 4 + ["random_sparse"] * 2 \
         + ["oneshot"] * 2  # tickets, then the controls, in training order
+
+
+@pytest.mark.parametrize("overrides", [{}, {"reinit_rounds": (2, 5)}, {"reinits": 0}, {"random_sparse": True},
+                                       {"one_shot_rounds": (1, 3)}, {"trials": 3, "reinits": 2}])
+def test_the_round_count_is_the_round_plans_length(overrides):
+    from lt_utils.lottery.plan import round_networks, round_plan
+
+    cfg = preset("lenet", rounds=6, **overrides)
+    assert [round_networks(cfg, r) for r in range(7)] == [len(round_plan(cfg, r)) for r in range(7)]

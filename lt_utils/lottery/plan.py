@@ -46,8 +46,12 @@ def round_plan(cfg: ExperimentConfig, round_: int) -> list[Planned]:
 
 
 def round_networks(cfg: ExperimentConfig, round_: int) -> int:
-    """How many networks round ``round_`` of ``cfg`` trains."""
-    return len(round_plan(cfg, round_))
+    """How many networks round ``round_`` of ``cfg`` trains: ``len(round_plan(cfg, round_))``, counted
+    without listing them (the memory check is asked about configurations far too large to list)."""
+    if round_ == 0:
+        return cfg.trials
+    per_trial = 1 + cfg.reinits_at(round_) + int(cfg.random_sparse) + int(round_ in cfg.one_shot_rounds)
+    return cfg.trials * per_trial
 
 
 def widest_round(cfg: ExperimentConfig, first: int = 0) -> int:
