@@ -152,6 +152,8 @@ class _Runner:
         self.model, self.theta0, self.buffers0 = initial_states(cfg, self.device)
         self.kinds = self.model.layer_kinds
         self.data: Dataset | None = None
+        # the code that trains this run, as it was when the run started (a long run outlives later commits)
+        self.provenance = {"code": code_version(), "package": package_state()}
 
     def _seed(self, *parts: Any) -> int:
         return derive_seed(self.cfg.seed, *parts)
@@ -305,8 +307,8 @@ class _Runner:
             atomic_save_torch(state, self.path / "state" / f"round_{r:02d}.pt")
             ticket = {"masks": masks} | ({"init": rewind[0], "buffers": rewind[1]} if r == 0 else {})
             atomic_save_torch(ticket, self.path / "tickets" / f"round_{r:02d}.pt")
-            info = _run_info(self.device, self.options, time.perf_counter() - started, len(nets), self.round_steps,
-                             self.round_devices)
+            info = self.provenance | _run_info(self.device, self.options, time.perf_counter() - started, len(nets),
+                                               self.round_steps, self.round_devices)
             atomic_write_json(info, self.path / "rounds" / f"round_{r:02d}.json")
             atomic_write_table(table, _round_file(self.path, r))
             write_manifest(self.path, r, files, self.identity)  # the round's last write: it is now finished
@@ -321,10 +323,11 @@ class _Runner:
 def _run_info(device: torch.device, options: RunOptions, seconds: float, networks: int, steps: set[str],
               devices: set[str]) -> dict[str, Any]:
     """A finished round's record: the device (the driver's) and the names of the devices (``devices``) and
-    step forms (``steps``) that trained it, where (``executor``), precision, time, versions."""
+    step forms (``steps``) that trained it, where (``executor``), precision, time, versions (the runner adds
+    the code's version and package state, taken when the run started)."""
     return {"device": str(device), "device_name": ", ".join(sorted(devices)), "step": ", ".join(sorted(steps)),
             "executor": options.executor,
-            "precision": options.precision, "code": code_version(), "package": package_state(),
+            "precision": options.precision,
             "wall_seconds": round(seconds, 2), "networks": networks,
             "torch": torch.__version__, "python": platform.python_version(),
             "finished": datetime.now(UTC).isoformat(timespec="seconds")}
