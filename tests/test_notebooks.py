@@ -82,8 +82,10 @@ def test_scale_note_names_every_difference_from_the_paper():
 def test_scale_note_says_when_a_run_stopped_early_or_read_the_test_set_only_where_read():
     note = scale_note(preset("lenet", patience=2_000), "lenet")
     assert note.startswith("Full scale (every other setting as the paper's); early termination: patience 2,000 "
-                           "iterations (the paper trains the full schedule; early-stopping values are those of the "
-                           "full schedule unless a later minimum was cut off")
+                           "iterations, masks from the end of the schedule (the winning tickets train the whole "
+                           "schedule, as the paper's")
+    stop = scale_note(preset("lenet", patience=2_000, prune_at="stop"), "lenet")
+    assert "pruned where it stopped (prune_at='stop', not the paper's protocol" in stop
     note = scale_note(preset("lenet", trials=2, test_eval="where_read"), "lenet")
     assert note.startswith("Reduced scale: 2 of 5 trials; test set evaluated only at the early-stopping iteration")
     assert "patience" not in note and "test_eval" not in note

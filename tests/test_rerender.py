@@ -58,7 +58,8 @@ def test_an_incomplete_committed_table_is_refused_by_name(tmp_path, damage):
 def test_rerender_uses_the_recorded_parameters():
     assert recorded_parameters("lenet_imp", BOOK) == {"device": "cpu", "iterations": 20000, "reinits": 2,
                                                       "train_eval_size": 1000, "trials": 2, "step": "compile",
-                                                      "compare_iterations": 5000}  # no folder: those are local
+                                                      "compare_iterations": 5000, "compare_patience": 2000}
+    # no folder: those are local
 
 
 def test_executed_notebooks_hide_injected_parameters_and_name_no_machine_path(tmp_path):

@@ -1,12 +1,12 @@
 """The paper's claims beside this book's numbers: one table of claims, one function that judges them.
 
-Each entry of :data:`CLAIMS` holds a claim's page, its statement (filled from the paper's value in
-:mod:`lt_utils.book.reference`, never re-typed), the paper's value as it states it, the measure it
+Each entry of ``CLAIMS`` holds a claim's page, its statement (filled from the paper's value in
+``lt_utils.book.reference``, never re-typed), the paper's value as it states it, the measure it
 reads from a run's tables, its rule (the values that count as reproducing it) and the deviations
-that qualify it. :func:`evaluate_claims` measures a page's claims; pages, the scoreboard and the
+that qualify it. ``evaluate_claims`` measures a page's claims; pages, the scoreboard and the
 notebooks read only from it.
 
-Every measured value comes with a range (:mod:`lt_utils.book.noise`): over two or more trials,
+Every measured value comes with a range (``lt_utils.book.noise``): over two or more trials,
 the trials' min and max; with one trial, the spread that early stopping's own noise allows. The
 verdict:
 

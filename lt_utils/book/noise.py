@@ -1,7 +1,7 @@
 """How far a measured value could move by noise alone: the ranges beside the claims' numbers.
 
 With two or more trials, a claim's range is the min and max of its measure over the trials
-(:func:`lt_utils.book.claims.evaluate_claims` evaluates it per trial). With one trial there are
+(``lt_utils.book.claims.evaluate_claims`` evaluates it per trial). With one trial there are
 no trials to compare, so the range comes from the run's own noise instead:
 
 - A network's **jitter** is the median absolute change of its validation loss between consecutive
@@ -13,7 +13,7 @@ no trials to compare, so the range comes from the run's own noise instead:
   early-stopping point (``test_eval="where_read"``), each one's test accuracy is estimated as the
   measured one plus the change in validation accuracy from the early-stopping evaluation to it.
 
-A claim's measure then combines its networks' ranges by interval arithmetic (:class:`Interval`).
+A claim's measure then combines its networks' ranges by interval arithmetic (``Interval``).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def _ranges(rows: pd.DataFrame, es: pd.Series) -> dict[str, float]:
 
 
 def near_minimum_ranges(table: pd.DataFrame) -> pd.DataFrame:
-    """``early_stopping(table)`` with ``<column>_low`` and ``<column>_high`` for each of :data:`RANGED`:
+    """``early_stopping(table)`` with ``<column>_low`` and ``<column>_high`` for each of ``RANGED``:
     the spread over each network's near-minimum evaluations (see the module docstring)."""
     per_net = early_stopping(table)
     if per_net.empty:

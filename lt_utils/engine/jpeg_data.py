@@ -8,7 +8,7 @@ The files are read from the zip ``<data dir>/<folder>/<archive>`` (members
 Checksums: the published archive's sha256 and size are recorded in :data:`CIFAR10_JPEG`. An
 archive of exactly that size must have that checksum, so a damaged or altered copy of it is
 refused by name. Any other archive, or an unpacked folder, must hold the published contents:
-each split's images, their labels and their bytes, in order (:attr:`JpegCopy.contents_sha256`),
+each split's images, their labels and their bytes, in order (``JpegCopy.contents_sha256``),
 whatever its packing; a copy with images moved between classes, or other images, is refused,
 unless it is registered as a copy of one's own (``contents_sha256=None``, under a name of its
 own, so that its results get keys of their own). The structure is checked for every archive and
@@ -149,7 +149,7 @@ class JpegCopy:
     def _decode(self, members: list[tuple[str, Any]], where: Path, read: Callable[[Any], bytes],
                 check_split: str | None = None) -> Decoded:
         """Decode ``members`` (``(member name, handle)``; ``read(handle)`` gives its bytes); with
-        ``check_split``, refuse contents that are not the published copy's split (:meth:`_check_contents`)."""
+        ``check_split``, refuse contents that are not the published copy's split (``_check_contents``)."""
         from PIL import Image
         from tqdm import tqdm
 
