@@ -109,10 +109,12 @@ NOT_RUN_HERE = Measured(None, status=NOT_RUN)
 
 class View:
     """A page's runs as a claim's measure reads them: ``per_net(run)`` is ``early_stopping``'s table of
-    run ``run`` (a preset's name), with near-minimum ranges where ``ranged`` (a one-trial run)."""
+    run ``run`` (a preset's name), with near-minimum ranges where ``ranged`` (by default: the runs
+    have one trial)."""
 
-    def __init__(self, tables: dict[str, pd.DataFrame], extra: dict[str, Any], ranged: bool):
-        self.tables, self.extra, self.ranged = tables, extra, ranged
+    def __init__(self, tables: dict[str, pd.DataFrame], extra: dict[str, Any], ranged: bool | None = None):
+        self.tables, self.extra = tables, extra
+        self.ranged = len(self.trials) == 1 if ranged is None else ranged
         self._per_net: dict[str, pd.DataFrame] = {}
 
     def per_net(self, run: str) -> pd.DataFrame | None:
@@ -748,8 +750,7 @@ def evaluate_claims(page: str, tables: dict[str, pd.DataFrame], configs: dict[st
     A claim whose runs are absent reads *not run at this scale*."""
     configs = configs or {}
     dataset = next((cfg.dataset for cfg in configs.values() if hasattr(cfg, "dataset")), "cifar10")
-    view = View(tables, extra or {}, ranged=False)
-    view = View(tables, extra or {}, ranged=len(view.trials) == 1)
+    view = View(tables, extra or {})
     trial_views = [view.for_trial(t) for t in view.trials] if len(view.trials) >= 2 else []
     claims = []
     for spec in page_specs(page):

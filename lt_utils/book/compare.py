@@ -88,7 +88,6 @@ def compare_runs(runs: dict[str, tuple[list[Claim], dict[str, float]]]) -> pd.Da
     return pd.DataFrame(rows)
 
 
-
 def protocol_comparison(paper: pd.DataFrame, shortcut: pd.DataFrame,
                         overlap: dict[int, float] | None = None) -> pd.DataFrame:
     """The winning tickets of two runs of one configuration, round by round: ``paper`` pruned at the end
