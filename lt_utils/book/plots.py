@@ -226,7 +226,14 @@ def four_panel_figure(lines: Sequence[tuple[pd.DataFrame, Sequence[str], str, st
             not_measured(ax, f" for {', '.join(missing)}")
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
-    legend_below(fig, list(axes.flat), ncol)
+    if not any(ax.get_visible() for ax in axes[1]):  # the bottom row left out: keep no blank half-figure
+        for ax in axes[1]:
+            fig.delaxes(ax)
+        grid = fig.add_gridspec(1, axes.shape[1])
+        for i, ax in enumerate(axes[0]):
+            ax.set_subplotspec(grid[0, i])
+        fig.set_figheight(fig.get_figheight() / 2 + 0.6)
+    legend_below(fig, list(fig.axes), ncol)
     return fig
 
 
