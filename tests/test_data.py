@@ -6,7 +6,7 @@ import pytest
 import torch
 from torchvision import datasets
 
-from lt_utils.engine.data import VALIDATION_SIZE, augment, load_dataset
+from lt_utils.engine.data import VALIDATION_SIZE, augment, augment_stack, load_dataset
 from lt_utils.errors import DataUnavailableError
 
 
@@ -83,6 +83,16 @@ def test_augment_pads_with_black_as_torchvision_random_crop():
     for i in range(8):
         assert any(torch.allclose(out[i], (crop - mean) / std) for crop in _crops(raw[i], torch.zeros(3))), i
     assert torch.isclose(out, black.view(1, 3, 1, 1)).all(1).any()  # some crops show the border: black
+
+
+@pytest.mark.parametrize("fill", [None, (0.5, -1.0, 2.0)])
+def test_augment_stack_matches_each_networks_augment(fill):
+    x = torch.randn(3, 5, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    one, stacked = ([torch.Generator().manual_seed(10 + i) for i in range(3)] for _ in range(2))
+    expected = torch.stack([augment(x[i], one[i], fill) for i in range(3)])
+    assert torch.equal(augment_stack(x, stacked, fill), expected)
+    for a, b in zip(one, stacked, strict=True):  # the same draws: the generators end in the same state
+        assert torch.equal(a.get_state(), b.get_state())
 
 
 def test_synthetic_stand_in_is_labelled(tmp_path):

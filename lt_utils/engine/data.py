@@ -250,8 +250,23 @@ def augment(x: torch.Tensor, generator: torch.Generator, fill: tuple[float, ...]
     """Random horizontal flip and 4-pixel pad-and-crop for a whole batch of normalized CIFAR-10
     images, on its device. The border is black (``fill``, per channel; default: CIFAR-10's
     normalized zero pixel), as torchvision's ``RandomCrop(32, padding=4)`` before normalization."""
+    return _flip_and_crop(x, *_augment_draws(len(x), generator, x.device), fill)
+
+
+def augment_stack(x: torch.Tensor, generators: list[torch.Generator],
+                  fill: tuple[float, ...] | None = None) -> torch.Tensor:
+    """:func:`augment` of each network's batch ``x[i]`` with its generator ``generators[i]`` (the same
+    draws, in the same order), applied to the whole ``networks x batch`` stack at once."""
+    networks, n = x.shape[:2]
+    require(len(generators) == networks, "generators", len(generators), f"one per network ({networks})")
+    flip, dy, dx = (torch.cat(d) for d in zip(*(_augment_draws(n, g, x.device) for g in generators), strict=True))
+    return _flip_and_crop(x.flatten(0, 1), flip, dy, dx, fill).view(x.shape)
+
+
+def _flip_and_crop(x: torch.Tensor, flip: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor,
+                   fill: tuple[float, ...] | None) -> torch.Tensor:
+    """Flip the images of batch ``x`` where ``flip``, pad them with ``fill`` and crop at ``(dy, dx)``."""
     n, c, h, w = x.shape
-    flip, dy, dx = _augment_draws(n, generator, x.device)
     x = torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
     fill_value = torch.tensor(black() if fill is None else fill, dtype=x.dtype, device=x.device)
     padded = fill_value.view(1, c, 1, 1).repeat(n, 1, h + 8, w + 8)
@@ -259,5 +274,5 @@ def augment(x: torch.Tensor, generator: torch.Generator, fill: tuple[float, ...]
     rows = (dy.view(n, 1) + torch.arange(h, device=x.device)).view(n, 1, h, 1)
     cols = (dx.view(n, 1) + torch.arange(w, device=x.device)).view(n, 1, 1, w)
     batch = torch.arange(n, device=x.device).view(n, 1, 1, 1)
-    channel = torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1)
+    channel = torch.arange(c, device=x.device).view(1, -1, 1, 1)
     return padded[batch, channel, rows, cols]

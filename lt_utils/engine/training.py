@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
-from lt_utils.engine.data import Dataset, Split, augment, black, epoch_batches, skip_augment
+from lt_utils.engine.data import Dataset, Split, augment_stack, black, epoch_batches, skip_augment
 from lt_utils.engine.hparams import TrainConfig
 from lt_utils.engine.memory import EVAL_BATCH_CAP, eval_batch_for
 from lt_utils.engine.models import PrunableModel
@@ -246,7 +246,7 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
         index = batches[:, it % steps_per_epoch]
         x, y = data.train.x[index], data.train.y[index]
         if cfg.augment:
-            x = torch.stack([augment(x[i], generators[i], fill) for i in range(n)])
+            x = augment_stack(x, generators, fill)
         train_step(x, y, cfg.lr_at(it), penalty[1](it) if penalty else 0.0)
         if watch is not None:
             watch.hold(live)
