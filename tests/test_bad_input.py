@@ -18,7 +18,8 @@ from conftest import as_owner, refused
 from torchvision import datasets
 
 from lt_utils.atomic import atomic_write_json
-from lt_utils.book import bench, cli, configure, migrate
+from lt_utils.bench import command as bench
+from lt_utils.book import cli, configure, migrate
 from lt_utils.chapters.landscape import landscape_config, run_landscape
 from lt_utils.chapters.transform import dual_config, run_dual
 from lt_utils.engine import datafiles
@@ -53,7 +54,8 @@ def project(tmp_path, monkeypatch, no_kernel):
 
 @pytest.mark.parametrize("module,argv,culprit", [
     ("lt_utils.book", ["run", "lenet_imp", "-p", "trails", "3"], "['trails']"),
-    ("lt_utils.book.bench", ["--reference-iterations", "0"], "--reference-iterations=0"),
+    ("lt_utils.bench", ["--reference-iterations", "0"], "--reference-iterations=0"),
+    ("lt_utils.book.bench", ["--reference-iterations", "0"], "--reference-iterations=0"),  # the deprecated alias
     ("lt_utils.book.migrate", ["--results", "no-such-folder"], "--results='no-such-folder'"),
 ])
 def test_each_command_line_answers_a_mistake_in_one_line_without_a_traceback(module, argv, culprit):

@@ -4,19 +4,15 @@ import re
 import pytest
 import torch
 
-import lt_utils.book.bench as bench
+import lt_utils.bench.peak as peak
 import lt_utils.engine.cpu as cpu
-from lt_utils.book.bench import (
-    benchmark,
-    engine_forms,
-    figure_network_iterations,
-    machine_peak,
-    main,
-    networks_per_round,
-)
+from lt_utils.bench.command import main
+from lt_utils.bench.peak import machine_peak
+from lt_utils.bench.plain import PlainLoop, plain_run
+from lt_utils.bench.projection import figure_network_iterations
+from lt_utils.bench.report import benchmark, engine_forms, networks_per_round
+from lt_utils.bench.timing import Loop, Parts, paper_rate, schedule, time_loops
 from lt_utils.book.cli import benchmark_table
-from lt_utils.book.plain import PlainLoop, plain_run
-from lt_utils.book.timing import Loop, Parts, paper_rate, schedule, time_loops
 from lt_utils.engine.data import load_dataset
 from lt_utils.engine.hparams import PruneConfig, TrainConfig
 from lt_utils.engine.pruning import dense_masks, prune_to_round
@@ -44,7 +40,7 @@ def test_rates_are_composed_to_the_paper_schedule():
 
 
 def test_benchmark_report_runs_all_three_loops(data_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, "native_bf16", lambda device: True)
+    monkeypatch.setattr(peak, "native_bf16", lambda device: True)
     report = benchmark(["lenet"], torch.device("cpu"), str(data_dir), iterations=3, reference_iterations=3,
                        steps=["eager"], bf16_models=["lenet"])
     lenet = report["models"]["lenet"]
@@ -67,7 +63,7 @@ def _refused(argv, capsys) -> str:
         main(argv)
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("python -m lt_utils.book.bench: error: ") and err.count("\n") == 1
+    assert err.startswith("python -m lt_utils.bench: error: ") and err.count("\n") == 1
     return err
 
 

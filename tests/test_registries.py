@@ -1,6 +1,6 @@
 """Each model and data set is registered once; everything else reads the registries."""
 
-from lt_utils.book import bench
+from lt_utils.bench import report as bench
 from lt_utils.engine.data import DATASETS, copies_of, model_dataset, real_dataset, stand_in, stats
 from lt_utils.engine.models import MODELS, build_model, models_where
 from lt_utils.lottery.config import ExperimentConfig

@@ -7,8 +7,8 @@ import nbformat
 import pandas as pd
 import pytest
 
+from lt_utils.bench.projection import figure_network_iterations
 from lt_utils.book import plots
-from lt_utils.book.bench import figure_network_iterations
 from lt_utils.book.claims import CLAIMS, evaluate_claims, not_run_claims, page_specs
 from lt_utils.book.cli import recorded_parameters, tidy_executed
 from lt_utils.book.pages import PAGES, projected_time, scoreboard

@@ -2,11 +2,13 @@
 
 import pytest
 
+from lt_utils.bench.projection import projected_hours, speedup_bound
 from lt_utils.book.pages import figure_presets
+from lt_utils.book.scaling_page import structure_table
 from lt_utils.lottery.experiments import planned_stacks
 from lt_utils.lottery.options import RunOptions
+from lt_utils.lottery.plan import chain_runs, tasks
 from lt_utils.lottery.presets import PRESETS, preset
-from lt_utils.lottery.scaling import chain_runs, projected_hours, speedup_bound, structure_table, tasks
 
 
 def test_vgg19_figure_is_the_issues_1155_runs_in_chains_of_20():

@@ -1,5 +1,5 @@
-"""Which networks each round of an experiment trains: the one round plan, and the check that a
-table holds every network of it.
+"""Which networks each round of an experiment trains: the one round plan, its stacks and chain on a
+kind of device, and the check that a table holds every network of it.
 
 The runner, the committed tables' check, the scaling projections, the memory check and the
 benchmark all read it, so that a new control is one edit here (and its runner's construction in
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lt_utils.engine.models import networks_per_stack
 from lt_utils.engine.training import METRICS
 from lt_utils.errors import DamagedFileError
 from lt_utils.lottery.config import ExperimentConfig
@@ -57,6 +58,25 @@ def round_networks(cfg: ExperimentConfig, round_: int) -> int:
 def widest_round(cfg: ExperimentConfig, first: int = 0) -> int:
     """The most networks any round of ``cfg`` from ``first`` on trains."""
     return max(round_networks(cfg, r) for r in range(first, cfg.rounds + 1))
+
+
+def _stack_sizes(cfg: ExperimentConfig, device_type: str) -> list[tuple[int, int]]:
+    """Each round's networks and the size of its stacks on ``device_type`` (default ``max_stack``)."""
+    size = networks_per_stack(cfg.model, device_type)
+    return [(n, size or n) for n in (round_networks(cfg, r) for r in range(cfg.rounds + 1))]
+
+
+def chain_runs(cfg: ExperimentConfig, device_type: str = "cuda") -> tuple[int, int]:
+    """``(in sequence, in all)``: the network-runs of ``cfg``'s chain of rounds (one after another)
+    on its critical path on devices of ``device_type`` (a round's stacks run side by side: one
+    stack's networks are in sequence), and in total."""
+    rounds = _stack_sizes(cfg, device_type)
+    return sum(min(size, n) for n, size in rounds), sum(n for n, _ in rounds)
+
+
+def tasks(cfg: ExperimentConfig, device_type: str = "cuda") -> int:
+    """The Ray tasks of ``cfg``'s run on ``device_type`` (default ``max_stack``): one per stack."""
+    return sum(-(-n // size) for n, size in _stack_sizes(cfg, device_type))
 
 
 def trains_full_schedule(cfg: ExperimentConfig, variant: str) -> bool:

@@ -1,13 +1,8 @@
-"""Projected wall time of a figure spread over G devices (``executor="ray"``): a projection from
-the figure's chain structure and the stored benchmark reports, not a measurement.
-
-Each configuration is a chain of rounds that run one after another. A round is trained in stacks
-of the size the engine chooses for the model and device type
-(:func:`lt_utils.engine.models.networks_per_stack`): a whole round as one stack, which is one task
-(Lenet; the Conv nets on a GPU), or one network per stack, each its own task, all of them at once
-(batch-norm models; the Conv nets on the CPU). So on G devices a figure takes about max(its
-longest chain, its total work / G). The model counts a stack's time as its networks at the
-benchmark's rate for that model: the rate of one stack on a whole device.
+"""Deprecated copy, kept only until the book (``lt_utils/book/pages.py``, ``cli.py``) imports these
+names from their new homes: the projections from ``lt_utils.bench.projection``, the page's Markdown
+(``scaling_page_section``) from ``lt_utils.book.scaling_page``, and ``chain_runs`` and ``tasks``
+from ``lt_utils.lottery.plan``. A lottery module may not import those layers, so this file repeats
+them; delete it then.
 """
 
 from __future__ import annotations
@@ -16,26 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lt_utils.engine.models import networks_per_stack
 from lt_utils.lottery.config import ExperimentConfig
-from lt_utils.lottery.plan import round_networks
+from lt_utils.lottery.plan import chain_runs, tasks
 
 DEVICE_COUNTS = (1, 8, 64)
 """The device counts the book projects to."""
-
-
-def _stack_sizes(cfg: ExperimentConfig, device_type: str) -> list[tuple[int, int]]:
-    """Each round's networks and the size of its stacks on ``device_type`` (default ``max_stack``)."""
-    size = networks_per_stack(cfg.model, device_type)
-    return [(n, size or n) for n in (round_networks(cfg, r) for r in range(cfg.rounds + 1))]
-
-
-def chain_runs(cfg: ExperimentConfig, device_type: str = "cuda") -> tuple[int, int]:
-    """``(in sequence, in all)``: network-runs on ``cfg``'s chain's critical path on devices of
-    ``device_type`` (a round's stacks run side by side: one stack's networks are in sequence), and
-    in total."""
-    rounds = _stack_sizes(cfg, device_type)
-    return sum(min(size, n) for n, size in rounds), sum(n for n, _ in rounds)
 
 
 def projected_hours(cfgs: list[ExperimentConfig], rates: dict[str, float], devices: int,
@@ -52,11 +32,6 @@ def speedup_bound(cfgs: list[ExperimentConfig], devices: int, device_type: str =
     the same rate (the structure's bound, before any benchmark)."""
     rates = {cfg.model: 1.0 for cfg in cfgs}
     return projected_hours(cfgs, rates, 1, device_type) / projected_hours(cfgs, rates, devices, device_type)
-
-
-def tasks(cfg: ExperimentConfig, device_type: str = "cuda") -> int:
-    """The Ray tasks of ``cfg``'s run on ``device_type`` (default ``max_stack``): one per stack."""
-    return sum(-(-n // size) for n, size in _stack_sizes(cfg, device_type))
 
 
 def report_device_type(report: dict[str, Any]) -> str:
@@ -104,9 +79,9 @@ def scaling_page_section(figures: dict[str, list[ExperimentConfig]], bench_dir: 
     """The performance page's projections for ``executor="ray"``: structure, then hours."""
     hours, gpu = hours_table(figures, bench_dir)
     note = ("" if gpu else "No GPU benchmark is stored yet, so the hours above are for devices like the stored "
-            "CPU benchmark's; `python -m lt_utils.book.bench --device cuda --out book/bench/<gpu>.json`, then `make "
+            "CPU benchmark's; `python -m lt_utils.bench --device cuda --out book/bench/<gpu>.json`, then `make "
             "book`, adds a GPU's rows.\n")
-    return ("**Projections, not measurements**, computed by `lt_utils.lottery.scaling` from each figure's chain "
+    return ("**Projections, not measurements**, computed by `lt_utils.bench.projection` from each figure's chain "
             "structure at the paper's scale and the stored benchmark reports.\n\n"
             "How much faster the structure lets each figure run on more devices (every model at the same rate):\n\n"
             + structure_table(figures) + "\nProjected wall time, from the stored benchmark reports:\n\n" + hours

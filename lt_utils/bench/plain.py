@@ -1,12 +1,12 @@
 """The plain loop: one network trained as a careful PyTorch user would, the benchmark's second
-reference (``lt_utils.book.bench``) and the engine's check (``tests/test_bench.py``).
+reference (``lt_utils.bench.loops``) and the engine's check (``tests/test_bench.py``).
 
 An ``nn.Module``, ``torch.optim.Adam`` (or SGD) with torch's defaults, batches gathered from
 tensors already in memory (no ``DataLoader``, no decoding), the mask applied after each step,
 and evaluation of the same splits as the engine's (validation, test and the fixed training
 subset at each evaluation point; the benchmark also counts the whole training split at the end,
 as ``train_stack`` evaluates it). Fed the engine's data order
-(:func:`lt_utils.engine.data.epoch_batches` with the network's data seed), the same initial
+(``lt_utils.engine.data.epoch_batches`` with the network's data seed), the same initial
 weights and masks, it computes the engine's training run up to rounding.
 """
 

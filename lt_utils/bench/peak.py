@@ -9,29 +9,22 @@ convolutions, two per multiply-add), for one network's training step and one ima
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from lt_utils.bench.timing import timed
+from lt_utils.engine.cpu import missing_bf16_note, native_bf16
 from lt_utils.engine.models import build_model
 
 
 def _best_seconds(run: Callable[[], object], repeats: int, device: torch.device) -> float:
     """The fastest of ``repeats`` timed calls of ``run`` (after one untimed call)."""
     run()
-    best = float("inf")
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        run()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return min(timed(run, device) for _ in range(repeats))
 
 
 def matmul_gflops(device: torch.device, size: int = 2_048, repeats: int = 5,
@@ -48,6 +41,15 @@ def conv_gflops(device: torch.device, batch: int = 60, repeats: int = 5) -> floa
     w, b = torch.randn(64, 64, 3, 3, device=device), torch.zeros(64, device=device)
     flops = 2 * batch * 64 * 32 * 32 * 64 * 9
     return flops / _best_seconds(lambda: F.conv2d(x, w, b, padding=1), repeats, device) / 1e9
+
+
+def machine_peak(device: torch.device) -> dict[str, Any]:
+    """The device's own peak, measured now, and whether it computes bf16 natively (and if not, why)."""
+    peak = {"matmul_fp32_gflop_per_s": round(matmul_gflops(device), 1),
+            "conv2_conv_fp32_gflop_per_s": round(conv_gflops(device), 1), "bf16_native": native_bf16(device)}
+    if device.type == "cpu" and not peak["bf16_native"]:
+        peak["bf16_note"] = missing_bf16_note()
+    return peak
 
 
 def model_flops(name: str, dropout: float, input_shape: tuple[int, ...], batch: int) -> tuple[int, int]:

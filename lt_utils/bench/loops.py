@@ -1,49 +1,25 @@
-"""The benchmark's timed loops and how their rates are measured and composed.
-
-Three loops train one model (``lt_utils.book.bench`` compares them):
+"""The three loops the benchmark times, each built ready to time (``lt_utils.bench.timing.Loop``).
 
 - the *reference*, written the common way: a ``DataLoader`` over a torchvision-style data set
   with per-sample PIL decoding and transforms, the mask applied in Python after every step and a
   ``.item()`` per step; it evaluates validation and test;
-- the *plain loop* (:class:`lt_utils.book.plain.PlainLoop`): an ``nn.Module`` and ``torch.optim``
+- the *plain loop* (``lt_utils.bench.plain.PlainLoop``): an ``nn.Module`` and ``torch.optim``
   fed from tensors already in memory, the mask applied after each step; it evaluates what the
   engine evaluates;
 - the *engine*: a stack of networks trained by the pieces that ``train_stack`` runs (the step of
-  :func:`lt_utils.engine.step.make_step_forms` on batches gathered from resident data, and its
-  scorer at the evaluation batch :func:`lt_utils.engine.memory.eval_batch_for` chooses).
-
-**Interleaved.** A machine shared with other work slows whatever runs during a busy spell, so the
-loops are built first and then timed in turns: one training step of each loop, round after round,
-then one evaluation of each, twice. A loop's step time is the median of its steps, its evaluation
-the faster of its two. **Composed.** Evaluating every 100 iterations is about half of a Conv net's
-work, and a short run would overstate the one-off evaluations (at iteration 0 and of the whole
-training split at the end); so the two measured rates are composed to the figure's whole schedule
-(:func:`paper_rate`), evaluation included.
+  ``lt_utils.engine.step.make_step_forms`` on batches gathered from resident data, and its
+  scorer at the evaluation batch ``lt_utils.engine.memory.eval_batch_for`` chooses).
 """
 
 from __future__ import annotations
-
-import statistics
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from lt_utils.book.plain import PlainLoop
-from lt_utils.engine.data import (
-    DATASETS,
-    VALIDATION_SIZE,
-    Dataset,
-    Split,
-    augment,
-    black,
-    epoch_batches,
-    real_dataset,
-    stats,
-)
+from lt_utils.bench.plain import PlainLoop
+from lt_utils.bench.timing import Loop, timed
+from lt_utils.engine.data import Dataset, Split, augment, black, epoch_batches, stats
 from lt_utils.engine.memory import EVAL_BATCH_CAP, activation_bytes, eval_batch_for
 from lt_utils.engine.models import build_model
 from lt_utils.engine.pruning import dense_masks, prune_to_round
@@ -52,87 +28,8 @@ from lt_utils.engine.step import make_step_forms
 from lt_utils.engine.training import evaluate_stack
 from lt_utils.lottery.config import ExperimentConfig
 
-EVAL_SPLITS = {"val": VALIDATION_SIZE, "test": 10_000}
-"""The protocol's evaluation sets (MNIST's and CIFAR-10's test sets have 10,000 images)."""
 EVAL_TIMING_IMAGES = 1_000
 """Validation images each loop's evaluation is timed on (the engine's: at least one batch of its own)."""
-EVAL_REPEATS = 2
-"""Each evaluation is timed this often and the faster kept."""
-"""The engine's evaluation batch before the memory budget (``RunOptions.eval_batch``'s default)."""
-
-
-@dataclass(frozen=True)
-class Parts:
-    """A loop's two measured rates: training steps in network-iterations per second (evaluation
-    excluded) and evaluation in network-images per second."""
-
-    step_rate: float
-    eval_rate: float
-
-    def as_dict(self) -> dict[str, float]:
-        return {"step_network_iterations_per_s": round(self.step_rate, 3),
-                "eval_network_images_per_s": round(self.eval_rate, 1)}
-
-
-def schedule(cfg: ExperimentConfig, engine_like: bool) -> dict[str, int]:
-    """The paper-scale schedule of ``cfg``'s figure: its iterations, its evaluation points, the
-    images of each evaluation (validation and test; with the training subset for ``engine_like``
-    loops, which also evaluate the whole training split once, at the end: ``final_images``)."""
-    per_evaluation = sum(EVAL_SPLITS.values()) + (cfg.train.train_eval_size if engine_like else 0)
-    final = DATASETS[real_dataset(cfg.dataset)].train_size if engine_like else 0
-    return {"iterations": cfg.train.iterations, "evaluations": len(cfg.train.eval_iterations),
-            "images_per_evaluation": per_evaluation, "final_images": final or 0}
-
-
-def paper_rate(parts: Parts, plan: dict[str, int]) -> float:
-    """Network-iterations per second over the whole schedule ``plan``, evaluation included."""
-    images = plan["evaluations"] * plan["images_per_evaluation"] + plan["final_images"]
-    return plan["iterations"] / (plan["iterations"] / parts.step_rate + images / parts.eval_rate)
-
-
-@dataclass
-class Loop:
-    """A loop ready to time: ``step(iteration)`` trains every network of it once, ``evaluate()``
-    (None: not timed) scores ``images`` images with each; ``setup_seconds``: what its first step
-    and evaluation took beyond later ones (compiling); ``eval_batch`` and ``eval_bytes``: the
-    engine's evaluation batch and its memory estimate."""
-
-    networks: int
-    step: Callable[[int], object]
-    evaluate: Callable[[], object] | None = None
-    images: int = 0
-    setup_seconds: float = 0.0
-    eval_batch: int = 0
-    eval_bytes: int = 0
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _timed(run: Callable[[], object], device: torch.device) -> float:
-    start = time.perf_counter()
-    run()
-    _synchronize(device)
-    return time.perf_counter() - start
-
-
-def time_loops(loops: dict[str, Loop], iterations: dict[str, int], device: torch.device) -> dict[str, Parts]:
-    """Each loop's rates, timed in turns: ``iterations[label]`` steps of each (the median step),
-    then ``EVAL_REPEATS`` evaluations of each (the fastest); a loop without ``evaluate`` gets 0."""
-    steps: dict[str, list[float]] = {label: [] for label in loops}
-    for it in range(1, max(iterations.values()) + 1):
-        for label, loop in loops.items():
-            if it <= iterations[label]:
-                steps[label].append(_timed(lambda loop=loop, it=it: loop.step(it), device))
-    evaluations: dict[str, list[float]] = {label: [] for label, loop in loops.items() if loop.evaluate}
-    for _ in range(EVAL_REPEATS):
-        for label in evaluations:
-            evaluations[label].append(_timed(loops[label].evaluate, device))
-    return {label: Parts(loop.networks / statistics.median(steps[label]),
-                         loop.networks * loop.images / min(evaluations[label]) if label in evaluations else 0.0)
-            for label, loop in loops.items()}
 
 
 def _eval_split(data: Dataset, images: int) -> Split:
@@ -252,8 +149,8 @@ def engine_loop(cfg: ExperimentConfig, data: Dataset, networks: int, device: tor
             x = torch.stack([augment(x[i], generators[i], fill) for i in range(networks)])
         forms.step(x, y, cfg.train.lr_at(it), 0.0)
 
-    first = _timed(lambda: step(0), device)
-    setup = first - _timed(lambda: step(0), device) if form != "eager" else 0.0
+    first = timed(lambda: step(0), device)
+    setup = first - timed(lambda: step(0), device) if form != "eager" else 0.0
     batch = eval_batch_for(model, networks, shape, EVAL_BATCH_CAP, device)
     val = _eval_split(data, max(batch, EVAL_TIMING_IMAGES))
 
@@ -263,7 +160,7 @@ def engine_loop(cfg: ExperimentConfig, data: Dataset, networks: int, device: tor
         model.train()
 
     if evaluate and form != "eager":  # compile the scorer: a first pass, less what a later one takes
-        first = _timed(score, device)
-        setup += first - _timed(score, device)
+        first = timed(score, device)
+        setup += first - timed(score, device)
     return Loop(networks, step, score if evaluate else None, len(val), max(0.0, setup), batch,
                 activation_bytes(model, networks, batch, shape))
