@@ -12,7 +12,7 @@ export PYTHONPATH=$PWD LT_TEST_DATA_DIR=$data PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" | tee -a "$out/gpu.txt"
 python3 -m pytest -q tests/test_step.py tests/test_precision.py tests/test_training.py 2>&1 | tee "$out/tests.log"
-python3 -m lt_utils.book.bench --device cuda --data-dir "$data" --models "${MODELS:-lenet,conv2,conv4,conv6,vgg19}" \
+python3 -m lt_utils.bench --device cuda --data-dir "$data" --models "${MODELS:-lenet,conv2,conv4,conv6,vgg19}" \
     --out "$out/bench.json" > "$out/bench.log" 2>&1; echo "bench exit $?"
 find / \( -name 'cifar-10*' -o -name 'data_batch_1' \) -not -path '/proc/*' 2>/dev/null | head -n 20 \
     | tee "$out/cifar.txt"
