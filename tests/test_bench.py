@@ -12,7 +12,7 @@ from lt_utils.bench.plain import PlainLoop, plain_run
 from lt_utils.bench.projection import figure_network_iterations
 from lt_utils.bench.report import benchmark, engine_forms, networks_per_round
 from lt_utils.bench.timing import Loop, Parts, paper_rate, schedule, time_loops
-from lt_utils.book.cli import benchmark_table
+from lt_utils.book.pages import benchmark_table
 from lt_utils.engine.data import load_dataset
 from lt_utils.engine.hparams import PruneConfig, TrainConfig
 from lt_utils.engine.pruning import dense_masks, prune_to_round

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lt_utils.book.claims import CLAIMS
-from lt_utils.book.cli import build
+from lt_utils.book.runner import build
 
 ROOT = Path(__file__).resolve().parents[1]
 ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/(home|Users|root|tmp|work|mnt|opt|var|srv|usr|private)/|[A-Z]:\\\\")

@@ -6,7 +6,8 @@ import nbformat
 import papermill
 import pytest
 
-from lt_utils.book import cli as book
+from lt_utils.book import cli
+from lt_utils.book import runner as book
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +49,7 @@ def test_run_command_refuses_bad_parameter_without_touching_the_book(tmp_path, m
     monkeypatch.chdir(ROOT)
     before = (ROOT / "book" / "figures").stat().st_mtime_ns
     with pytest.raises(SystemExit) as exit_:
-        book.main(["run", "lenet_imp", "-p", "trials", "0", "-p", "results_dir", str(tmp_path)])
+        cli.main(["run", "lenet_imp", "-p", "trials", "0", "-p", "results_dir", str(tmp_path)])
     assert exit_.value.code == 2
     assert capsys.readouterr().err == "python -m lt_utils.book: error: invalid trials=0: must be a positive integer\n"
     assert (ROOT / "book" / "figures").stat().st_mtime_ns == before

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lt_utils.book.notebook import run_presets
+from lt_utils.book.notebook import PageSetup, configure, run_presets
 from lt_utils.errors import ConfigError
 from lt_utils.lottery import cluster
 from lt_utils.lottery.experiments import load_trained, run_experiment, run_info
@@ -118,7 +118,9 @@ def test_a_ray_run_with_a_worker_killed_mid_round_writes_what_a_local_run_writes
 
 def test_a_notebooks_configurations_run_at_once(local_ray, tmp_path, data_dir, progress_bars):
     options = {"results_dir": str(tmp_path), "data_dir": str(data_dir), "device": "cpu", "progress": False}
-    runs, records = run_presets(["conv2", "conv2_dropout"], {}, True, "conv_dropout", None, executor="ray", **options)
+    setup = PageSetup({name: configure(name, True) for name in ("conv2", "conv2_dropout")},
+                      RunOptions(executor="ray", **options), smoke=True)
+    runs, records = run_presets(setup, "conv_dropout", None)
     (bar,) = progress_bars
     assert bar.peak_configurations == 2  # both chains had tasks out at the same time
     # each: the dense round (one network) and one pruning round (ticket and reinit), a stack per network on the CPU

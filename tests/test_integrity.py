@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import lt_utils.lottery.experiments as experiments
-from lt_utils.book.cli import export_tables
+from lt_utils.book.runner import export_tables
 from lt_utils.errors import DamagedFileError, DamagedResultWarning
 from lt_utils.lottery.experiments import experiment_path, finished_rounds, load_ticket, load_trained, run_experiment
 from lt_utils.lottery.integrity import TABLES_MANIFEST, manifest_path, table_problems
@@ -203,7 +203,7 @@ def test_a_round_manifest_claiming_another_row_count_is_not_a_finished_round(fin
 
 
 def test_an_export_never_replaces_the_numbers_of_rounds_the_book_holds(tmp_path):
-    from lt_utils.book.cli import check_same_rounds
+    from lt_utils.book.runner import check_same_rounds
     from lt_utils.lottery.stored import StoredTableError
 
     def rows(rounds, acc=0.9):

@@ -16,9 +16,9 @@ import torch
 from PIL import Image
 
 from lt_utils.book.claims import MEASURED, evaluate_claims
-from lt_utils.book.cli import declared_parameters
 from lt_utils.book.notebook import scale_note
 from lt_utils.book.params import check_notebook_parameters
+from lt_utils.book.runner import declared_parameters
 from lt_utils.engine import data as data_module
 from lt_utils.engine.data import DATASETS, load_dataset
 from lt_utils.engine.decoded_cache import cache_path

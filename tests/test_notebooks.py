@@ -5,11 +5,14 @@ import jupytext
 import nbformat
 import pytest
 
-from lt_utils.book.cli import NOTEBOOKS, SMOKE_PARAMETERS, declared_parameters, execute, reproducibility_page
 from lt_utils.book.notebook import UNKNOWN_CODE, check_parameters, run_record, save_run_record, scale_note
+from lt_utils.book.pages import reproducibility_page
+from lt_utils.book.registry import NOTEBOOKS
+from lt_utils.book.runner import SMOKE_PARAMETERS, declared_parameters, execute
 from lt_utils.errors import ConfigError
 from lt_utils.lottery import integrity
 from lt_utils.lottery.experiments import run_experiment
+from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import preset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,17 +112,17 @@ def test_reproducibility_page_lists_each_run(tmp_path):
 def test_run_records_name_the_code_of_their_numbers_and_of_their_page(tmp_path, data_dir):
     cfg = preset("lenet", trials=1, rounds=0, iterations=20, eval_every=10, train_eval_size=100)
     run_experiment(cfg, results_dir=str(tmp_path / "results"), data_dir=str(data_dir), device="cpu", progress=False)
-    trained = run_record(cfg, str(tmp_path / "results"), device="cpu")
+    trained = run_record(cfg, RunOptions(results_dir=str(tmp_path / "results"), device="cpu"))
     assert trained["code"] == [integrity.code_version()] and trained["drawn_by_code"] == integrity.code_version()
 
     # re-rendered without training (nothing in results/): the committed record's code stays, the page's is added
     records = tmp_path / "runs"
     save_run_record("lenet_imp", [trained | {"code": ["abc1234"], "drawn_by_code": "old"}], str(records))
-    again = run_record(cfg, str(tmp_path / "empty"), str(records), "lenet_imp", device="cpu")
+    again = run_record(cfg, RunOptions(results_dir=str(tmp_path / "empty"), device="cpu"), str(records), "lenet_imp")
     assert again["code"] == ["abc1234"] and again["drawn_by_code"] == integrity.code_version()
     legacy = {k: v for k, v in trained.items() if k not in ("code", "drawn_by_code")}
     save_run_record("lenet_imp", [legacy], str(records))
-    again = run_record(cfg, str(tmp_path / "empty"), str(records), "lenet_imp", device="cpu")
+    again = run_record(cfg, RunOptions(results_dir=str(tmp_path / "empty"), device="cpu"), str(records), "lenet_imp")
     assert again["code"] == [UNKNOWN_CODE] and again["drawn_by_code"] == integrity.code_version()
 
 
@@ -162,7 +165,7 @@ def test_export_copies_tables_not_checkpoints(tmp_path):
     import pandas as pd
 
     from lt_utils.atomic import atomic_write_table
-    from lt_utils.book.cli import export_tables
+    from lt_utils.book.runner import export_tables
     from lt_utils.lottery.integrity import write_manifest
 
     cfg = preset("smoke")
@@ -191,7 +194,7 @@ def test_export_copies_new_chapter_tables_of_an_experiment_read_from_the_book(tm
     import pandas as pd
 
     from lt_utils.atomic import atomic_write_table
-    from lt_utils.book.cli import export_tables
+    from lt_utils.book.runner import export_tables
 
     cfg = preset("smoke")
     results = tmp_path / "results"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import refused
 
-from lt_utils.book import cli
+from lt_utils.book import cli, runner
 from lt_utils.book.notebook import parse_rounds
 from lt_utils.engine.hparams import TrainConfig
 from lt_utils.errors import ConfigError
@@ -111,7 +111,7 @@ def test_a_single_reinit_round_on_the_command_line_is_a_round(monkeypatch, no_ke
     params = cli.parse_parameters([("reinit_rounds", "14"), ("rounds", "14"), ("models", "conv2"),
                                    ("dropout", "none")])
     assert params["reinit_rounds"] == 14  # as papermill's -p reads it
-    _, checked = cli.checked_notebook("conv_dropout", params, ROOT)
+    _, checked = runner.checked_notebook("conv_dropout", params, ROOT)
     assert checked["reinit_rounds"] == "14"  # handed to the kernel as the list it declares
     assert parse_rounds("reinit_rounds", 14) == (14,) and parse_rounds("reinit_rounds", "3,7") == (3, 7)
     with pytest.raises(ConfigError, match=r"invalid reinit_rounds=True"):
@@ -140,7 +140,8 @@ def _edit_record(project: Path, name: str, edit) -> None:
 def test_a_damaged_until_round_in_a_run_record_is_named(project, capsys):
     _edit_record(project, "conv_dropout", lambda r: r["parameters"].update(until_round="zero"))
     line = refused(cli.main, ["rerender", "conv_dropout"], capsys)
-    assert "invalid until_round in" in line and "conv_dropout.json='zero'" in line and "restore it from git" in line
+    assert "invalid parameters in" in line and "conv_dropout.json: invalid until_round='zero'" in line
+    assert "restore it from git" in line
 
 
 def test_an_edited_config_in_a_run_record_is_named_not_blamed_on_the_device(project, capsys):

@@ -84,7 +84,7 @@ def test_precision_is_validated_recorded_and_shown(tmp_path, data_dir):
     cfg = preset("lenet", trials=1, rounds=0, iterations=20, eval_every=10, train_eval_size=100)
     run_experiment(cfg, results_dir=str(tmp_path), data_dir=str(data_dir), device="cpu", precision="bf16",
                    progress=False)
-    record = run_record(cfg, str(tmp_path), device="cpu", precision="bf16")
+    record = run_record(cfg, RunOptions(results_dir=str(tmp_path), device="cpu", precision="bf16"))
     assert record["precision"] == ["bf16"]
     assert record["step"] == ["eager"]  # the form that trained it, "auto" resolved on the CPU
     assert "step: eager; precision: bf16 (the paper: fp32)" in device_note([record])

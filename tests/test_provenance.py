@@ -3,10 +3,11 @@ whether the book's pages differed (issue 33)."""
 
 import subprocess
 
-from lt_utils.book.cli import reproducibility_page
 from lt_utils.book.notebook import package_note, run_record, save_run_record
+from lt_utils.book.pages import reproducibility_page
 from lt_utils.lottery import integrity
 from lt_utils.lottery.experiments import run_experiment
+from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import preset
 
 TINY = {"iterations": 20, "eval_every": 10, "trials": 1, "rounds": 0, "reinits": 0, "one_shot_rounds": (),
@@ -48,7 +49,7 @@ def test_a_run_record_states_the_package_files_apart_from_the_pages(tmp_path, da
     cfg = preset("smoke", **TINY)
     options = {"data_dir": str(data_dir), "progress": False, "device": "cpu"}
     run_experiment(cfg, results_dir=str(tmp_path / "results"), **options)
-    record = run_record(cfg, str(tmp_path / "results"), **options)
+    record = run_record(cfg, RunOptions(results_dir=str(tmp_path / "results"), **options))
     assert record["drawn_by_package"] == integrity.package_state()
     save_run_record("lenet_imp", [record | {"drawn_by_package": {"commit": "abcdef1234567", "lt_utils_clean": True,
                                                                  "lt_utils_sha256": "0123456789abcdef"}}],

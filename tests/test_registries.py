@@ -50,8 +50,7 @@ def test_every_figure_notebook_is_listed_in_the_runner_the_pages_and_the_toc():
 
     import yaml
 
-    from lt_utils.book.cli import NOTEBOOKS
-    from lt_utils.book.pages import PAGES
+    from lt_utils.book.registry import NOTEBOOKS, PAGES
 
     root = Path(__file__).resolve().parents[1]
     toc = yaml.safe_load((root / "_toc.yml").read_text())

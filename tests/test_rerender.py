@@ -10,8 +10,9 @@ import pytest
 from lt_utils.bench.projection import figure_network_iterations
 from lt_utils.book import plots
 from lt_utils.book.claims import CLAIMS, evaluate_claims, not_run_claims, page_specs
-from lt_utils.book.cli import recorded_parameters, tidy_executed
-from lt_utils.book.pages import PAGES, projected_time, scoreboard
+from lt_utils.book.pages import projected_time, scoreboard
+from lt_utils.book.registry import PAGES
+from lt_utils.book.runner import recorded_parameters, tidy_executed
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import run_experiment
 from lt_utils.lottery.integrity import record_tables

@@ -10,6 +10,7 @@ from lt_utils.book.pages import scale_summary
 from lt_utils.errors import ConfigError, DamagedFileError
 from lt_utils.lottery.experiments import experiment_path, run_experiment, save_resume_point, save_resume_points
 from lt_utils.lottery.integrity import manifest_path, record_tables
+from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import preset
 from lt_utils.lottery.resume import pack_masks, resume_point_path, unpack_masks
 from lt_utils.lottery.stored import StoredTableError, stored_table
@@ -175,10 +176,11 @@ def test_the_run_record_of_a_page_in_parts_covers_the_rounds_it_shows(tmp_path, 
     cfg = preset("smoke", **TINY)
     options = {"data_dir": str(data_dir), "progress": False}
     run_experiment(cfg, results_dir=str(tmp_path), until_round=1, **options)
-    record = run_record(cfg, str(tmp_path), until_round=1, **options)
+    record = run_record(cfg, RunOptions(results_dir=str(tmp_path), until_round=1, **options))
     assert record["last_round"] == 1 and record["networks_trained"] == 2 + 4  # 2 trials; then with 2 reinits
     assert progress_note([record]).startswith("smoke: rounds 0–1 of 3 trained so far")
-    assert run_record(cfg, str(tmp_path), until_round=0, **options)["last_round"] == 1  # every finished round
+    again = run_record(cfg, RunOptions(results_dir=str(tmp_path), until_round=0, **options))
+    assert again["last_round"] == 1  # every finished round
 
 
 def test_a_resume_point_ahead_of_the_local_rounds_is_taken_and_one_behind_is_not(tmp_path, data_dir):

@@ -3,8 +3,8 @@
 import pytest
 
 from lt_utils.bench.projection import projected_hours, speedup_bound
-from lt_utils.book.pages import figure_presets
-from lt_utils.book.scaling_page import structure_table
+from lt_utils.book.pages import structure_table
+from lt_utils.book.registry import paper_scale_configs
 from lt_utils.lottery.experiments import planned_stacks
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.plan import chain_runs, tasks
@@ -23,7 +23,7 @@ def test_vgg19_figure_is_the_issues_1155_runs_in_chains_of_20():
 
 def test_a_single_stacked_chain_does_not_gain_from_more_devices():
     assert speedup_bound([preset("lenet")], 64) == pytest.approx(1.0)
-    conv = figure_presets()["Conv-2/4/6 (Figures 5, 6)"]
+    conv = paper_scale_configs()["Conv-2/4/6 (Figures 5, 6)"]
     assert 1 < speedup_bound(conv, 8) <= len(conv)
 
 
@@ -43,6 +43,6 @@ def test_conv_rounds_of_single_network_stacks_run_side_by_side_on_cpus():
 
 
 def test_structure_table_has_a_row_per_figure():
-    table = structure_table(figure_presets())
-    assert table.count("\n") == 2 + len(figure_presets())
+    table = structure_table(paper_scale_configs())
+    assert table.count("\n") == 2 + len(paper_scale_configs())
     assert "| VGG-19 (Figure 7) | 3 | 1,155 | 1,155 | 20 |" in table

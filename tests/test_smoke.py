@@ -5,8 +5,9 @@ import dataclasses
 
 import pytest
 
-from lt_utils.book.cli import NOTEBOOKS, SMOKE_PARAMETERS
 from lt_utils.book.notebook import configure
+from lt_utils.book.registry import NOTEBOOKS
+from lt_utils.book.runner import SMOKE_PARAMETERS
 from lt_utils.chapters.landscape import landscape_config
 from lt_utils.chapters.transform import dual_config
 from lt_utils.engine.data import DATASETS

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from lt_utils.book.cli import NOTEBOOKS, SMOKE_PARAMETERS, declared_parameters, execute, parse_value
+from lt_utils.book.cli import parse_value
 from lt_utils.book.notebook import conv_presets
 from lt_utils.book.params import check_notebook_parameters
+from lt_utils.book.registry import NOTEBOOKS
+from lt_utils.book.runner import SMOKE_PARAMETERS, declared_parameters, execute
 from lt_utils.chapters.landscape import LandscapeConfig
 from lt_utils.chapters.transform import DualConfig, TransformConfig
 from lt_utils.engine.hparams import PruneConfig
@@ -156,3 +158,43 @@ def test_parameters_are_parsed_as_papermill_parses_them(declared):
     assert [parse_value(v) for v in ("3,7", "3", "0.3", "True", "None", "cpu", "1e-4")] == \
         ["3,7", 3, 0.3, True, None, "cpu", 1e-4]
     check_notebook_parameters("dual_tickets", {"target_rounds": parse_value("3,7")}, declared["dual_tickets"])
+
+
+def _defaults(declared_cell):
+    import ast
+
+    return {name: ast.literal_eval(info["default"]) for name, info in declared_cell.items()}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_a_page_is_configured_from_its_parameters_by_its_registry_entry(declared, name):
+    from lt_utils.book.registry import RUN_OPTION_PARAMETERS, configure_page, page
+
+    parameters = _defaults(declared[name]) | {"device": "cpu", "step": "eager", "results_dir": "elsewhere"}
+    setup = configure_page(name, parameters, given=set())
+    assert setup.configs and all(cfg.trials >= 1 for cfg in setup.configs.values())
+    # every parameter named like a RunOptions field is that option: one RunOptions, typed, for the whole page
+    offered = set(RUN_OPTION_PARAMETERS) & set(declared[name])
+    assert {"device", "step", "results_dir", "data_dir", "stored_dir"} <= offered
+    assert (setup.options.device, setup.options.step, setup.options.results_dir) == ("cpu", "eager", "elsewhere")
+    smoke = configure_page(name, parameters | {"smoke": True}, given={"smoke"})
+    assert smoke.smoke and all(c.train.iterations < cfg.train.iterations
+                               for c, cfg in zip(smoke.configs.values(), setup.configs.values(), strict=True))
+    for replaced in page(name).smoke_replaces:  # a setting the smoke version replaces is refused beside it
+        with pytest.raises(ConfigError, match=f"invalid smoke=True with {replaced}="):
+            configure_page(name, parameters | {"smoke": True}, given={"smoke", replaced})
+
+
+def test_a_notebook_names_its_injected_parameters_through_its_history():
+    from lt_utils.book.registry import configure_page
+
+    cell = 'preset: str = "lenet"\nsmoke: bool = False\ntrials = None\n'
+    names = ("rounds", "iterations", "reinits", "lr", "fc_rate", "train_eval_size", "seed", "patience", "prune_at",
+             "test_eval")
+    namespace = {"preset": "lenet", "smoke": False, "trials": 2, **dict.fromkeys(names)}
+    history = ["", cell + "".join(f"{n} = None\n" for n in names), "trials = 2\n", "setup = ..."]
+    assert configure_page("lenet_imp", namespace | {"In": history}).config.trials == 2
+    with pytest.raises(ConfigError, match=r"unknown notebook parameter\(s\) \['trails'\]"):
+        configure_page("lenet_imp", namespace | {"In": [*history[:2], "trails = 3\n", "setup = ..."]})
+    with pytest.raises(ConfigError, match=r"unknown notebook 'lenet'; choose one of \['lenet_imp'"):
+        configure_page("lenet", namespace)

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from lt_utils.bench.plain import PlainLoop
 from lt_utils.bench.timing import Loop, timed
-from lt_utils.engine.data import Dataset, Split, augment, black, epoch_batches, stats
+from lt_utils.engine.data import Dataset, Split, augment, augment_stack, black, epoch_batches, stats
 from lt_utils.engine.memory import EVAL_BATCH_CAP, activation_bytes, eval_batch_for
 from lt_utils.engine.models import build_model
 from lt_utils.engine.pruning import dense_masks, prune_to_round
@@ -146,7 +146,7 @@ def engine_loop(cfg: ExperimentConfig, data: Dataset, networks: int, device: tor
         index = order[:, it % order.shape[1]]
         x, y = data.train.x[index], data.train.y[index]
         if cfg.train.augment:
-            x = torch.stack([augment(x[i], generators[i], fill) for i in range(networks)])
+            x = augment_stack(x, generators, fill)
         forms.step(x, y, cfg.train.lr_at(it), 0.0)
 
     first = timed(lambda: step(0), device)

@@ -115,12 +115,13 @@ def shortcut_of(cfg: ExperimentConfig, patience: int | None = None) -> Experimen
     return cfg.with_overrides(patience=cfg.train.patience or patience, prune_at="stop")
 
 
-def _table_of(cfg: ExperimentConfig, results_dir: str | Path, stored_dir: str | Path | None,
-              options: RunOptions) -> pd.DataFrame | None:
-    """``cfg``'s table: the committed one, else the finished rounds in ``results_dir``, else None."""
-    table = stored_table(cfg, stored_dir, cfg.key_for(options.identity(cfg))) if stored_dir else None
-    if table is None and experiment_path(cfg, results_dir, options).is_dir():
-        table = load_table(cfg, results_dir, options)
+def _table_of(cfg: ExperimentConfig, options: RunOptions) -> pd.DataFrame | None:
+    """``cfg``'s table: the committed one (``options.stored_dir``), else the finished rounds in
+    ``options.results_dir``, else None."""
+    stored = options.stored_dir
+    table = stored_table(cfg, stored, cfg.key_for(options.identity(cfg))) if stored else None
+    if table is None and experiment_path(cfg, options.results_dir, options).is_dir():
+        table = load_table(cfg, options.results_dir, options)
     return table if table is not None and len(table) else None
 
 
@@ -140,15 +141,15 @@ def ticket_overlaps(paper: ExperimentConfig, shortcut: ExperimentConfig, results
     return out
 
 
-def protocols_side_by_side(cfg: ExperimentConfig, table: pd.DataFrame, results_dir: str | Path,
-                           stored_dir: str | Path | None, options: RunOptions | None = None,
+def protocols_side_by_side(cfg: ExperimentConfig, table: pd.DataFrame, options: RunOptions,
                            patience: int | None = None) -> tuple[ExperimentConfig, pd.DataFrame | None, pd.DataFrame]:
-    """``cfg``'s run (the paper's protocol) beside its shortcut's (:func:`shortcut_of`): the shortcut's
-    configuration, its table (None where it has not been run) and :func:`protocol_comparison`."""
-    options = options or RunOptions(device="cpu")
+    """``cfg``'s run (the paper's protocol, run with ``options``) beside its shortcut's (:func:`shortcut_of`,
+    looked up with the same options): the shortcut's configuration, its table (None where it has not
+    been run) and :func:`protocol_comparison`."""
     other = shortcut_of(cfg, patience)
-    other_table = _table_of(other, results_dir, stored_dir, options)
+    other_table = _table_of(other, options)
     if other_table is None:
         return other, None, pd.DataFrame()
+    results_dir = options.results_dir
     overlap = ticket_overlaps(cfg, other, results_dir, options) if Path(results_dir).is_dir() else {}
     return other, other_table, protocol_comparison(table, other_table, overlap)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import platform
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,31 @@ from lt_utils.lottery.experiments import run_experiments, run_info
 from lt_utils.lottery.integrity import code_version, load_checked, package_state
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import preset, refuse_with_smoke, smoke_config, smoke_overrides
+from lt_utils.lottery.results import divergence_note
+
+
+@dataclass(frozen=True)
+class PageSetup:
+    """What a page's parameters ask for: its runs' configurations (by preset or chapter name), each
+    run's label on the page, how they run (one ``RunOptions``), and a chapter's own configuration
+    (``LandscapeConfig``, ``DualConfig``; None on a figure page)."""
+
+    configs: dict[str, ExperimentConfig]
+    options: RunOptions
+    smoke: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    chapter: Any = None
+
+    @property
+    def config(self) -> ExperimentConfig:
+        """The configuration of a page of one run."""
+        if len(self.configs) != 1:
+            raise ConfigError(f"this page runs {len(self.configs)} configurations ({sorted(self.configs)}), not one")
+        return next(iter(self.configs.values()))
+
+    def label(self, name: str) -> str:
+        """The page's label of the run ``name`` (its name where the page gives none)."""
+        return self.labels.get(name, name)
 
 
 def scaled_schedule(full: ExperimentConfig, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -152,28 +178,27 @@ UNKNOWN_CODE = "unknown (recorded before code versions were kept)"
 """The code version of rounds, and of run records, written before either recorded one."""
 
 
-def run_record(cfg: ExperimentConfig, results_dir: str, record_dir: str | None = None, notebook: str = "",
-               shown: int | None = None, **options: Any) -> dict[str, Any]:
+def run_record(cfg: ExperimentConfig, options: RunOptions, record_dir: str | None = None, notebook: str = "",
+               shown: int | None = None) -> dict[str, Any]:
     """Parameters, device, wall time and versions of a finished run, for the reproducibility page.
-    ``options`` are the run's options (``RunOptions`` fields; they locate its results); ``shown``,
-    the last round its page shows (default: the last finished here).
+    ``options`` are the run's options (they locate its results); ``shown``, the last round its page
+    shows (default: the last finished here).
 
     ``code`` lists the code versions (``integrity.code_version``) that trained its rounds, and
     ``drawn_by_code`` the one that drew the page. A run re-rendered from the book's committed
     tables (fewer rounds in ``results_dir`` than it shows) keeps the record it was committed with, its
     ``code`` included."""
-    run_options = RunOptions(results_dir=results_dir, **options)
-    rounds = run_info(cfg, results_dir, run_options)  # every finished round here
+    rounds = run_info(cfg, options.results_dir, options)  # every finished round here
     last_round = len(rounds) - 1 if shown is None else shown
     if len(rounds) - 1 < last_round or not rounds:
-        previous = committed_record(record_dir, notebook, cfg.key_for(run_options.identity(cfg)))
+        previous = committed_record(record_dir, notebook, cfg.key_for(options.identity(cfg)))
         if previous is not None:
             return previous | {"code": previous.get("code") or [UNKNOWN_CODE], "drawn_by_code": code_version(),
                                "drawn_by_package": package_state()}
     return {
         "config": cfg.to_dict(),
-        "key": cfg.key_for(run_options.identity(cfg)),
-        "identity": run_options.identity(cfg),
+        "key": cfg.key_for(options.identity(cfg)),
+        "identity": options.identity(cfg),
         "device": sorted({name for r in rounds for name in r["device_name"].split(", ")}),  # Ray: maybe several
         "step": sorted({form for r in rounds for form in r.get("step", "eager").split(", ")}),  # before: eager
         "precision": sorted({r.get("precision", "fp32") for r in rounds}),
@@ -219,8 +244,9 @@ def _assigned_names(source: str) -> set[str]:
     return names
 
 
-def check_parameters(history: list[str]) -> None:
-    """Fail on a mistyped papermill parameter (``-p trails 3``), naming it and the valid ones.
+def check_parameters(history: list[str]) -> set[str]:
+    """Fail on a mistyped papermill parameter (``-p trails 3``), naming it and the valid ones;
+    return the names papermill set (none when the notebook runs with its defaults).
 
     ``history`` is IPython's ``In``: the first cell run is the parameters cell, and any cell
     run between it and this one (papermill's injected parameters) may only set its names.
@@ -228,12 +254,13 @@ def check_parameters(history: list[str]) -> None:
 
     cells = [cell for cell in history if cell.strip()]
     if len(cells) < 2:
-        return
+        return set()
     declared = _assigned_names(cells[0])
     injected = set().union(*(_assigned_names(cell) for cell in cells[1:-1])) if len(cells) > 2 else set()
     unknown = injected - declared
     if unknown:
         raise ConfigError(f"unknown notebook parameter(s) {sorted(unknown)}; valid parameters are {sorted(declared)}")
+    return injected
 
 
 def save_run_record(notebook: str, records: list[dict[str, Any]], record_dir: str | None) -> None:
@@ -280,24 +307,18 @@ def conv_presets(models: str, dropout: str) -> list[str]:
     return model_names + [f"{m}_dropout" for m in model_names if m in with_dropout]
 
 
-def run_presets(presets: list[str], overrides: dict[str, Any], smoke: bool, notebook: str, record_dir: str | None,
-                **options: Any) -> tuple[dict[str, tuple[ExperimentConfig, Any]], list[dict[str, Any]]]:
-    """Run (or resume) each preset with the notebook's overrides; save the run record.
+def run_presets(setup: PageSetup, notebook: str, record_dir: str | None,
+                ) -> tuple[dict[str, tuple[ExperimentConfig, Any]], list[dict[str, Any]]]:
+    """Run (or resume) each configuration of a page's ``setup`` with its options, and save the run
+    record. With ``executor="ray"``, they run at once (``lt_utils.lottery.cluster``). Returns
+    ``{name: (config, table)}`` and the run records."""
 
-    With ``executor="ray"`` among ``options``, the presets run at once (``lt_utils.lottery.cluster``).
-    Returns ``{preset: (config, table)}`` and the run records. With ``smoke``, each configuration is replaced by
-    CI's tiny version of it (``lt_utils.lottery.presets.smoke_config``).
-    """
-
-    configs = [configure(name, smoke, **overrides) for name in presets]
-    results = run_experiments(configs, **options)  # executor="ray": all at once
+    results = run_experiments(list(setup.configs.values()), setup.options)  # executor="ray": all at once
     out, records = {}, []
-    run_options = {k: v for k, v in options.items() if k != "results_dir"}
-    for name, cfg, result in zip(presets, configs, results, strict=True):
+    for (name, cfg), result in zip(setup.configs.items(), results, strict=True):
         out[name] = (cfg, result.table)
         shown = int(result.table["round"].max()) if len(result.table) else None
-        records.append(run_record(cfg, options.get("results_dir", "results"), record_dir, notebook, shown,
-                                  **run_options))
+        records.append(run_record(cfg, setup.options, record_dir, notebook, shown))
     save_run_record(notebook, records, record_dir)
     return out, records
 
@@ -337,3 +358,10 @@ def device_note(records: list[dict[str, Any]]) -> str:
     if precisions not in ([], ["fp32"]):
         note += f"; precision: {', '.join(precisions)} (the paper: fp32)"
     return note
+
+
+def run_line(scale: str, records: list[dict[str, Any]], tables: list[Any]) -> str:
+    """A page's run line: its ``scale`` (:func:`scale_note`), how far a run in parts has gone, the
+    devices its runs (``records``) trained on, and where a network of ``tables`` diverged."""
+    notes = [divergence_note(table) for table in tables]
+    return "; ".join(filter(None, [scale, progress_note(records), device_note(records), *notes]))

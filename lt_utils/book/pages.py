@@ -1,5 +1,6 @@
-"""Book pages computed from stored results: the front page's scoreboard and headline figure, and
-the page of each figure not run yet (the paper's values, the planned run, its projected time).
+"""Every page the book generates, and only those: the front page's scoreboard and headline figure,
+the page of each figure not run yet (the paper's values, the planned run, its projected time), the
+reproducibility page (from the run records) and the benchmark's tables.
 
 Nothing here is typed in: claims come from :mod:`lt_utils.book.claims` on the tables the book
 commits (``book/results``), configurations from :mod:`lt_utils.lottery.presets`, times from the stored
@@ -9,48 +10,29 @@ benchmark reports (``book/bench``).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from lt_utils.bench.projection import (
+    figure_network_iterations,
+    projected_hours,
+    report_device_type,
+    speedup_bound,
+    stored_benchmarks,
+)
 from lt_utils.book import claims as claim_lib
 from lt_utils.book import plots
 from lt_utils.book import reference as ref
-from lt_utils.book.bench import figure_network_iterations
-from lt_utils.book.notebook import rounds_so_far
+from lt_utils.book.notebook import UNKNOWN_CODE, package_note, read_run_record, rounds_so_far
+from lt_utils.book.registry import PAGES, Page, paper_scale_configs
 from lt_utils.engine.data import DATASETS
 from lt_utils.lottery.config import ExperimentConfig
+from lt_utils.lottery.plan import chain_runs, tasks
 from lt_utils.lottery.presets import preset
 from lt_utils.lottery.results import early_stopping
-from lt_utils.lottery.scaling import projected_hours, report_device_type, speedup_bound, stored_benchmarks
 from lt_utils.lottery.variants import ITERATIVE, REINIT
-
-
-@dataclass(frozen=True)
-class Page:
-    """A figure page: its notebook, the presets a run at the paper's scale uses, and a short title."""
-
-    notebook: str
-    title: str
-    presets: tuple[str, ...] = ()
-
-
-PAGES = (
-    Page("lenet_imp", "Lenet (Figures 1, 3, 4)", ("lenet",)),
-    Page("conv_dropout", "Conv-2/4/6 (Figures 5, 6)",
-         ("conv2", "conv4", "conv6", "conv2_dropout", "conv4_dropout", "conv6_dropout")),
-    Page("vgg19_warmup", "VGG-19 (Figure 7)", tuple(p for p, _ in ref.VGG19_SETTINGS.values())),
-    Page("imp_landscape", "Inside IMP (extension)"),
-    Page("dual_tickets", "Finding vs. transforming (extension)"),
-)
-
-
-def figure_presets() -> dict[str, list[ExperimentConfig]]:
-    """Each paper figure page's title and its configurations at the paper's scale."""
-    return {page.title: [preset(name) for name in page.presets] for page in PAGES if page.presets}
-
 
 NOT_RUN_YET = "not run yet"
 
@@ -71,6 +53,13 @@ def stored_runs(book_dir: Path, notebook: str) -> list[tuple[ExperimentConfig, p
             return None
         runs.append((ExperimentConfig.from_dict(run["config"]), pd.read_csv(path)))
     return runs
+
+
+def shown_rounds(book_dir: Path, notebook: str) -> list[int | None]:
+    """The last round each run of a page's record shows (a run in parts stops short of its configuration's
+    rounds; records written before runs in parts show them all), as its record says."""
+    runs = json.loads((book_dir / "runs" / f"{notebook}.json").read_text())["runs"]
+    return [run.get("last_round", run["config"]["rounds"]) for run in runs]
 
 
 def run_devices(book_dir: Path, notebook: str) -> list[str]:
@@ -145,9 +134,8 @@ def scoreboard(book_dir: Path) -> pd.DataFrame:
     for page in PAGES:
         runs = stored_runs(book_dir, page.notebook)
         if runs:
-            summaries = [f"{cfg.name}: " * (len(runs) > 1)
-                         + scale_summary(cfg, _full_scale(cfg), int(table["round"].max()) if len(table) else None)
-                         for cfg, table in runs]  # each run named, where a page has several
+            summaries = [f"{cfg.name}: " * (len(runs) > 1) + scale_summary(cfg, _full_scale(cfg), shown)
+                         for (cfg, _), shown in zip(runs, shown_rounds(book_dir, page.notebook), strict=True)]
             scale = f"run at {'; '.join(summaries)}, on {', '.join(run_devices(book_dir, page.notebook))}"
         else:
             scale = f"not run yet; `python -m lt_utils.book run {page.notebook}` runs it"
@@ -200,7 +188,7 @@ def headline_figure(book_dir: Path) -> Any:
 def placeholder_page(page: Page, title: str, bench_dir: Path, figure_name: str) -> str:
     """The page of a figure not run yet: what the paper reports, the run it will show, the time
     that run is projected to take, and the command that runs it."""
-    configs = [preset(name) for name in page.presets]
+    configs = page.paper_scale()
     lines = [f"# {title}", "", "```{important}",
              "**Not run yet.** This book shows no result of its own for this figure. Everything below is",
              "the paper's (labelled *paper*) or the plan of a run, computed from the package's presets.", "```",
@@ -241,7 +229,7 @@ def configuration_table(configs: list[ExperimentConfig]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-_RECORD_A_GPU = ("On a GPU, `python -m lt_utils.book.bench --device cuda --out book/bench/my-gpu.json` records one, "
+_RECORD_A_GPU = ("On a GPU, `python -m lt_utils.bench --device cuda --out book/bench/my-gpu.json` records one, "
                  "and this page then shows the projection.")
 
 
@@ -275,9 +263,6 @@ def notebook_title(notebook_source: Path) -> str:
     return notebook_source.stem
 
 
-PAPER_FIGURES = {"conv_dropout": plots.paper_conv_figure, "vgg19_warmup": plots.paper_vgg_figure}
-
-
 def write_generated_pages(root: Path, book_dir: Path) -> None:
     """Write the scoreboard, the headline figure and the page of each figure not run yet."""
     import matplotlib.pyplot as plt
@@ -289,11 +274,170 @@ def write_generated_pages(root: Path, book_dir: Path) -> None:
     fig.savefig(generated / "headline.png", metadata={"Software": None})
     plt.close(fig)
     for page in PAGES:
-        if (book_dir / "figures" / f"{page.notebook}.ipynb").exists() or page.notebook not in PAPER_FIGURES:
+        if (book_dir / "figures" / f"{page.notebook}.ipynb").exists() or page.paper_figure is None:
             continue
-        fig = PAPER_FIGURES[page.notebook](ref)
+        fig = page.paper_figure(ref)
         fig.savefig(book_dir / "figures" / f"{page.notebook}_paper.png", metadata={"Software": None})
         plt.close(fig)
         title = notebook_title(root / "notebooks" / f"{page.notebook}.md")
         text = placeholder_page(page, title, book_dir / "bench", f"{page.notebook}_paper.png")
         (book_dir / "figures" / f"{page.notebook}.md").write_text(text)
+
+
+def reproducibility_page(record_dir: Path) -> str:
+    """Markdown for the reproducibility page, generated from the run records."""
+    lines = ["# Reproducibility", "",
+             "Generated from the run records that the figure notebooks write (`book/runs/*.json`).", ""]
+    records = sorted(record_dir.glob("*.json")) if record_dir.exists() else []
+    if not records:
+        lines.append("No figure has been run yet: every figure page says how to produce it.")
+    for path in records:
+        data = read_run_record(path)
+        lines += [f"## {data['notebook']}", ""]
+        for run in data["runs"]:
+            cfg = run["config"]
+            lines += [f"### {cfg['name']} (`{run['key']}`)", "",
+                      "| | |", "|---|---|",
+                      f"| device | {', '.join(run['device'])} |",
+                      f"| training step | {', '.join(run.get('step', ['eager']))} |",
+                      f"| precision | {', '.join(run.get('precision', ['fp32']))} |",
+                      f"| executor | {', '.join(run.get('executor', ['local']))} |",
+                      f"| wall time of the training rounds | {run['wall_seconds'] / 60:.1f} min "
+                      f"({run['networks_trained']} networks) |",
+                      f"| finished | {run['finished']} |",
+                      f"| torch | {', '.join(run['torch'])} (a build for CUDA {run['cuda']}) |",
+                      f"| python | {run['python']} |",
+                      f"| code that produced the numbers | {', '.join(run.get('code') or [UNKNOWN_CODE])} |",
+                      f"| code that drew the page | {run.get('drawn_by_code', 'not recorded')} |",
+                      f"| package files when drawn | {package_note(run.get('drawn_by_package'))} |", "",
+                      "```json", json.dumps(cfg, indent=1), "```", ""]
+    return "\n".join(lines)
+
+
+def benchmark_table(bench_dir: Path) -> str:
+    """Markdown tables of the benchmark reports in ``bench_dir`` (written by ``python -m lt_utils.bench``);
+    reports with the plain loop and the device's peak also get a column for each and a summary per model."""
+    reports = sorted(bench_dir.glob("*.json")) if bench_dir.exists() else []
+    if not reports:
+        return "No benchmark has been recorded yet.\n"
+    lines = []
+    for path in reports:
+        report = json.loads(path.read_text())
+        if "peak" in report:
+            lines += _benchmark_with_peak(report)
+            continue
+        lines += [f"### {report['device']} ({report['date'][:10]})", "",
+                  f"torch {report['torch']}, CPU threads: {report['threads']}; engine timed over "
+                  f"{report['iterations']} iterations, reference over {report['reference_iterations']}. "
+                  "Each step form: network-iterations per second, its ratio to the reference, and the "
+                  "compile time spent before timing.", "",
+                  "| model | networks at once | reference (it/s) | engine, by step form | fastest in fp32 "
+                  "| projected figure (h) | one run (min) |", "|---|---|---|---|---|---|---|"]
+        for name, m in report["models"].items():
+            forms = "; ".join(f"{step}: {e['network_iterations_per_s']:.1f} ({e['ratio']:.1f}x"
+                              + (f", compiled in {e['compile_seconds']:.0f} s)" if e["compile_seconds"] else ")")
+                              for step, e in m["engine"].items())
+            lines.append(f"| {name} | {m['networks_at_once']} | {m['reference_iterations_per_s']:.1f} | {forms} "
+                         f"| {m['fastest_step']}, {m['ratio']:.1f}x | {m['projected_figure_hours']:.2f} "
+                         f"| {m['projected_single_run_minutes']:.1f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _benchmark_with_peak(report: dict[str, Any]) -> list[str]:
+    """The lines of a report that times both references and the device's peak (rates at the paper's
+    schedule, evaluation included)."""
+    peak = report["peak"]
+    bf16 = "yes" if peak["bf16_native"] else f"no ({peak.get('bf16_note', 'bf16 left out')})"
+    lines = [f"### {report['device']} ({report['date'][:10]})", "",
+             f"torch {report['torch']}, CPU threads: {report['threads']}; training steps timed over "
+             f"{report['iterations']} iterations (engine) and {report['reference_iterations']} (references), "
+             "evaluation timed apart; rates are for the figure's whole schedule, evaluation included "
+             "(network-iterations per second). Peak measured in the same run: an fp32 matrix product at "
+             f"{peak['matmul_fp32_gflop_per_s']:.1f} GFLOP/s, Conv-2's convolution alone at "
+             f"{peak['conv2_conv_fp32_gflop_per_s']:.1f} GFLOP/s; native bf16: {bf16}. Peak memory of the "
+             f"benchmark's process: {report.get('peak_memory_gib') or 0:.1f} GiB.", "",
+             "| model | networks at once | reference (it/s) | plain loop (it/s) | engine, by step form "
+             "| fastest in fp32 | share of peak (matmul, conv) | projected figure (h) | one run (min) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    notes = []
+    for name, m in report["models"].items():
+        forms = "; ".join(f"{step}: {e['network_iterations_per_s']:.2f} ({e['ratio']:.2f}x, {e['ratio_to_plain']:.2f}x"
+                          + (f", compiled in {e['compile_seconds']:.0f} s)" if e["compile_seconds"] else ")")
+                          for step, e in m["engine"].items())
+        at_once = m["networks_at_once"]
+        at_once = f"{at_once}" if at_once == m["networks_per_round"] else f"{at_once} (of {m['networks_per_round']})"
+        lines.append(f"| {name} | {at_once} | {m['reference_iterations_per_s']:.2f} "
+                     f"| {m['plain_iterations_per_s']:.2f} | {forms} "
+                     f"| {m['fastest_step']}, {m['ratio']:.2f}x, {m['ratio_to_plain']:.2f}x "
+                     f"| {m['share_of_matmul_peak']:.0%}, {m['share_of_conv_peak']:.0%} "
+                     f"| {m['projected_figure_hours']:.1f} | {m['projected_single_run_minutes']:.1f} |")
+        stacking = m["stacking_step_network_iterations_per_s"]
+        stacks = ", ".join(f"{size} at once: {rate:.2f}" for size, rate in stacking.items())
+        fastest, plain = m["engine"][m["fastest_step"]], m["plain_parts"]
+        notes.append(f"- **{name}**: training steps {fastest['step_network_iterations_per_s']:.2f} "
+                     f"network-iterations/s (plain loop {plain['step_network_iterations_per_s']:.2f}); evaluation "
+                     f"{fastest['eval_network_images_per_s']:.0f} network-images/s at batch {m['eval_batch']} "
+                     f"(plain loop {plain['eval_network_images_per_s']:.0f}); training steps by stack size, "
+                     f"eager: {stacks}; {m['gflop_per_network_iteration']:.2f} GFLOP per network-iteration "
+                     f"(evaluation included), {m['engine_gflop_per_s']:.1f} GFLOP/s.")
+    return [*lines, "", "Ratios: to the reference, then to the plain loop. Per model:", "", *notes, ""]
+
+
+# --- the performance page's projections on many devices (the arithmetic: lt_utils.bench.projection) ---
+
+DEVICE_COUNTS = (1, 8, 64)
+"""The device counts the book projects to."""
+
+
+def structure_table(figures: dict[str, list[ExperimentConfig]]) -> str:
+    """Markdown: each figure's chains, networks, tasks and longest chain, and how much faster its
+    chain structure lets it run on ``DEVICE_COUNTS`` devices than on one (equal rates)."""
+    gains = " | ".join(f"{g} devices" for g in DEVICE_COUNTS[1:])
+    lines = [f"| figure | chains | networks | Ray tasks | longest chain (network-runs in sequence) | {gains} |",
+             "|---|---|---|---|---|" + "---|" * len(DEVICE_COUNTS[1:])]
+    for title, cfgs in figures.items():
+        runs = [chain_runs(cfg) for cfg in cfgs]
+        bounds = " | ".join(f"{speedup_bound(cfgs, g):.1f}x faster" for g in DEVICE_COUNTS[1:])
+        lines.append(f"| {title} | {len(cfgs)} | {sum(t for _, t in runs):,} | {sum(tasks(c) for c in cfgs):,} "
+                     f"| {max(s for s, _ in runs):,} | {bounds} |")
+    return "\n".join(lines) + "\n"
+
+
+def hours_table(figures: dict[str, list[ExperimentConfig]], bench_dir: Path) -> tuple[str, bool]:
+    """Markdown: each figure's projected wall time on ``DEVICE_COUNTS`` devices of each kind whose
+    stored benchmark report times all its models; and whether any of those devices is a GPU."""
+    head = " | ".join(f"{g} device{'s' if g > 1 else ''}" for g in DEVICE_COUNTS)
+    lines, gpu = [f"| figure | device (benchmark of) | {head} |", "|---|---|" + "---|" * len(DEVICE_COUNTS)], False
+    for title, cfgs in figures.items():
+        for report, rates in stored_benchmarks(bench_dir):
+            if all(cfg.model in rates for cfg in cfgs):
+                gpu |= report_device_type(report) == "cuda"
+                hours = " | ".join(f"{projected_hours(cfgs, rates, g, report_device_type(report)):,.1f} h"
+                                   for g in DEVICE_COUNTS)
+                lines.append(f"| {title} | {report['device']} ({report['date'][:10]}) | {hours} |")
+    return "\n".join(lines) + "\n", gpu
+
+
+def scaling_page_section(figures: dict[str, list[ExperimentConfig]], bench_dir: Path) -> str:
+    """The performance page's projections for ``executor="ray"``: structure, then hours."""
+    hours, gpu = hours_table(figures, bench_dir)
+    note = ("" if gpu else "No GPU benchmark is stored yet, so the hours above are for devices like the stored "
+            "CPU benchmark's; `python -m lt_utils.bench --device cuda --out book/bench/<gpu>.json`, then `make "
+            "book`, adds a GPU's rows.\n")
+    return ("**Projections, not measurements**, computed by `lt_utils.bench.projection` from each figure's chain "
+            "structure at the paper's scale and the stored benchmark reports.\n\n"
+            "How much faster the structure lets each figure run on more devices (every model at the same rate):\n\n"
+            + structure_table(figures) + "\nProjected wall time, from the stored benchmark reports:\n\n" + hours
+            + "\n" + note)
+
+
+def write_pages(book_dir: Path, root: Path) -> None:
+    """Regenerate the pages computed from records and stored results: reproducibility, the
+    benchmark table, the front page's scoreboard and the pages of figures not run yet."""
+
+    (book_dir / "reproducibility.md").write_text(reproducibility_page(book_dir / "runs"))
+    (book_dir / "bench").mkdir(exist_ok=True)
+    (book_dir / "bench" / "table.md").write_text(benchmark_table(book_dir / "bench"))
+    (book_dir / "bench" / "scaling.md").write_text(scaling_page_section(paper_scale_configs(), book_dir / "bench"))
+    write_generated_pages(root, book_dir)

@@ -10,17 +10,11 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from lt_utils.book import reference as ref
-from lt_utils.book.notebook import configure, conv_presets, parse_choices, parse_rounds
-from lt_utils.chapters.landscape import landscape_config
-from lt_utils.chapters.transform import METHODS, dual_config
-from lt_utils.engine.data import copies_of
-from lt_utils.engine.models import models_where
+from lt_utils.book.registry import configure_page
 from lt_utils.errors import ConfigError
 from lt_utils.lottery.experiments import check_fits_memory
-from lt_utils.lottery.options import RunOptions, check_until_round
-from lt_utils.lottery.presets import refuse_with_smoke
-from lt_utils.validation import check_choice, check_folder, is_int, is_real
+from lt_utils.lottery.options import check_until_round
+from lt_utils.validation import check_folder, is_int, is_real
 
 _TYPES = {"int": "an integer", "float": "a finite number", "bool": "True or False", "str": "a string"}
 
@@ -80,68 +74,12 @@ def _defaults(declared: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _options(p: dict[str, Any]) -> RunOptions:
-    fields = ("device", "step", "precision", "data_dir", "results_dir", "stored_dir", "executor", "ray_address",
-              "until_round")
-    options = RunOptions(**{k: p[k] for k in fields if k in p})
-    check_folder("results_dir", options.results_dir, writable=True)  # a run writes its rounds there
-    return options
-
-
-SMOKE_REPLACES = {
-    "imp_landscape": ("levels", "rewind_iteration", "trials", "iterations", "interpolation_points", "hessian_k",
-                      "hessian_examples", "hessian_trials"),
-    "dual_tickets": ("trials", "iterations", "penalty_step", "penalty_every", "penalty_max", "hold_iterations",
-                     "patience", "stages"),
-}
-"""The parameters that a chapter's smoke version replaces (``smoke_landscape``, ``smoke_dual``): given
-beside ``smoke`` they are refused (their notebooks' defaults are not None, so only the command line
-knows they were given). The figures' notebooks leave such settings at None, and
-``lt_utils.book.notebook.configure`` refuses them."""
-
-
 def check_notebook_parameters(name: str, parameters: dict[str, Any], declared: dict[str, Any]) -> None:
-    """Refuse, before any kernel starts, the parameters that the notebook ``name`` would refuse."""
+    """Refuse, before any kernel starts, the parameters that the notebook ``name`` would refuse: the
+    page's own configuration (``lt_utils.book.registry.configure_page``), then what a run checks first."""
     check_types(parameters, declared)
-    p = _defaults(declared) | parameters
-    options = _options(p)
-    smoke = refuse_with_smoke(p.get("smoke", False),
-                              {k: v for k, v in parameters.items() if k in SMOKE_REPLACES.get(name, ())})
-    configs = []
-    if name == "lenet_imp":
-        configs.append(configure(p["preset"], smoke, trials=p["trials"], rounds=p["rounds"],
-                                 iterations=p["iterations"], reinits=p["reinits"], lr=p["lr"], fc_rate=p["fc_rate"],
-                                 train_eval_size=p["train_eval_size"], seed=p["seed"], patience=p["patience"],
-                                 test_eval=p["test_eval"], prune_at=p.get("prune_at")))
-    elif name in ("conv_dropout", "vgg19_warmup"):
-        check_choice("dataset", p["dataset"], copies_of("cifar10"))
-        if name == "conv_dropout":
-            presets = conv_presets(p["models"], p["dropout"])
-            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "lr", "seed", "dataset",
-                                           "patience", "test_eval", "prune_at")}
-            overrides["reinit_rounds"] = parse_rounds("reinit_rounds", p["reinit_rounds"])
-        else:
-            presets = [preset for preset, _ in parse_choices("settings", p["settings"], ref.VGG19_SETTINGS)]
-            overrides = {k: p[k] for k in ("trials", "rounds", "iterations", "reinits", "seed", "dataset",
-                                           "patience", "test_eval")}
-        configs += [configure(preset_name, smoke, **overrides) for preset_name in presets]
-    elif name == "imp_landscape":
-
-        model = parse_choices("model", p["model"], {m: m for m in models_where(chapters=True)})[0]
-        configs.append(landscape_config(
-            model, p["levels"], p["rewind_iteration"], p["rate"], trials=p["trials"], iterations=p["iterations"],
-            seed=p["seed"], interpolation_points=p["interpolation_points"], hessian_k=p["hessian_k"],
-            hessian_examples=p["hessian_examples"], hessian_trials=p["hessian_trials"], smoke=smoke).experiment)
-    elif name == "dual_tickets":
-
-        model = parse_choices("model", p["model"], {m: m for m in models_where(chapters=True)})[0]
-        rounds = parse_choices("target_rounds", p["target_rounds"], {str(r): r for r in range(1, 31)})
-        methods = parse_choices("methods", p["methods"], {m: m for m in METHODS})
-        configs.append(dual_config(model, tuple(rounds), tuple(methods), trials=p["trials"],
-                                   iterations=p["iterations"], seed=p["seed"], smoke=smoke,
-                                   penalty_step=p["penalty_step"], penalty_every=p["penalty_every"],
-                                   penalty_max=p["penalty_max"], hold_iterations=p["hold_iterations"],
-                                   patience_epochs=p["patience"], stages=p["stages"]).experiment)
-    for cfg in configs:
-        check_until_round(cfg, options)
-        check_fits_memory(cfg, options)
+    setup = configure_page(name, _defaults(declared) | parameters, given=set(parameters))
+    check_folder("results_dir", setup.options.results_dir, writable=True)  # a run writes its rounds there
+    for cfg in setup.configs.values():
+        check_until_round(cfg, setup.options)
+        check_fits_memory(cfg, setup.options)

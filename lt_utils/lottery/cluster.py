@@ -51,25 +51,14 @@ from lt_utils.engine.training import TrainResult
 from lt_utils.errors import ConfigError
 from lt_utils.lottery.jobs import StackJob, result_to, train_job
 from lt_utils.lottery.locking import folder_lock
+from lt_utils.lottery.options import RunOptions, import_ray
 
-INSTALL = 'pip install -e ".[cluster]"'
-"""The command that installs Ray with the package."""
 RETRIES = 3
 """How often Ray retries a task whose worker died."""
 TASK_NAME = "lt_utils.train_stack"
 """The name of the training tasks (a running worker's process title is ``ray::`` and this name)."""
 WAIT_SECONDS = 1.0
 """How often the driver looks up from waiting on tasks, to stop when another configuration failed."""
-
-
-def import_ray() -> Any:
-    """The ``ray`` module, or a clear error that says how to install it."""
-    try:
-        import ray
-    except ImportError as error:
-        raise ConfigError(f"executor='ray' needs Ray, which is not installed here; install it with {INSTALL} "
-                          "(or pip install 'ray>=2.9'), or use executor='local'") from error
-    return ray
 
 
 _CONNECTING = threading.Lock()
@@ -223,7 +212,7 @@ class RayTrainer:
                                "its finished rounds are stored, and running again resumes after them")
 
 
-def ray_trainer(name: str, options: Any, progress: TaskProgress,
+def ray_trainer(name: str, options: RunOptions, progress: TaskProgress,
                 chains: int) -> Callable[[list[StackJob]], list[TrainResult]]:
     """The trainer of one configuration's run (``options``: its ``RunOptions``), one of ``chains``
     configurations run at once; joins the cluster (``connect``) on first use."""

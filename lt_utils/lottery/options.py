@@ -12,9 +12,23 @@ import torch
 from lt_utils.engine.models import networks_per_stack
 from lt_utils.engine.stack import PRECISIONS
 from lt_utils.engine.step import STEP_MODES
-from lt_utils.lottery.cluster import import_ray
+from lt_utils.errors import ConfigError
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.validation import check_bool, check_choice, check_device, check_folder, check_int, require
+
+INSTALL = 'pip install -e ".[cluster]"'
+"""The command that installs Ray with the package."""
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a clear error that says how to install it."""
+    try:
+        import ray
+    except ImportError as error:
+        raise ConfigError(f"executor='ray' needs Ray, which is not installed here; install it with {INSTALL} "
+                          "(or pip install 'ray>=2.9'), or use executor='local'") from error
+    return ray
+
 
 EXECUTORS = ("local", "ray")
 """Where an experiment's training runs: in this process, or as Ray tasks (``lt_utils.lottery.cluster``)."""
