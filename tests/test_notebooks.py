@@ -206,3 +206,36 @@ def test_export_copies_new_chapter_tables_of_an_experiment_read_from_the_book(tm
     export_tables(record, results, tmp_path / "book")
     exported = sorted(str(p.relative_to(tmp_path / "book")) for p in (tmp_path / "book").rglob("*") if p.is_file())
     assert exported == ["MANIFEST.json", "dual_lenet-abc/unilth.csv.gz"]
+
+
+def test_a_run_a_page_compares_with_is_recorded_kept_and_exported_with_the_page(tmp_path):
+    import pandas as pd
+
+    from lt_utils.atomic import atomic_write_table
+    from lt_utils.book.notebook import committed_record
+    from lt_utils.book.pages import reproducibility_page
+    from lt_utils.book.runner import export_tables
+    from lt_utils.lottery.integrity import write_manifest
+
+    results, records = tmp_path / "results", tmp_path / "runs"
+    page_cfg, other_cfg = preset("smoke"), preset("smoke", seed=7)
+    rows = pd.DataFrame({"variant": ["iterative"], "trial": [0], "replicate": [0], "round": [0], "p_m": [100.0],
+                         "iteration": [0], "val_loss": [1.0]})
+    for cfg in (page_cfg, other_cfg):
+        atomic_write_table(rows, results / cfg.key / "rounds" / "round_00.csv.gz")
+        write_manifest(results / cfg.key, 0, {results / cfg.key / "rounds" / "round_00.csv.gz": 1}, {})
+    base = {"device": ["cpu"], "wall_seconds": 1.0, "networks_trained": 1, "finished": "x", "torch": ["t"],
+            "cuda": None, "python": "3", "last_round": 0}
+    mine = base | {"config": page_cfg.to_dict(), "key": page_cfg.key}
+    other = base | {"config": other_cfg.to_dict(), "key": other_cfg.key}
+    save_run_record("lenet_imp", [mine], str(records), compared=[other])
+    save_run_record("lenet_imp", [mine], str(records))  # a page saves its own runs first: the comparison is kept
+    record = json.loads((records / "lenet_imp.json").read_text())
+    assert [r["key"] for r in record["runs"]] == [page_cfg.key]
+    assert [r["key"] for r in record["compared"]] == [other_cfg.key]
+    assert committed_record(str(records), "lenet_imp", other_cfg.key)["key"] == other_cfg.key  # a re-render finds it
+    assert f"(`{other_cfg.key}`) — compared with this page's run" in reproducibility_page(records)
+    export_tables(records / "lenet_imp.json", results, tmp_path / "book")
+    assert all((tmp_path / "book" / f"{cfg.key}.csv.gz").exists() for cfg in (page_cfg, other_cfg))
+    save_run_record("lenet_imp", [mine], str(records), compared=[])  # given: replaces the comparison
+    assert "compared" not in json.loads((records / "lenet_imp.json").read_text())

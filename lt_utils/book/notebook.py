@@ -159,11 +159,19 @@ def read_run_record(path: Path) -> dict[str, Any]:
     refused with :class:`DamagedFileError` naming it."""
     record = load_checked(path, lambda p: json.loads(p.read_text()))
     runs = record.get("runs") if isinstance(record, dict) else None
-    if not isinstance(runs, list) or not all(isinstance(run, dict) and isinstance(run.get("config"), dict)
-                                             and isinstance(run.get("key"), str) for run in runs):
-        raise DamagedFileError(f"{path} is not a run record: it needs 'runs', a list of runs that each have a "
-                               "'config' and a 'key'")
+    compared = record.get("compared", []) if isinstance(record, dict) else None
+    if not isinstance(runs, list) or not isinstance(compared, list) or not all(
+            isinstance(run, dict) and isinstance(run.get("config"), dict) and isinstance(run.get("key"), str)
+            for run in runs + compared):
+        raise DamagedFileError(f"{path} is not a run record: it needs 'runs' (and may have 'compared'), lists of "
+                               "runs that each have a 'config' and a 'key'")
     return record
+
+
+def recorded_runs(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every run a page's record names: the page's own (``runs``), then those it only compares with
+    (``compared``: their tables are committed too, and their provenance shown)."""
+    return [*record["runs"], *record.get("compared", [])]
 
 
 def committed_record(record_dir: str | None, notebook: str, key: str) -> dict[str, Any] | None:
@@ -171,7 +179,7 @@ def committed_record(record_dir: str | None, notebook: str, key: str) -> dict[st
     path = Path(record_dir or "", f"{notebook}.json")
     if not record_dir or not path.exists():
         return None
-    return next((run for run in read_run_record(path)["runs"] if run["key"] == key), None)
+    return next((run for run in recorded_runs(read_run_record(path)) if run["key"] == key), None)
 
 
 UNKNOWN_CODE = "unknown (recorded before code versions were kept)"
@@ -263,10 +271,18 @@ def check_parameters(history: list[str]) -> set[str]:
     return injected
 
 
-def save_run_record(notebook: str, records: list[dict[str, Any]], record_dir: str | None) -> None:
-    """Write the run record of a figure notebook (read by the reproducibility page)."""
+def save_run_record(notebook: str, records: list[dict[str, Any]], record_dir: str | None,
+                    compared: list[dict[str, Any]] | None = None) -> None:
+    """Write the run record of a figure notebook (read by the reproducibility page): its runs, and the
+    runs it only compares with (``compared``, from :func:`run_record` too; their tables are committed
+    with the page's). ``compared=None`` keeps those the record already names: a page saves its own runs
+    first, and the runs it compares with once it has drawn the comparison."""
     if record_dir:
-        atomic_write_json({"notebook": notebook, "runs": records}, Path(record_dir) / f"{notebook}.json")
+        path = Path(record_dir) / f"{notebook}.json"
+        if compared is None:
+            compared = read_run_record(path).get("compared", []) if path.exists() else []
+        record = {"notebook": notebook, "runs": records} | ({"compared": compared} if compared else {})
+        atomic_write_json(record, path)
 
 
 def parse_choices(field_name: str, text: str, valid: dict[str, Any]) -> list[Any]:

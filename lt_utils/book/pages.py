@@ -25,7 +25,7 @@ from lt_utils.bench.projection import (
 from lt_utils.book import claims as claim_lib
 from lt_utils.book import plots
 from lt_utils.book import reference as ref
-from lt_utils.book.notebook import UNKNOWN_CODE, package_note, read_run_record, rounds_so_far
+from lt_utils.book.notebook import UNKNOWN_CODE, package_note, read_run_record, recorded_runs, rounds_so_far
 from lt_utils.book.registry import PAGES, Page, paper_scale_configs
 from lt_utils.engine.data import DATASETS
 from lt_utils.lottery.config import ExperimentConfig
@@ -294,9 +294,10 @@ def reproducibility_page(record_dir: Path) -> str:
     for path in records:
         data = read_run_record(path)
         lines += [f"## {data['notebook']}", ""]
-        for run in data["runs"]:
+        for run in recorded_runs(data):
             cfg = run["config"]
-            lines += [f"### {cfg['name']} (`{run['key']}`)", "",
+            compared = " — compared with this page's run" if run in data.get("compared", []) else ""
+            lines += [f"### {cfg['name']} (`{run['key']}`){compared}", "",
                       "| | |", "|---|---|",
                       f"| device | {', '.join(run['device'])} |",
                       f"| training step | {', '.join(run.get('step', ['eager']))} |",

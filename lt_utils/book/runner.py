@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from lt_utils.atomic import atomic_write_bytes, atomic_write_json, atomic_write_table
-from lt_utils.book.notebook import read_run_record
+from lt_utils.book.notebook import read_run_record, recorded_runs
 from lt_utils.book.pages import write_pages
 from lt_utils.book.params import as_declared, check_notebook_parameters
 from lt_utils.book.registry import NOTEBOOKS, page
@@ -205,7 +205,7 @@ def rerender(name: str, root: Path, book_dir: Path) -> Path:
     except ConfigError as error:
         raise DamagedFileError(f"invalid parameters in {record}: {error} (the record is damaged: restore it from "
                                "git)") from None
-    for run in read_run_record(record)["runs"]:
+    for run in recorded_runs(read_run_record(record)):
         cfg = recorded_config(run, record)
         here = cfg.key_for(RunOptions(device="cpu", precision=run.get("identity", {}).get("precision", "fp32"),
                                       wait=False).identity(cfg))
@@ -265,7 +265,7 @@ def export_tables(record: Path, results_dir: Path, out_dir: Path) -> None:
     recorded in ``out_dir``'s manifest (``lt_utils.lottery.integrity.record_tables``)."""
     written = []
     data = read_run_record(record)
-    for run in data["runs"]:
+    for run in recorded_runs(data):
         cfg = ExperimentConfig.from_dict(run["config"])
         table = load_folder_table(results_dir / run["key"], cfg.rounds)
         shown = run.get("last_round")
