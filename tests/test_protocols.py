@@ -35,3 +35,20 @@ def test_the_shortcut_beside_the_paper_protocol(tmp_path, data_dir):
     assert overlap[1] < 100.0  # pruning the end-of-schedule weights gives another mask than pruning at the stop
     first = table.iloc[0]  # round 0 trains the same network under both: the same early stop
     assert first["early stop, end of schedule"] == first["early stop, where stopped"]
+
+
+def test_the_shortcut_may_stand_in_only_where_it_changes_no_verdict_both_runs_judge():
+    from lt_utils.book.claims import Claim
+    from lt_utils.book.compare import shortcut_decision
+
+    def claims(*verdicts):
+        return [Claim(f"k{i}", f"claim {i}", "", 1.0, "pp", v) for i, v in enumerate(verdicts)]
+
+    paper = claims("reproduced", "not reproduced", "not run at this scale", "measured (no verdict)")
+    same = claims("reproduced", "not reproduced", "reproduced", "measured (no verdict)")
+    assert "changes none of the verdicts of the 2 claims" in shortcut_decision(paper, same)
+    unmeasured = claims("reproduced", "not measured in this run", "reproduced", "measured (no verdict)")
+    assert "changes none" in shortcut_decision(paper, unmeasured)  # a claim it did not measure judges nothing
+    flipped = claims("inconclusive", "not reproduced", "reproduced", "measured (no verdict)")
+    assert "changes the verdict of 1 of the 2 claims" in shortcut_decision(paper, flipped)
+    assert "may not stand in" in shortcut_decision(paper, flipped)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from lt_utils.book import reference as ref
-from lt_utils.book.claims import Claim, at_pm
+from lt_utils.book.claims import MEASURED, NOT_MEASURED, NOT_RUN, Claim, at_pm
 from lt_utils.engine.pruning import mask_overlap
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import experiment_path, finished_rounds, load_table, load_ticket
@@ -70,6 +70,22 @@ def what_changed(before: tuple[str, list[Claim], dict[str, float]],
     moved = "; ".join(f"{text}: {diag_a[name]:.1f} → {diag_b[name]:.1f}" for name, text in DIAGNOSTICS.items()
                       if name in diag_a and name in diag_b)
     return f"{verdicts} The diagnostics moved as follows. {moved}."
+
+
+def shortcut_decision(paper: list[Claim], shortcut: list[Claim]) -> str:
+    """Whether the shortcut (pruned where early termination stopped) may stand in for the paper's
+    protocol, in words: it may only where it changes no verdict of a claim that both runs judge
+    (a claim not run, not measured or without a rule in either run judges nothing)."""
+    unjudged = {NOT_RUN, NOT_MEASURED, MEASURED}
+    before = {c.key: c.verdict for c in paper if c.verdict not in unjudged}
+    changed = [c.claim for c in shortcut if c.key in before and c.verdict not in unjudged
+               and c.verdict != before[c.key]]
+    if changed:
+        return (f"**Which way it came out:** the shortcut changes the verdict of {len(changed)} of the {len(before)} "
+                "claims both runs judge, so it may not stand in for the paper's protocol: runs that this book "
+                "compares with the paper prune at the end of the schedule.")
+    return (f"**Which way it came out:** the shortcut changes none of the verdicts of the {len(before)} claims "
+            "both runs judge, so on this run it may stand in for the paper's protocol.")
 
 
 def compare_runs(runs: dict[str, tuple[list[Claim], dict[str, float]]]) -> pd.DataFrame:
