@@ -212,3 +212,16 @@ def test_projected_time_names_each_benchmarked_device_and_a_missing_gpu(tmp_path
     (tmp_path / "gpu.json").write_text(json.dumps(report | {"device": "NVIDIA H100"}))
     assert "no stored benchmark" not in projected_time([lenet], tmp_path)
     assert "no stored benchmark times conv2" in projected_time([preset("conv2")], tmp_path)
+
+
+def test_what_early_termination_saved_is_read_from_the_committed_runs(tmp_path):
+    from lt_utils.book.pages import patience_section
+
+    section = patience_section(ROOT / "book")
+    assert (ROOT / "book" / "bench" / "patience.md").read_text() == section  # the committed page is current
+    lenet = next(line for line in section.splitlines() if "lenet-e0bc9e4734" in line)  # the Lenet shortcut
+    assert "patience 2,000, pruned where it stopped; 182 networks of 20,000 iterations" in lenet
+    share = float(lenet.split("trained ")[1].split("%")[0])
+    assert 0 < share < 100
+    (tmp_path / "runs").mkdir()
+    assert patience_section(tmp_path) == "No committed run used early termination yet.\n"

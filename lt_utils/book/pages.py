@@ -31,8 +31,9 @@ from lt_utils.engine.data import DATASETS
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.plan import chain_runs, tasks
 from lt_utils.lottery.presets import preset
-from lt_utils.lottery.results import early_stopping
+from lt_utils.lottery.results import early_stopping, training_lengths
 from lt_utils.lottery.variants import ITERATIVE, REINIT
+from lt_utils.lottery.variants import label as variant_label
 
 NOT_RUN_YET = "not run yet"
 
@@ -433,12 +434,41 @@ def scaling_page_section(figures: dict[str, list[ExperimentConfig]], bench_dir: 
             + "\n" + note)
 
 
+def patience_section(book_dir: Path) -> str:
+    """Markdown for the performance page: what early termination saved in each committed run that
+    used it (its own or one a page compares with), read from its table and run record: the share of
+    the schedule's network-iterations each kind of network trained, and the run's wall time."""
+    lines = []
+    for path in sorted((book_dir / "runs").glob("*.json")) if (book_dir / "runs").is_dir() else []:
+        for run in recorded_runs(read_run_record(path)):
+            cfg = ExperimentConfig.from_dict(run["config"])
+            table_path = book_dir / "results" / f"{run['key']}.csv.gz"
+            if cfg.train.patience is None or not table_path.exists():
+                continue
+            lengths = training_lengths(early_stopping(pd.read_csv(table_path)), cfg.train.iterations)
+            shares = lengths.groupby("variant")["share_trained"].mean()
+            kinds = ", ".join(f"{variant_label(v)} {100 * share:.0f}%" for v, share in shares.items())
+            where = "pruned where it stopped" if cfg.prune_at == "stop" else "masks from the end of the schedule"
+            networks = f"{len(lengths)} network{'s' * (len(lengths) != 1)}"
+            lines.append(f"- `{run['key']}` ({cfg.name}, patience {cfg.train.patience:,}, {where}; "
+                         f"{networks} of {cfg.train.iterations:,} iterations): trained "
+                         f"{100 * lengths['share_trained'].mean():.0f}% of the schedule's network-iterations "
+                         f"({kinds}), in {run['wall_seconds'] / 60:,.0f} min on {', '.join(run['device'])}.")
+    if not lines:
+        return "No committed run used early termination yet.\n"
+    return ("Measured in the committed runs that used early termination (read from their tables and run "
+            "records; a wall time is the run's own, on the machine and under the load it ran with):\n\n"
+            + "\n".join(lines) + "\n")
+
+
 def write_pages(book_dir: Path, root: Path) -> None:
     """Regenerate the pages computed from records and stored results: reproducibility, the
-    benchmark table, the front page's scoreboard and the pages of figures not run yet."""
+    benchmark table, what early termination saved, the front page's scoreboard and the pages of
+    figures not run yet."""
 
     (book_dir / "reproducibility.md").write_text(reproducibility_page(book_dir / "runs"))
     (book_dir / "bench").mkdir(exist_ok=True)
     (book_dir / "bench" / "table.md").write_text(benchmark_table(book_dir / "bench"))
     (book_dir / "bench" / "scaling.md").write_text(scaling_page_section(paper_scale_configs(), book_dir / "bench"))
+    (book_dir / "bench" / "patience.md").write_text(patience_section(book_dir))
     write_generated_pages(root, book_dir)
