@@ -203,8 +203,8 @@ def rerender(name: str, root: Path, book_dir: Path) -> Path:
     try:
         checked_notebook(name, root_relative({**parameters, "device": "cpu"}, root), root)
     except ConfigError as error:
-        raise DamagedFileError(f"invalid parameters in {record}: {error} (the record is damaged: restore it from "
-                               "git)") from None
+        raise DamagedFileError(f"invalid parameters in {record}: {error} (if the record was edited, restore it "
+                               "from git)") from None
     for run in recorded_runs(read_run_record(record)):
         cfg = recorded_config(run, record)
         here = cfg.key_for(RunOptions(device="cpu", precision=run.get("identity", {}).get("precision", "fp32"),
