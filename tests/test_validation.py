@@ -7,7 +7,7 @@ import pytest
 
 from lt_utils.book.cli import parse_value
 from lt_utils.book.notebook import conv_presets
-from lt_utils.book.params import check_notebook_parameters
+from lt_utils.book.params import _defaults, check_notebook_parameters
 from lt_utils.book.registry import NOTEBOOKS
 from lt_utils.book.runner import SMOKE_PARAMETERS, declared_parameters, execute
 from lt_utils.chapters.landscape import LandscapeConfig
@@ -158,12 +158,6 @@ def test_parameters_are_parsed_as_papermill_parses_them(declared):
     assert [parse_value(v) for v in ("3,7", "3", "0.3", "True", "None", "cpu", "1e-4")] == \
         ["3,7", 3, 0.3, True, None, "cpu", 1e-4]
     check_notebook_parameters("dual_tickets", {"target_rounds": parse_value("3,7")}, declared["dual_tickets"])
-
-
-def _defaults(declared_cell):
-    import ast
-
-    return {name: ast.literal_eval(info["default"]) for name, info in declared_cell.items()}
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
