@@ -112,3 +112,38 @@ def test_loops_are_timed_in_turns():
     parts = time_loops(loops, {"a": 3, "b": 2}, torch.device("cpu"))
     assert calls == [("a", 1), ("b", 1), ("a", 2), ("b", 2), ("a", 3), "a", "b", "a", "b"]
     assert set(parts) == {"a", "b"} and all(p.step_rate > 0 and p.eval_rate > 0 for p in parts.values())
+
+
+def test_the_settings_are_timed_side_by_side_against_the_full_schedule(data_dir, tmp_path):
+    from lt_utils.bench import settings
+    from lt_utils.book.pages import settings_table
+    from lt_utils.lottery.options import RunOptions
+
+    cfg = settings.benchmark_config(200, 1).with_overrides(train_eval_size=100)
+    rows = settings.time_settings(cfg, 100, RunOptions(device="cpu", data_dir=str(data_dir), progress=False), 1,
+                                  progress=False)
+    by_label = {row["setting"]: row for row in rows}
+    assert list(by_label) == list(settings.settings(100))
+    full = by_label[settings.FULL]
+    assert full["time_vs_full"] == 1.0 and full["network_iterations"] == full["schedule_network_iterations"] == 600
+    end, stop, both = rows[1:]
+    assert stop["network_iterations"] <= end["network_iterations"] <= 600  # the shortcut stops the tickets too
+    assert end["overrides"] == {"patience": 100, "prune_at": "end"} and stop["overrides"]["prune_at"] == "stop"
+    assert both["overrides"]["test_eval"] == "where_read"
+    for row in rows:
+        assert row["seconds"] > 0 and row["time_vs_full"] == row["seconds"] / full["seconds"]
+    report = {"date": "2026-12-07T00:00:00+00:00", "device": "CPU (x86_64)", "threads": 2, "torch": "2.14",
+              "config": cfg.to_dict(), "patience": 100, "repeats": 1, "settings": rows}
+    table = settings_table(report)
+    assert "on CPU (x86_64) (2 threads, torch 2.14, 2026-12-07)" in table and "one run" in table
+    assert f"| {settings.FULL} | 600 of 600 (100%) | {full['seconds']:,.0f} | 1.00 |" in table
+
+
+def test_the_settings_benchmark_refuses_a_bad_value_by_name(capsys):
+    from lt_utils.bench.settings import main as settings_main
+
+    with pytest.raises(SystemExit) as exit_:
+        settings_main(["--patience", "0", "--device", "cpu"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m lt_utils.bench.settings: error: ") and "--patience" in err and "0" in err

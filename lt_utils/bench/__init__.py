@@ -7,7 +7,9 @@ it means for a figure at the paper's scale.
 - ``report`` (each model timed in every form: the benchmark's report), ``command`` (its command
   line, ``python -m lt_utils.bench``);
 - ``projection`` (a figure's wall time on G devices, from its chain structure and the stored
-  reports).
+  reports);
+- ``settings`` (what early termination and the test set where read save: one small experiment
+  under each setting, timed side by side, ``python -m lt_utils.bench.settings``).
 
 It imports ``lt_utils.lottery``, ``lt_utils.engine`` and the top modules; the book imports it.
 """

@@ -454,11 +454,34 @@ def patience_section(book_dir: Path) -> str:
                          f"{networks} of {cfg.train.iterations:,} iterations): trained "
                          f"{100 * lengths['share_trained'].mean():.0f}% of the schedule's network-iterations "
                          f"({kinds}), in {run['wall_seconds'] / 60:,.0f} min on {', '.join(run['device'])}.")
-    if not lines:
-        return "No committed run used early termination yet.\n"
-    return ("Measured in the committed runs that used early termination (read from their tables and run "
+    runs = ("Measured in the committed runs that used early termination (read from their tables and run "
             "records; a wall time is the run's own, on the machine and under the load it ran with):\n\n"
-            + "\n".join(lines) + "\n")
+            + "\n".join(lines) + "\n") if lines else "No committed run used early termination yet.\n"
+    return runs + "".join("\n" + settings_table(report) for report in settings_reports(book_dir / "bench"))
+
+
+def settings_reports(bench_dir: Path) -> list[dict[str, Any]]:
+    """The stored reports of ``python -m lt_utils.bench.settings`` (``bench_dir/settings/*.json``), by
+    file name: apart from the benchmark reports, which ``benchmark_table`` reads."""
+    return [json.loads(path.read_text()) for path in sorted((bench_dir / "settings").glob("*.json"))]
+
+
+def settings_table(report: dict[str, Any]) -> str:
+    """Markdown for one report of ``lt_utils.bench.settings``: each setting's wall time beside the full
+    schedule's, measured in the same run, and the network-iterations it trained."""
+    cfg = ExperimentConfig.from_dict(report["config"])
+    rows = "".join(f"| {row['setting']} | {row['network_iterations']:,} of {row['schedule_network_iterations']:,} "
+                   f"({row['network_iterations'] / row['schedule_network_iterations']:.0%}) | {row['seconds']:,.0f} | "
+                   f"{row['time_vs_full']:.2f} |\n" for row in report["settings"])
+    runs = f"the fastest of {report['repeats']} runs" if report["repeats"] > 1 else "one run"
+    return (f"*Timed side by side* by `python -m lt_utils.bench.settings` on {report['device']} "
+            f"({report['threads']} threads, torch {report['torch']}, {report['date'][:10]}): the same {cfg.model} "
+            f"experiment ({cfg.train.iterations:,} iterations, rounds 0 to {cfg.rounds}, {cfg.trials} trial, "
+            f"{cfg.reinits} random reinitialization a round; patience {report['patience']:,}) under each setting, "
+            f"in turns, each from an empty results folder; its wall time is {runs}, and the ratio is to the full "
+            "schedule's from the same report.\n\n"
+            "| setting | network-iterations trained | seconds | time vs the full schedule |\n"
+            "|---|---:|---:|---:|\n" + rows)
 
 
 def write_pages(book_dir: Path, root: Path) -> None:
