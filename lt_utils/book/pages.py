@@ -42,31 +42,31 @@ def run_command(notebook: str) -> str:
     return f"python -m lt_utils.book run {notebook} -p device cuda"
 
 
-def stored_runs(book_dir: Path, notebook: str) -> list[tuple[ExperimentConfig, pd.DataFrame]] | None:
-    """The configurations and committed tables of a page's run record, or None when not run."""
+def record_runs(book_dir: Path, notebook: str) -> list[dict[str, Any]] | None:
+    """The runs of a page's run record (``book_dir/runs/<notebook>.json``), or None when it has none."""
     record = book_dir / "runs" / f"{notebook}.json"
-    if not record.exists():
+    return json.loads(record.read_text())["runs"] if record.exists() else None
+
+
+def stored_runs(book_dir: Path,
+                runs: list[dict[str, Any]] | None) -> list[tuple[ExperimentConfig, pd.DataFrame]] | None:
+    """The configurations and committed tables of a page's recorded ``runs`` (``record_runs``), or None
+    when it was not run or a table is missing."""
+    if runs is None:
         return None
-    runs = []
-    for run in json.loads(record.read_text())["runs"]:
+    stored = []
+    for run in runs:
         path = book_dir / "results" / f"{run['key']}.csv.gz"
         if not path.exists():
             return None
-        runs.append((ExperimentConfig.from_dict(run["config"]), pd.read_csv(path)))
-    return runs
+        stored.append((ExperimentConfig.from_dict(run["config"]), pd.read_csv(path)))
+    return stored
 
 
-def shown_rounds(book_dir: Path, notebook: str) -> list[int | None]:
-    """The last round each run of a page's record shows (a run in parts stops short of its configuration's
-    rounds; records written before runs in parts show them all), as its record says."""
-    runs = json.loads((book_dir / "runs" / f"{notebook}.json").read_text())["runs"]
-    return [run.get("last_round", run["config"]["rounds"]) for run in runs]
-
-
-def run_devices(book_dir: Path, notebook: str) -> list[str]:
-    """The devices a page's committed runs trained on (from its run record)."""
-    runs = json.loads((book_dir / "runs" / f"{notebook}.json").read_text())["runs"]
-    return sorted({name for run in runs for name in run["device"]})
+def shown_round(run: dict[str, Any]) -> int | None:
+    """The last round a recorded run shows (a run in parts stops short of its configuration's rounds;
+    records written before runs in parts show them all)."""
+    return run.get("last_round", run["config"]["rounds"])
 
 
 def scale_summary(cfg: ExperimentConfig, full: ExperimentConfig | None, last_round: int | None = None) -> str:
@@ -133,11 +133,13 @@ def scoreboard(book_dir: Path) -> pd.DataFrame:
     the verdict, and the scale of the run (or the command that runs it)."""
     rows = []
     for page in PAGES:
-        runs = stored_runs(book_dir, page.notebook)
+        recorded = record_runs(book_dir, page.notebook)
+        runs = stored_runs(book_dir, recorded)
         if runs:
-            summaries = [f"{cfg.name}: " * (len(runs) > 1) + scale_summary(cfg, _full_scale(cfg), shown)
-                         for (cfg, _), shown in zip(runs, shown_rounds(book_dir, page.notebook), strict=True)]
-            scale = f"run at {'; '.join(summaries)}, on {', '.join(run_devices(book_dir, page.notebook))}"
+            summaries = [f"{cfg.name}: " * (len(runs) > 1) + scale_summary(cfg, _full_scale(cfg), shown_round(run))
+                         for (cfg, _), run in zip(runs, recorded, strict=True)]
+            devices = sorted({name for run in recorded for name in run["device"]})
+            scale = f"run at {'; '.join(summaries)}, on {', '.join(devices)}"
         else:
             scale = f"not run yet; `python -m lt_utils.book run {page.notebook}` runs it"
         for claim in page_claims(page, runs, book_dir):
@@ -173,7 +175,7 @@ def scoreboard_page(book_dir: Path) -> str:
 def headline_figure(book_dir: Path) -> Any:
     """Winning tickets against random reinitialization, from the committed Lenet run (the paper's
     Figure 4 left panels); the paper's values alone when the Lenet page has not been run."""
-    runs = stored_runs(book_dir, "lenet_imp")
+    runs = stored_runs(book_dir, record_runs(book_dir, "lenet_imp"))
     if runs is None:
         fig, axes = plots.figure(1, 1, height=3.0)
         plots.reference_line(axes[0, 0], 100 * ref.LENET_UNPRUNED_TEST_ACC,
