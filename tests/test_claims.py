@@ -9,6 +9,7 @@ from lt_utils.book.claims import (
     INCONCLUSIVE,
     MEASURED,
     NOT_MEASURED,
+    NOT_PROTOCOL,
     NOT_REPRODUCED,
     NOT_RUN,
     REPRODUCED,
@@ -383,6 +384,13 @@ def test_pruning_where_training_stopped_qualifies_the_claims_on_pruned_rounds():
     claims = {c.key: c for c in evaluate_claims("conv_dropout", plain, {"conv4": cfg})}
     assert "not the paper's protocol" in claims["conv4_es"].caveat
     assert claims["conv4_unpruned"].caveat == ""  # the unpruned network is the same under either protocol
+    # the shortcut judges none of the claims on pruned networks; the protocols' comparison asks for them
+    assert claims["conv4_es"].verdict == NOT_PROTOCOL and claims["conv4_es"].this_run is not None
+    assert claims["conv4_unpruned"].verdict == REPRODUCED  # the unpruned network: judged as under the paper
+    judged = {c.key: c for c in evaluate_claims("conv_dropout", plain, {"conv4": cfg}, judge_shortcut=True)}
+    assert judged["conv4_es"].verdict == REPRODUCED
+    paper = {c.key: c for c in evaluate_claims("conv_dropout", plain, {"conv4": cfg.with_overrides(prune_at="end")})}
+    assert paper["conv4_es"].verdict == REPRODUCED and paper["conv4_es"].caveat == ""
 
 
 def test_a_ratio_over_an_early_stop_at_iteration_zero_is_unbounded_not_an_error():

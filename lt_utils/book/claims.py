@@ -17,7 +17,11 @@ verdict:
 - *measured*: no rule applies (the paper states no number), or the claim is about an absolute
   accuracy on a copy of the data that the book calls not comparable exactly;
 - *not run at this scale*: the run lacks the P_m, the variant or the run the claim reads;
-- *not measured in this run*: the run did not measure what the claim reads.
+- *not measured in this run*: the run did not measure what the claim reads;
+- *not the paper's protocol*: the claim reads pruned networks of a run pruned where early
+  termination stopped (``prune_at="stop"``), whose masks are not the paper's; measured against
+  the paper's protocol on Lenet, that shortcut changes verdicts, so it judges none (the
+  comparison of the two protocols asks for its verdicts with ``judge_shortcut``).
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ from lt_utils.lottery.variants import ITERATIVE, ONESHOT, REINIT, RST, UNIDLTH
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 NOT_RUN, NOT_MEASURED = "not run at this scale", "not measured in this run"
 MEASURED = "measured (no verdict)"
-VERDICTS = (REPRODUCED, INCONCLUSIVE, NOT_REPRODUCED, MEASURED, NOT_RUN, NOT_MEASURED)
+NOT_PROTOCOL = "not the paper's protocol"
+VERDICTS = (REPRODUCED, INCONCLUSIVE, NOT_REPRODUCED, MEASURED, NOT_PROTOCOL, NOT_RUN, NOT_MEASURED)
 """Every verdict, in the order the scoreboard counts them."""
 
 CONV_PM_TOLERANCE = 0.3
@@ -691,11 +696,16 @@ def _copy_caveat(dataset: str) -> str:
     return f"{info.label}: not comparable exactly" if info.variant_of is not None or info.synthetic else ""
 
 
+def _pruned_where_stopped(spec: ClaimSpec, configs: dict[str, Any]) -> bool:
+    """Whether ``spec`` reads pruned networks of a run pruned where early termination stopped."""
+    read = [configs[r] for r in (spec.runs or configs) if r in configs]
+    return spec.pruned and any(getattr(cfg, "prune_at", "end") == "stop" for cfg in read)
+
+
 def _run_caveats(spec: ClaimSpec, configs: dict[str, Any]) -> list[str]:
     """The deviations of the runs ``spec`` reads that qualify it."""
     notes = list(spec.deviations)
-    read = [configs[r] for r in (spec.runs or configs) if r in configs]
-    if spec.pruned and any(getattr(cfg, "prune_at", "end") == "stop" for cfg in read):
+    if _pruned_where_stopped(spec, configs):
         notes.append("pruned where early termination stopped, not the paper's protocol")
     return notes
 
@@ -715,7 +725,7 @@ def _trial_range(found: Measured, per_trial: list[Measured]) -> tuple[float | No
 
 
 def _judge(spec: ClaimSpec, found: Measured, per_trial: list[Measured], dataset: str,
-           configs: dict[str, Any]) -> Claim:
+           configs: dict[str, Any], judge_shortcut: bool = False) -> Claim:
     low, high = _trial_range(found, per_trial) if per_trial else (found.low, found.high)
     has_value = found.value is not None or bool(found.text)
     caveats = _run_caveats(spec, configs) if has_value else []
@@ -730,6 +740,8 @@ def _judge(spec: ClaimSpec, found: Measured, per_trial: list[Measured], dataset:
         verdict = MEASURED
     elif low is None or high is None:
         verdict = NOT_RUN
+    elif _pruned_where_stopped(spec, configs) and not judge_shortcut:
+        verdict = NOT_PROTOCOL
     else:
         verdict = spec.rule.verdict(low, high)
     return Claim(spec.key, spec.statement, spec.paper, found.value, found.unit or spec.unit, verdict,
@@ -743,11 +755,13 @@ def not_run_claims(page: str) -> list[Claim]:
 
 
 def evaluate_claims(page: str, tables: dict[str, pd.DataFrame], configs: dict[str, Any] | None = None,
-                    extra: dict[str, Any] | None = None) -> list[Claim]:
+                    extra: dict[str, Any] | None = None, judge_shortcut: bool = False) -> list[Claim]:
     """Measure and judge every claim of ``page`` on its runs' tables, keyed by preset name
     (``"lenet"``, ``"conv2"``, ``"conv2_dropout"``, ``"vgg19_lr01"``...; the chapters: ``"landscape"``
     and ``extra``'s frames). ``configs`` (same keys) name the data and the protocol, for the caveats.
-    A claim whose runs are absent reads *not run at this scale*."""
+    A claim whose runs are absent reads *not run at this scale*; a claim on pruned networks of a run
+    pruned where early termination stopped reads *not the paper's protocol*, unless
+    ``judge_shortcut`` (the comparison of the two protocols, which judges both)."""
     configs = configs or {}
     dataset = next((cfg.dataset for cfg in configs.values() if hasattr(cfg, "dataset")), "cifar10")
     view = View(tables, extra or {})
@@ -760,7 +774,7 @@ def evaluate_claims(page: str, tables: dict[str, pd.DataFrame], configs: dict[st
             found = spec.measure(view)
         measurable = (found.value is not None or found.text) and spec.rule is not None
         per_trial = [spec.measure(t) for t in trial_views] if measurable else []
-        claims.append(_judge(spec, found, per_trial, dataset, configs))
+        claims.append(_judge(spec, found, per_trial, dataset, configs, judge_shortcut))
     return claims
 
 

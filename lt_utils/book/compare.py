@@ -82,8 +82,9 @@ def shortcut_decision(paper: list[Claim], shortcut: list[Claim]) -> str:
                and c.verdict != before[c.key]]
     if changed:
         return (f"**Which way it came out:** the shortcut changes the verdict of {len(changed)} of the {len(before)} "
-                "claims both runs judge, so it may not stand in for the paper's protocol: runs that this book "
-                "compares with the paper prune at the end of the schedule.")
+                "claims both runs judge, so it may not stand in for the paper's protocol: wherever this book "
+                "shows a run pruned where it stopped, its claims on pruned networks get no verdict (*not the "
+                "paper's protocol*).")
     return (f"**Which way it came out:** the shortcut changes none of the verdicts of the {len(before)} claims "
             "both runs judge, so on this run it may stand in for the paper's protocol.")
 
