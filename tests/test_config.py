@@ -81,3 +81,14 @@ def test_patience_is_refused_beside_learning_rate_drops():
 
     with pytest.raises(ConfigError, match=r"invalid patience=2000: must be None with lr_drops=\(56240, 84360\)"):
         preset("vgg19_lr01", patience=2_000)
+
+
+def test_the_dual_chapters_capped_pre_training_is_named_in_its_scale_note():
+    from lt_utils.book.notebook import scale_note
+    from lt_utils.chapters.transform import TransformConfig, dual_config
+
+    dcfg = dual_config("lenet", iterations=3_000)
+    assert dcfg.transform.max_pretrain_iterations == 3_000  # capped at a final run's iterations
+    note = scale_note(dcfg.experiment, "lenet", extra={
+        "max_pretrain_iterations": (dcfg.transform.max_pretrain_iterations, TransformConfig().max_pretrain_iterations)})
+    assert "3,000 of 50,000 pre-training iterations at most (UniLTH, UniDLTH)" in note

@@ -91,7 +91,8 @@ def differences(cfg: ExperimentConfig, reference: ExperimentConfig) -> dict[str,
 
 
 SCALE_FIELDS = {"iterations": "iterations", "trials": "trials", "reinits": "reinitializations", "rounds": "rounds",
-                "train_eval_size": "tracked training examples", "hold_iterations": "hold iterations"}
+                "train_eval_size": "tracked training examples", "hold_iterations": "hold iterations",
+                "max_pretrain_iterations": "pre-training iterations at most (UniLTH, UniDLTH)"}
 """Settings that make a run smaller than the paper's, with the words a scale note uses for them."""
 
 
