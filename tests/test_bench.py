@@ -135,7 +135,7 @@ def test_the_settings_are_timed_side_by_side_against_the_full_schedule(data_dir,
     report = {"date": "2026-12-07T00:00:00+00:00", "device": "CPU (x86_64)", "threads": 2, "torch": "2.14",
               "config": cfg.to_dict(), "patience": 100, "repeats": 1, "settings": rows}
     table = settings_table(report)
-    assert "on CPU (x86_64) (2 threads, torch 2.14, 2026-12-07)" in table and "one run" in table
+    assert "CPU (x86_64), 2 threads, torch 2.14, 2026-12-07" in table and "one run of each" in table
     assert f"| {settings.FULL} | 600 of 600 (100%) | {full['seconds']:,.0f} | 1.00 |" in table
 
 

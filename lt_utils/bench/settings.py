@@ -112,10 +112,10 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--iterations", type=int, default=4000, help="iterations per network")
+    parser.add_argument("--iterations", type=int, default=20_000, help="iterations per network (the book's Lenet)")
     parser.add_argument("--rounds", type=int, default=1, help="pruning rounds after round 0")
-    parser.add_argument("--patience", type=int, default=500, help="early termination's patience (iterations)")
-    parser.add_argument("--repeats", type=int, default=2, help="times each setting runs (the fastest is kept)")
+    parser.add_argument("--patience", type=int, default=2_000, help="patience in iterations (the book's runs')")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each setting, in turns (the fastest kept)")
     parser.add_argument("--out", default=None, help="write the report here (JSON)")
     args = parser.parse_args(argv)
     with user_errors(parser.prog):

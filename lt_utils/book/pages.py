@@ -475,13 +475,14 @@ def settings_table(report: dict[str, Any]) -> str:
     rows = "".join(f"| {row['setting']} | {row['network_iterations']:,} of {row['schedule_network_iterations']:,} "
                    f"({row['network_iterations'] / row['schedule_network_iterations']:.0%}) | {row['seconds']:,.0f} | "
                    f"{row['time_vs_full']:.2f} |\n" for row in report["settings"])
-    runs = f"the fastest of {report['repeats']} runs" if report["repeats"] > 1 else "one run"
-    return (f"*Timed side by side* by `python -m lt_utils.bench.settings` on {report['device']} "
-            f"({report['threads']} threads, torch {report['torch']}, {report['date'][:10]}): the same {cfg.model} "
-            f"experiment ({cfg.train.iterations:,} iterations, rounds 0 to {cfg.rounds}, {cfg.trials} trial, "
-            f"{cfg.reinits} random reinitialization a round; patience {report['patience']:,}) under each setting, "
-            f"in turns, each from an empty results folder; its wall time is {runs}, and the ratio is to the full "
-            "schedule's from the same report.\n\n"
+    each = f"the fastest of {report['repeats']} runs of each" if report["repeats"] > 1 else "one run of each"
+    trials = f"{cfg.trials} trial{'s' * (cfg.trials != 1)}"
+    reinits = f"{cfg.reinits} random reinitialization{'s' * (cfg.reinits != 1)} per pruned round"
+    return (f"*Timed side by side* (`python -m lt_utils.bench.settings`; {report['device']}, {report['threads']} "
+            f"threads, torch {report['torch']}, {report['date'][:10]}): one `{cfg.model}` "
+            f"experiment ({cfg.train.iterations:,} iterations, rounds 0 to {cfg.rounds}, {trials}, {reinits}; "
+            f"patience {report['patience']:,}) under each setting, in turns, each from an empty results folder. "
+            f"Seconds: {each}; the last column divides them by the full schedule's, from the same report.\n\n"
             "| setting | network-iterations trained | seconds | time vs the full schedule |\n"
             "|---|---:|---:|---:|\n" + rows)
 
