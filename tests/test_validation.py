@@ -192,3 +192,22 @@ def test_a_notebook_names_its_injected_parameters_through_its_history():
         configure_page("lenet_imp", namespace | {"In": [*history[:2], "trails = 3\n", "setup = ..."]})
     with pytest.raises(ConfigError, match=r"unknown notebook 'lenet'; choose one of \['lenet_imp'"):
         configure_page("lenet", namespace)
+
+
+def test_the_dropout_runs_may_have_their_own_rounds(declared):
+    from lt_utils.book.registry import configure_page
+
+    parameters = _defaults(declared["conv_dropout"]) | {"models": "conv2", "dropout": "both", "rounds": 14,
+                                                        "reinits": 1, "reinit_rounds": "3,7,11,14"}
+    both = configure_page("conv_dropout", parameters | {"dropout_rounds": 5}, given=set()).configs
+    assert (both["conv2"].rounds, both["conv2"].reinit_rounds) == (14, (3, 7, 11, 14))
+    assert (both["conv2_dropout"].rounds, both["conv2_dropout"].reinit_rounds) == (5, (3,))  # the rounds it reaches
+    unpruned = configure_page("conv_dropout", parameters | {"dropout_rounds": 0}, given=set()).configs
+    assert unpruned["conv2_dropout"].rounds == 0 and unpruned["conv2"].rounds == 14
+    same = configure_page("conv_dropout", parameters, given=set()).configs  # None: the page's rounds
+    assert same["conv2_dropout"].rounds == 14
+    with pytest.raises(ConfigError, match="rounds"):
+        configure_page("conv_dropout", parameters | {"dropout_rounds": -1}, given=set())
+    with pytest.raises(ConfigError, match="invalid smoke=True with dropout_rounds=0"):
+        configure_page("conv_dropout", _defaults(declared["conv_dropout"]) | {"dropout_rounds": 0, "smoke": True},
+                       given={"smoke", "dropout_rounds"})

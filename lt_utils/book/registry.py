@@ -76,7 +76,16 @@ def _conv(p: Mapping[str, Any], smoke: bool) -> tuple[dict[str, ExperimentConfig
     check_choice("dataset", p["dataset"], copies_of("cifar10"))
     overrides = {k: p[k] for k in (*_SCHEDULE, "lr", "prune_at")}
     overrides["reinit_rounds"] = parse_rounds("reinit_rounds", p["reinit_rounds"])
-    return {name: configure(name, smoke, **overrides) for name in conv_presets(p["models"], p["dropout"])}, {}, None
+    refuse_with_smoke(smoke, {"dropout_rounds": p["dropout_rounds"]} if p["dropout_rounds"] is not None else {})
+    configs = {}
+    for name in conv_presets(p["models"], p["dropout"]):
+        mine = dict(overrides)
+        if name.endswith("_dropout") and p["dropout_rounds"] is not None:  # Figure 6's runs: their own rounds
+            mine["rounds"] = p["dropout_rounds"]
+            if mine["reinit_rounds"] is not None:  # those it reaches (none: the preset's, every round it has)
+                mine["reinit_rounds"] = tuple(r for r in mine["reinit_rounds"] if r <= p["dropout_rounds"]) or None
+        configs[name] = configure(name, smoke, **mine)
+    return configs, {}, None
 
 
 def _vgg(p: Mapping[str, Any], smoke: bool) -> tuple[dict[str, ExperimentConfig], dict[str, str], Any]:
