@@ -62,6 +62,15 @@ def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
+def check_data_and_out(args: argparse.Namespace) -> None:
+    """Check a benchmark's ``--data-dir`` (a folder it can read) and ``--out`` (a file it can write)."""
+    if args.data_dir is not None:
+        check_folder("--data-dir", args.data_dir)
+    if args.out is not None:
+        require(not Path(args.out).is_dir(), "--out", args.out, "a file to write the report to; it is a folder")
+        check_folder("--out", Path(args.out).parent, writable=True)
+
+
 def command(args: argparse.Namespace) -> None:
     """Check the parsed command line ``args`` (all of it, before any data loads), then benchmark."""
     models, bf16_models = _names(args.models), _names(args.bf16)
@@ -72,11 +81,7 @@ def command(args: argparse.Namespace) -> None:
             raise ConfigError(f"unknown model(s) {bad} for {flag}; choose from {sorted(FIGURES)}")
     check_int("--iterations", args.iterations, 1)
     check_int("--reference-iterations", args.reference_iterations, 1)
-    if args.data_dir is not None:
-        check_folder("--data-dir", args.data_dir)
-    if args.out is not None:
-        require(not Path(args.out).is_dir(), "--out", args.out, "a file to write the report to; it is a folder")
-        check_folder("--out", Path(args.out).parent, writable=True)
+    check_data_and_out(args)
     device = RunOptions(device=args.device).torch_device()
     steps = _names(args.steps) if args.steps is not None else None
     require(steps is None or bool(steps), "--steps", args.steps, "a comma-separated list of step forms")

@@ -28,13 +28,14 @@ import torch
 from tqdm import tqdm
 
 from lt_utils.atomic import atomic_write_json
+from lt_utils.bench.command import check_data_and_out
 from lt_utils.errors import user_errors
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import run_experiment
 from lt_utils.lottery.options import RunOptions
 from lt_utils.lottery.presets import preset
 from lt_utils.lottery.results import early_stopping, training_lengths
-from lt_utils.validation import check_folder, check_int, require
+from lt_utils.validation import check_int
 
 PROG = "python -m lt_utils.bench.settings"
 """The command as the user types it: the name its error messages start with."""
@@ -123,11 +124,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> None:
         check_int("--rounds", args.rounds, 1)
         check_int("--patience", args.patience, 100)
         check_int("--repeats", args.repeats, 1)
-        if args.data_dir is not None:
-            check_folder("--data-dir", args.data_dir)
-        if args.out is not None:
-            require(not Path(args.out).is_dir(), "--out", args.out, "a file to write the report to; it is a folder")
-            check_folder("--out", Path(args.out).parent, writable=True)
+        check_data_and_out(args)
         options = RunOptions(device=args.device, data_dir=args.data_dir)
         result = report(args.iterations, args.rounds, args.patience, args.repeats, options)
     for row in result["settings"]:
