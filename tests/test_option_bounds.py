@@ -158,6 +158,15 @@ def test_pack_with_nothing_unfinished_says_so(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.startswith(f"nothing to pack: no run in {tmp_path / 'results'} is unfinished")
 
 
+def test_pack_passes_over_a_chapters_own_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    chapter = tmp_path / "results" / "dual_lenet-0123456789"  # a chapter's stages: no rounds, its own config
+    chapter.mkdir(parents=True)
+    (chapter / "config.json").write_text(json.dumps({"experiment": {}, "transform": {}}))
+    cli.main(["pack", "--results-dir", str(tmp_path / "results"), "--stored-dir", str(tmp_path / "stored")])
+    assert capsys.readouterr().out.startswith("nothing to pack")
+
+
 def test_pack_into_a_file_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     (tmp_path / "results").mkdir()

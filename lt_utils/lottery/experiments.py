@@ -485,12 +485,13 @@ def save_resume_point(folder: str | Path, stored_dir: str | Path) -> Path:
 
 
 def save_resume_points(results_dir: str | Path, stored_dir: str | Path) -> list[Path]:
-    """:func:`save_resume_point` for every unfinished run in ``results_dir`` that has a finished round."""
+    """:func:`save_resume_point` for every unfinished run in ``results_dir`` that has a finished round
+    (an experiment's folder: one with rounds; a chapter's own folder, which has none, is not a run)."""
     check_folder("results_dir", results_dir, must_exist=True)
     saved = []
-    for config in sorted(Path(results_dir).glob("*/config.json")):
-        folder = config.parent
-        cfg = load_checked(config, lambda p: ExperimentConfig.from_dict(json.loads(p.read_text())))
+    for rounds in sorted(Path(results_dir).glob("*/rounds")):
+        folder = rounds.parent
+        cfg = load_checked(folder / "config.json", lambda p: ExperimentConfig.from_dict(json.loads(p.read_text())))
         done = verified_rounds(folder, cfg.rounds, None, deep=False)
         if done and done[-1] < cfg.rounds:
             saved.append(save_resume_point(folder, stored_dir))
