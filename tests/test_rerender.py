@@ -13,6 +13,7 @@ from lt_utils.book.claims import CLAIMS, evaluate_claims, not_run_claims, page_s
 from lt_utils.book.pages import projected_time, scoreboard
 from lt_utils.book.registry import PAGES
 from lt_utils.book.runner import recorded_parameters, tidy_executed
+from lt_utils.errors import DamagedFileError
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import run_experiment
 from lt_utils.lottery.integrity import record_tables
@@ -197,6 +198,13 @@ def test_scoreboard_covers_every_claim_and_says_not_run_yet(tmp_path):
     assert len(board) == len(CLAIMS)
     assert set(board[board["page"] == "vgg19_warmup"]["verdict"]) == {"not run yet"}  # a page never run
     assert board[board["page"] == "vgg19_warmup"]["run at"].str.contains("lt_utils.book run vgg19_warmup").all()
+
+
+def test_a_damaged_run_record_is_named_not_a_json_traceback(tmp_path):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "lenet_imp.json").write_text('{"runs": [{"key": ')  # cut short
+    with pytest.raises(DamagedFileError, match="lenet_imp.json"):
+        scoreboard(tmp_path)
 
 
 def test_projected_time_names_each_benchmarked_device_and_a_missing_gpu(tmp_path):

@@ -45,7 +45,7 @@ def run_command(notebook: str) -> str:
 def record_runs(book_dir: Path, notebook: str) -> list[dict[str, Any]] | None:
     """The runs of a page's run record (``book_dir/runs/<notebook>.json``), or None when it has none."""
     record = book_dir / "runs" / f"{notebook}.json"
-    return json.loads(record.read_text())["runs"] if record.exists() else None
+    return read_run_record(record)["runs"] if record.exists() else None
 
 
 def stored_runs(book_dir: Path,
@@ -122,7 +122,7 @@ def page_claims(page: Page, runs: list[tuple[ExperimentConfig, pd.DataFrame]] | 
                  "hessian": pd.read_csv(next(folder.glob("hessian_*.csv.gz")))}
         landscape = pd.concat([table, pd.read_csv(folder / "comparison.csv.gz")])
         return claim_lib.evaluate_claims(page.notebook, {"landscape": landscape}, extra=extra)
-    exports = json.loads((book_dir / "runs" / f"{page.notebook}.json").read_text())["runs"][0]["exports"]
+    exports = record_runs(book_dir, page.notebook)[0]["exports"]
     transformed = [pd.read_csv(path) for path in sorted((book_dir / "results" / exports[0]).glob("*.csv.gz"))]
     per_net = early_stopping(pd.concat([table, *transformed], ignore_index=True))
     return claim_lib.evaluate_claims(page.notebook, {}, extra={"dual_per_net": per_net})

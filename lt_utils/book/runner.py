@@ -22,7 +22,7 @@ import pandas as pd
 
 from lt_utils.atomic import atomic_write_bytes, atomic_write_json, atomic_write_table
 from lt_utils.book.notebook import read_run_record, recorded_runs
-from lt_utils.book.pages import write_pages
+from lt_utils.book.pages import shown_round, write_pages
 from lt_utils.book.params import as_declared, check_notebook_parameters
 from lt_utils.book.registry import NOTEBOOKS, page
 from lt_utils.errors import ConfigError, DamagedFileError, user_error_named
@@ -213,7 +213,7 @@ def rerender(name: str, root: Path, book_dir: Path) -> Path:
             raise ConfigError(f"{name}: run {run['key']} was trained with {run.get('identity')}, and a re-render on "
                               f"the CPU would look for {here} (and train it); re-render it with "
                               f"'python -m lt_utils.book run {name}' on the device it ran on")
-        shown = run.get("last_round", cfg.rounds)  # records written before runs in parts were whole
+        shown = shown_round(run)
         if shown is not None:
             require(isinstance(shown, int) and not isinstance(shown, bool) and 0 <= shown <= cfg.rounds,
                     f"last_round of run {run['key']} in {record}", shown, f"a round in [0, {cfg.rounds}]")
