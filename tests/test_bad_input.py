@@ -19,7 +19,7 @@ from torchvision import datasets
 
 from lt_utils.atomic import atomic_write_json
 from lt_utils.bench import command as bench
-from lt_utils.book import cli, configure, migrate
+from lt_utils.book import cli, configure, migrate, runner
 from lt_utils.chapters.landscape import landscape_config, run_landscape
 from lt_utils.chapters.transform import dual_config, run_dual
 from lt_utils.engine import datafiles
@@ -27,8 +27,8 @@ from lt_utils.engine.data import load_dataset
 from lt_utils.errors import ConfigError, DamagedFileError, DataUnavailableError
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import experiment_path, load_table, load_ticket, run_experiment
-from lt_utils.lottery.integrity import TABLES_MANIFEST
-from lt_utils.lottery.options import RunOptions
+from lt_utils.lottery.integrity import TABLES_MANIFEST, record_tables
+from lt_utils.lottery.options import TRAINED_ON_ENV, RunOptions
 from lt_utils.lottery.presets import preset
 from lt_utils.lottery.stored import StoredTableError, stored_table
 
@@ -326,15 +326,75 @@ def test_an_altered_committed_table_is_refused_by_name(tmp_path, damage):
         stored_table(cfg, stored)
 
 
-def test_rerender_of_a_page_trained_on_a_gpu_is_refused_rather_than_trained_on_the_cpu(project, capsys):
+CUDA = {"precision": "fp32", "device": "cuda", "max_stack": None}
+
+
+def _as_if_trained_on_a_gpu(project: Path, with_table: bool) -> tuple[dict, str]:
+    """The Lenet page's record, rewritten as if its run had been trained on a GPU (and its table
+    committed under that key when ``with_table``); returns the record and the GPU key."""
     record = json.loads((BOOK / "runs" / "lenet_imp.json").read_text())
+    record.pop("compared", None)
     cfg = ExperimentConfig.from_dict(record["runs"][0]["config"])
-    record["runs"][0] |= {"identity": {"precision": "fp32", "device": "cuda", "max_stack": None},
-                          "key": cfg.key_for({"precision": "fp32", "device": "cuda", "max_stack": None})}
+    key = cfg.key_for(CUDA)
+    if with_table:
+        stored = project / "book" / "results"
+        shutil.copy(stored / f"{record['runs'][0]['key']}.csv.gz", stored / f"{key}.csv.gz")
+        record_tables(stored, [stored / f"{key}.csv.gz"])
+    record["runs"][0] |= {"identity": CUDA, "key": key}
+    (project / "book" / "runs" / "lenet_imp.json").write_text(json.dumps(record))
+    return record, key
+
+
+def test_rerender_on_the_cpu_of_a_page_trained_on_a_gpu_reads_the_gpu_runs(project, monkeypatch):
+    _, key = _as_if_trained_on_a_gpu(project, with_table=True)
+    seen = {}
+
+    def run_figure(name, parameters, root, book_dir):
+        seen.update(name=name, device=parameters["device"], trained_on=os.environ.get(TRAINED_ON_ENV))
+        return book_dir / "figures" / f"{name}.ipynb"
+
+    monkeypatch.delenv(TRAINED_ON_ENV, raising=False)
+    monkeypatch.setattr(runner, "run_figure", run_figure)
+    runner.rerender("lenet_imp", project, project / "book")
+    assert seen == {"name": "lenet_imp", "device": "cpu", "trained_on": "cuda"}  # the kernel looks up GPU keys
+    assert TRAINED_ON_ENV not in os.environ  # and nothing after it does
+
+
+def test_rerender_of_a_gpu_page_without_its_table_is_refused_rather_than_trained_on_the_cpu(project, capsys):
+    _, key = _as_if_trained_on_a_gpu(project, with_table=False)
+    line = refused(cli.main, ["rerender", "lenet_imp"], capsys)
+    assert f"the book holds no table for {key}" in line
+
+
+def test_rerender_of_a_page_trained_on_two_device_types_is_refused(project, capsys):
+    record = json.loads((BOOK / "runs" / "lenet_imp.json").read_text())
+    record["runs"][0]["identity"] = CUDA  # its compared runs stay on the CPU
     (project / "book" / "runs" / "lenet_imp.json").write_text(json.dumps(record))
     line = refused(cli.main, ["rerender", "lenet_imp"], capsys)
-    assert f"run {record['runs'][0]['key']} was trained with" in line and "'device': 'cuda'" in line
-    assert f"would look for {cfg.key}" in line
+    assert "trained on ['cpu', 'cuda']" in line
+
+
+def test_results_trained_on_a_gpu_are_read_on_the_cpu_and_never_trained_there(tmp_path, monkeypatch):
+    cfg, name = _lenet_table()
+    stored = tmp_path / "stored"
+    stored.mkdir()
+    key = cfg.key_for(CUDA)
+    options = RunOptions(device="cpu", trained_on="cuda", stored_dir=str(stored), results_dir=str(tmp_path / "r"),
+                         progress=False)
+    assert options.identity(cfg) == CUDA and cfg.key_for(options.identity(cfg)) == key
+    with pytest.raises(ConfigError, match=rf"{cfg.name} \(run {key}\) was trained on cuda and is only read on cpu"):
+        run_experiment(cfg, options)  # nothing committed: refused, not trained on the CPU
+    shutil.copy(BOOK / "results" / name, stored / f"{key}.csv.gz")
+    record_tables(stored)
+    table = run_experiment(cfg, options).table
+    pd.testing.assert_frame_equal(table, pd.read_csv(BOOK / "results" / name))
+    monkeypatch.setenv(TRAINED_ON_ENV, "cuda")  # what a re-render's kernel sees
+    assert RunOptions(device="cpu").identity(cfg)["device"] == "cuda"
+    monkeypatch.setenv(TRAINED_ON_ENV, "tpu")
+    with pytest.raises(ConfigError, match=r"trained_on \(or \$LT_TRAINED_ON\)='tpu'"):
+        RunOptions(device="cpu").identity(cfg)
+    with pytest.raises(ConfigError, match=r"trained_on='gpu'.*'cpu', 'cuda'"):
+        RunOptions(trained_on="gpu")
 
 
 def test_rerender_refuses_an_altered_committed_table(project, capsys):

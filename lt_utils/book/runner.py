@@ -30,7 +30,7 @@ from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import load_folder_table, save_resume_points
 from lt_utils.lottery.integrity import CODE_VERSION_ENV, code_version, record_tables, table_problems
 from lt_utils.lottery.locking import NO_WAIT_ENV
-from lt_utils.lottery.options import RunOptions
+from lt_utils.lottery.options import DEVICE_TYPES, TRAINED_ON_ENV, RunOptions
 from lt_utils.lottery.results import KEY_COLUMNS
 from lt_utils.lottery.stored import StoredTableError, committed_rounds, stored_table
 from lt_utils.validation import check_folder, require
@@ -205,11 +205,13 @@ def rerender(name: str, root: Path, book_dir: Path) -> Path:
     except ConfigError as error:
         raise DamagedFileError(f"invalid parameters in {record}: {error} (if the record was edited, restore it "
                                "from git)") from None
-    for run in recorded_runs(read_run_record(record)):
+    runs = recorded_runs(read_run_record(record))
+    trained_on = recorded_device_type(name, runs)
+    for run in runs:
         cfg = recorded_config(run, record)
         here = cfg.key_for(RunOptions(device="cpu", precision=run.get("identity", {}).get("precision", "fp32"),
-                                      wait=False).identity(cfg))
-        if here != run["key"]:  # trained on a GPU (or stacked otherwise): the CPU would look up another key
+                                      trained_on=trained_on, wait=False).identity(cfg))
+        if here != run["key"]:  # stacked otherwise than its recorded parameters say: another key
             raise ConfigError(f"{name}: run {run['key']} was trained with {run.get('identity')}, and a re-render on "
                               f"the CPU would look for {here} (and train it); re-render it with "
                               f"'python -m lt_utils.book run {name}' on the device it ran on")
@@ -220,7 +222,26 @@ def rerender(name: str, root: Path, book_dir: Path) -> Path:
         if stored_table(cfg, book_dir / "results", run["key"], through=shown) is None:
             raise StoredTableError(f"{name}: the book holds no table for {run['key']} in {book_dir / 'results'}; "
                                    f"run it with 'python -m lt_utils.book run {name}'")
-    return run_figure(name, {**parameters, "device": "cpu"}, root, book_dir)
+    before = os.environ.get(TRAINED_ON_ENV)
+    os.environ[TRAINED_ON_ENV] = trained_on  # the kernel inherits it: its runs look up the recorded keys
+    try:
+        return run_figure(name, {**parameters, "device": "cpu"}, root, book_dir)
+    finally:
+        if before is None:
+            os.environ.pop(TRAINED_ON_ENV, None)
+        else:
+            os.environ[TRAINED_ON_ENV] = before
+
+
+def recorded_device_type(name: str, runs: list[dict[str, Any]]) -> str:
+    """The device type (``cpu``, ``cuda``) that a page's recorded ``runs`` were trained on: a re-render
+    on the CPU reads their results under it. A page whose runs were trained on several is refused."""
+    types = {str(run.get("identity", {}).get("device", "cpu")) for run in runs} or {"cpu"}
+    if len(types) != 1 or not types <= set(DEVICE_TYPES):
+        raise ConfigError(f"{name}: its recorded runs were trained on {sorted(types)}; a re-render reads the runs "
+                          f"of one device type from {DEVICE_TYPES}: re-render it with 'python -m lt_utils.book run "
+                          f"{name}' where its runs are")
+    return types.pop()
 
 
 def recorded_config(run: dict[str, Any], record: Path) -> ExperimentConfig:

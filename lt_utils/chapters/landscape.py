@@ -244,7 +244,11 @@ def run_landscape(lcfg: LandscapeConfig, options: RunOptions | None = None, **op
 
     def cached(name: str, compute: Any) -> pd.DataFrame:
         stored = stored_copy(options.stored_dir, f"{folder.parent.name}/landscape/{name}")
-        return cached_table(folder / name, compute, stored)
+
+        def computed() -> pd.DataFrame:
+            options.refuse_training(f"the landscape analysis {name} of {cfg.name} (run {folder.parent.name})")
+            return compute()
+        return cached_table(folder / name, computed, stored)
 
     comparison = cached("comparison.csv.gz", lambda: _comparison(lcfg, options, data_set()))
     distances = cached("distances.csv.gz", lambda: level_distances(cfg, options.results_dir, device, options))

@@ -296,6 +296,7 @@ class _DualRunner:
 
     def _with_data(self, compute: Any, *args: Any) -> Any:
         """Load the data set on first need (a fully cached run never loads it)."""
+        self.options.refuse_training(f"the transformations of {self.cfg.name} (results {self.folder.name})")
         if self.data is None:
             self.data = load_dataset(self.cfg.dataset, self.options.data_dir, self.device,
                                      self.cfg.train.train_eval_size)

@@ -362,7 +362,8 @@ def run_experiments(cfgs: list[ExperimentConfig], options: RunOptions | None = N
     require(isinstance(cfgs, (list, tuple)), "cfgs", cfgs, "a list of ExperimentConfig")
     for cfg in cfgs:
         require(isinstance(cfg, ExperimentConfig), "cfg", cfg, "an ExperimentConfig (e.g. preset('lenet'))")
-        check_fits_memory(cfg, options)
+        if not options.reads_only():  # results of another device type are read, not trained here
+            check_fits_memory(cfg, options)
         check_until_round(cfg, options)
     if options.executor == "local":
         return [_run_one(cfg, options, None, 1) for cfg in cfgs]
@@ -408,6 +409,8 @@ def _run_one(cfg: ExperimentConfig, options: RunOptions, progress: cluster.TaskP
         stored = stored_table(cfg, options.stored_dir, path.name, through=last)
         if stored is not None:
             return ExperimentResult(cfg, path, stored)
+    if len(done) <= last:
+        options.refuse_training(f"{cfg.name} (run {path.name})")
     if progress is None:
         return _Runner(cfg, options).run()
     progress.plan(planned_stacks(cfg, options, range(len(done), last + 1)))

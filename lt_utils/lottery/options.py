@@ -30,6 +30,13 @@ def import_ray() -> Any:
     return ray
 
 
+TRAINED_ON_ENV = "LT_TRAINED_ON"
+"""Set to a device type (``cpu``, ``cuda``): runs read the results trained on it (``RunOptions.trained_on``).
+A re-render sets it for its kernel, so that a page trained on a GPU re-renders on the CPU."""
+
+DEVICE_TYPES = ("cpu", "cuda")
+"""The device types results can be trained on (part of their key)."""
+
 EXECUTORS = ("local", "ray")
 """Where an experiment's training runs: in this process, or as Ray tasks (``lt_utils.lottery.cluster``)."""
 
@@ -56,6 +63,8 @@ def check_run_options(options: RunOptions) -> None:
     check_choice("precision", options.precision, PRECISIONS)
     require(options.wait is None or isinstance(options.wait, bool), "wait", options.wait, "True, False or None")
     check_choice("executor", options.executor, EXECUTORS)
+    if options.trained_on is not None:
+        check_choice("trained_on", options.trained_on, DEVICE_TYPES)
     require(options.ray_address is None or (isinstance(options.ray_address, str) and options.ray_address != ""),
             "ray_address", options.ray_address, "a Ray address ('auto', 'ray://host:10001', 'host:6379') or None")
     if options.executor == "ray":
@@ -90,6 +99,10 @@ class RunOptions:
     work runs: ``executor`` and ``ray_address`` (see ``lt_utils.lottery.cluster``), and
     ``until_round``: how far a long run trains in this call (the next call goes on from there;
     rounds finished before are shown whatever it says).
+
+    ``trained_on`` reads results trained on another device type: their key is looked up with it
+    (a re-render on the CPU of a page trained on a GPU), and nothing is trained, since this device
+    would draw other numbers. A missing or incomplete result is then an error, naming the run.
     """
 
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
@@ -105,6 +118,7 @@ class RunOptions:
     executor: str = "local"  # "local" (this process) or "ray" (Ray tasks: lt_utils.lottery.cluster)
     ray_address: str | None = None  # the Ray cluster to join ("auto", "ray://..."); None: $RAY_ADDRESS or a local Ray
     until_round: int | None = None  # train rounds up to this one now (finished ones beyond are kept); None: every round
+    trained_on: str | None = None  # read results trained on this device type; None: $LT_TRAINED_ON, else this device's
 
     def __post_init__(self) -> None:
         check_run_options(self)
@@ -117,7 +131,7 @@ class RunOptions:
     def stack_size(self, cfg: ExperimentConfig) -> int | None:
         """Networks per stack for ``cfg``: ``max_stack``, else the engine's choice for its model on
         this device type (None: a whole round at once)."""
-        return self.max_stack or networks_per_stack(cfg.model, self.torch_device().type)
+        return self.max_stack or networks_per_stack(cfg.model, self.results_device_type())
 
     def last_round(self, cfg: ExperimentConfig) -> int:
         """The last round of ``cfg`` that this call trains (``until_round``; one past ``cfg.rounds`` is refused)."""
@@ -126,5 +140,25 @@ class RunOptions:
 
     def identity(self, cfg: ExperimentConfig) -> dict[str, Any]:
         """The options that change ``cfg``'s numbers beyond rounding (see the class docstring)."""
-        return {"precision": self.precision, "device": self.torch_device().type,
+        return {"precision": self.precision, "device": self.results_device_type(),
                 "max_stack": self.stack_size(cfg) if cfg.dropout > 0 else None}
+
+    def results_device_type(self) -> str:
+        """The device type whose results these options read and write: ``trained_on``, else
+        ``$LT_TRAINED_ON``, else this device's."""
+        trained_on = self.trained_on or os.environ.get(TRAINED_ON_ENV) or None
+        if trained_on is None:
+            return self.torch_device().type
+        return check_choice(f"trained_on (or ${TRAINED_ON_ENV})", trained_on, DEVICE_TYPES)
+
+    def reads_only(self) -> bool:
+        """Whether these options read results trained on another device type (and so train nothing)."""
+        return self.results_device_type() != self.torch_device().type
+
+    def refuse_training(self, what: str) -> None:
+        """Fail, naming ``what``, where results trained on another device type would be trained here."""
+        if self.reads_only():
+            trained_on = self.results_device_type()
+            raise ConfigError(f"{what} was trained on {trained_on} and is only read on {self.torch_device().type} "
+                              f"(trained_on={trained_on!r}), but its results are missing or incomplete here; train it "
+                              f"with device={trained_on!r}, or bring its committed table")
