@@ -9,7 +9,7 @@ NB ?= all
 PARAMS ?=
 BIN := $(VENV)/bin
 
-.PHONY: book test figure rerender gpu-data clean
+.PHONY: book test figure rerender gpu-data gpu-cifar clean
 
 # An existing $(VENV) and the packages in it are kept (venv does not clear it; pip keeps an installed
 # torch that pyproject.toml accepts): the hosted CI puts PyTorch's CPU build there first.
@@ -46,5 +46,11 @@ gpu-data:
 	mkdir -p .gpu-data
 	for f in $(DATA_DIR)/MNIST/raw/*-ubyte; do gzip -c $$f > .gpu-data/$$(basename $$f).gz; done
 
+# The JPEG copy of CIFAR-10 into .gpu-cifar/ (about 60 MB, so carried apart from .gpu-data/); there:
+#   python -m lt_utils.book run conv_dropout -p device cuda -p dataset cifar10_jpeg -p data_dir .gpu-cifar ...
+gpu-cifar:
+	mkdir -p .gpu-cifar/CIFAR-10-JPEG
+	cp $(DATA_DIR)/CIFAR-10-JPEG/cifar10-jpeg.zip $(DATA_DIR)/CIFAR-10-JPEG/SHA256SUMS .gpu-cifar/CIFAR-10-JPEG/
+
 clean:
-	rm -rf _build .ci-out .gpu-data
+	rm -rf _build .ci-out .gpu-data .gpu-cifar
