@@ -12,6 +12,7 @@ from lt_utils.book.claims import (
     NOT_PROTOCOL,
     NOT_REPRODUCED,
     NOT_RUN,
+    NOT_RUN_YET,
     REPRODUCED,
     evaluate_claims,
     not_run_claims,
@@ -173,7 +174,7 @@ def test_conv_claims_reproduced_and_not():
     bad = _verdicts(conv_claims(*_conv4(good=False)))
     assert {v for k, v in bad.items() if k.startswith("conv4")} == {NOT_REPRODUCED}, bad
     assert list(good) == [c.key for c in not_run_claims("conv_dropout")]  # every claim of the page, in its order
-    assert {v for k, v in good.items() if not k.startswith("conv4")} == {NOT_RUN}  # Conv-2 and Conv-6 not run
+    assert {v for k, v in good.items() if not k.startswith("conv4")} == {NOT_RUN_YET}  # Conv-2 and Conv-6 not run
 
 
 
@@ -225,14 +226,17 @@ def test_vgg_claims_not_measured_where_networks_stopped_before_the_end():
     tables = {"lr 0.1 + warmup": _stopped_early(_vgg(lambda p: 0.925), "iterative"),
               "lr 0.1": _vgg(lambda p: 0.90, lambda p: 0.90)}
     assert _verdicts(vgg_claims(tables)) == {"warmup_min_pm": NOT_MEASURED, "lr01_no_tickets": REPRODUCED,
-                                             "lr001_within_1pp": NOT_RUN}  # every claim of the page, in order
+                                             "lr001_within_1pp": NOT_RUN_YET}  # every claim of the page, in order
 
 
 @pytest.mark.parametrize("setting", ["lr 0.1 + warmup", "lr 0.01"])
 def test_vgg_claims_not_run_when_the_run_stops_early(setting):
     table = _vgg(lambda p: 0.93)
     shallow = table[table["round"] <= 5]
-    assert set(_verdicts(vgg_claims({setting: shallow})).values()) == {NOT_RUN}
+    verdicts = _verdicts(vgg_claims({setting: shallow}))
+    own = {"lr 0.1 + warmup": "warmup_min_pm", "lr 0.01": "lr001_within_1pp"}[setting]
+    assert verdicts[own] == NOT_RUN  # its run stops short of the P_m it reads
+    assert {v for k, v in verdicts.items() if k != own} == {NOT_RUN_YET}  # the other settings were never run
 
 
 def test_compare_runs_puts_each_runs_number_and_verdict_side_by_side():
@@ -260,10 +264,15 @@ def test_what_changed_names_the_verdicts_that_changed_and_every_diagnostic():
     diag = {name: 50.0 for name in DIAGNOSTICS}
     text = what_changed(("5,000 it.", claims("not reproduced"), diag),
                         ("20,000 it.", claims("reproduced"), diag | {"late_share": 12.0}))
-    assert "1 verdict changed: *tickets are more accurate*: not reproduced → reproduced." in text
+    assert "1 of the claims both runs judge changed verdict: *tickets are more accurate*: not reproduced → " \
+           "reproduced." in text
     assert "tickets learn faster" not in text
     assert f"{DIAGNOSTICS['late_share']}: 50.0 → 12.0" in text
-    assert "0 verdicts changed." in what_changed(("x", claims("reproduced"), diag), ("y", claims("reproduced"), diag))
+    same = what_changed(("x", claims("reproduced"), diag), ("y", claims("reproduced"), diag))
+    assert "0 of the claims both runs judge changed verdict." in same and "status" not in same
+    unjudged = what_changed(("x", claims(NOT_RUN), diag), ("y", claims(NOT_MEASURED), diag))
+    assert "0 of the claims both runs judge changed verdict. 1 claim judged by at most one of them changed status: " \
+           f"*tickets are more accurate*: {NOT_RUN} → {NOT_MEASURED}." in unjudged
 
 
 def test_variants_side_by_side_reads_each_run_at_the_same_sparsities():

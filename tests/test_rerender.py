@@ -92,6 +92,19 @@ def test_every_figure_reads_at_page_width():
         plots.plt.close(fig)
 
 
+def test_conv_figures_tick_their_own_sparsities_not_lenets():
+    conv2 = [100.0 * 0.8 ** r for r in range(15)]  # Conv-2's rounds reach P_m 4.4 to 4.6%
+    ticks = plots.pm_ticks(conv2)
+    assert ticks[0] == 100.0 and ticks[-1] == round(conv2[-1], 1)  # the densest and the sparsest
+    assert all(a / b >= 1.5 for a, b in zip(ticks, ticks[1:], strict=False))  # readable: none crowded
+    _, table = _lenet()
+    shallow = table[table["round"] <= 3]
+    fig = plots.conv_figure({"conv2": shallow})
+    reached = sorted(set(shallow["p_m"].round(1)))
+    assert [t for t in fig.axes[0].get_xticks()] == plots.pm_ticks(reached)
+    assert min(fig.axes[0].get_xlim()) > reached[0] / 1.5  # the axis stops just past the sparsest P_m reached
+
+
 def test_figure3_fits_its_y_axis_to_the_curves():
     _, table = _lenet()
     fig = plots.figure3(table)

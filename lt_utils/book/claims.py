@@ -16,7 +16,9 @@ verdict:
 - *inconclusive*: the range straddles the rule's threshold;
 - *measured*: no rule applies (the paper states no number), or the claim is about an absolute
   accuracy on a copy of the data that the book calls not comparable exactly;
-- *not run at this scale*: the run lacks the P_m, the variant or the run the claim reads;
+- *not run at this scale*: the run lacks the P_m or the variant the claim reads;
+- *not run yet*: the book has no run of the network the claim reads (Conv-4 on a page run for
+  Conv-2 only, or a page never run);
 - *not measured in this run*: the run did not measure what the claim reads;
 - *not the paper's protocol*: the claim reads pruned networks of a run pruned where early
   termination stopped (``prune_at="stop"``), whose masks are not the paper's; measured against
@@ -46,7 +48,8 @@ REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inco
 NOT_RUN, NOT_MEASURED = "not run at this scale", "not measured in this run"
 MEASURED = "measured (no verdict)"
 NOT_PROTOCOL = "not the paper's protocol"
-VERDICTS = (REPRODUCED, INCONCLUSIVE, NOT_REPRODUCED, MEASURED, NOT_PROTOCOL, NOT_RUN, NOT_MEASURED)
+NOT_RUN_YET = "not run yet"
+VERDICTS = (REPRODUCED, INCONCLUSIVE, NOT_REPRODUCED, MEASURED, NOT_PROTOCOL, NOT_RUN, NOT_MEASURED, NOT_RUN_YET)
 """Every verdict, in the order the scoreboard counts them."""
 
 CONV_PM_TOLERANCE = 0.3
@@ -110,6 +113,7 @@ class Measured:
 
 
 NOT_RUN_HERE = Measured(None, status=NOT_RUN)
+NO_RUN = Measured(None, status=NOT_RUN_YET)
 
 
 class View:
@@ -750,7 +754,7 @@ def _judge(spec: ClaimSpec, found: Measured, per_trial: list[Measured], dataset:
 
 def not_run_claims(page: str) -> list[Claim]:
     """The claims ``page`` checks, with no value: for a page not run yet."""
-    return [Claim(s.key, s.statement, s.paper, None, s.unit, NOT_RUN, rule=s.rule.text if s.rule else "")
+    return [Claim(s.key, s.statement, s.paper, None, s.unit, NOT_RUN_YET, rule=s.rule.text if s.rule else "")
             for s in page_specs(page)]
 
 
@@ -759,7 +763,7 @@ def evaluate_claims(page: str, tables: dict[str, pd.DataFrame], configs: dict[st
     """Measure and judge every claim of ``page`` on its runs' tables, keyed by preset name
     (``"lenet"``, ``"conv2"``, ``"conv2_dropout"``, ``"vgg19_lr01"``...; the chapters: ``"landscape"``
     and ``extra``'s frames). ``configs`` (same keys) name the data and the protocol, for the caveats.
-    A claim whose runs are absent reads *not run at this scale*; a claim on pruned networks of a run
+    A claim whose runs are absent reads *not run yet*; a claim on pruned networks of a run
     pruned where early termination stopped reads *not the paper's protocol*, unless
     ``judge_shortcut`` (the comparison of the two protocols, which judges both)."""
     configs = configs or {}
@@ -769,7 +773,7 @@ def evaluate_claims(page: str, tables: dict[str, pd.DataFrame], configs: dict[st
     claims = []
     for spec in page_specs(page):
         if spec.runs and not all(run in tables for run in spec.runs):
-            found = NOT_RUN_HERE
+            found = NO_RUN
         else:
             found = spec.measure(view)
         measurable = (found.value is not None or found.text) and spec.rule is not None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from lt_utils.book import reference as ref
-from lt_utils.book.claims import MEASURED, NOT_MEASURED, NOT_RUN, Claim, at_pm
+from lt_utils.book.claims import MEASURED, NOT_MEASURED, NOT_PROTOCOL, NOT_RUN, NOT_RUN_YET, Claim, at_pm
 from lt_utils.engine.pruning import mask_overlap
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import experiment_path, finished_rounds, load_table, load_ticket
@@ -58,15 +58,26 @@ def variants_side_by_side(runs: dict[str, pd.DataFrame], p_ms: tuple[float, ...]
     return pd.DataFrame(rows)
 
 
+def _judged(verdict: str) -> bool:
+    """Whether ``verdict`` judges its claim against a rule (not: not run, not measured, no rule, or withheld
+    from a shortcut run)."""
+    return verdict not in {NOT_RUN, NOT_RUN_YET, NOT_MEASURED, MEASURED, NOT_PROTOCOL}
+
+
 def what_changed(before: tuple[str, list[Claim], dict[str, float]],
                  after: tuple[str, list[Claim], dict[str, float]]) -> str:
     """In words, from run ``before`` to run ``after`` (each ``(label, claims, run_diagnostics)``):
     the claims whose verdict changed, then how each diagnostic moved."""
     (label_a, claims_a, diag_a), (label_b, claims_b, diag_b) = before, after
     old = {c.key: c.verdict for c in claims_a}
-    changed = [f"*{c.claim}*: {old[c.key]} → {c.verdict}" for c in claims_b if c.key in old and old[c.key] != c.verdict]
-    verdicts = (f"From {label_a} to {label_b}, {len(changed)} verdict{'s' if len(changed) != 1 else ''} changed"
-                + (": " + "; ".join(changed) + "." if changed else "."))
+    changes = [(c, old[c.key]) for c in claims_b if c.key in old and old[c.key] != c.verdict]
+    judged = [f"*{c.claim}*: {was} → {c.verdict}" for c, was in changes if _judged(was) and _judged(c.verdict)]
+    other = [f"*{c.claim}*: {was} → {c.verdict}" for c, was in changes if not (_judged(was) and _judged(c.verdict))]
+    verdicts = (f"From {label_a} to {label_b}, {len(judged)} of the claims both runs judge changed verdict"
+                + (": " + "; ".join(judged) + "." if judged else "."))
+    if other:
+        verdicts += (f" {len(other)} claim{'s' if len(other) != 1 else ''} judged by at most one of them changed "
+                     f"status: {'; '.join(other)}.")
     moved = "; ".join(f"{text}: {diag_a[name]:.1f} → {diag_b[name]:.1f}" for name, text in DIAGNOSTICS.items()
                       if name in diag_a and name in diag_b)
     return f"{verdicts} The diagnostics moved as follows. {moved}."
@@ -76,10 +87,9 @@ def shortcut_decision(paper: list[Claim], shortcut: list[Claim]) -> str:
     """Whether the shortcut (pruned where early termination stopped) may stand in for the paper's
     protocol, in words: it may only where it changes no verdict of a claim that both runs judge
     (a claim not run, not measured or without a rule in either run judges nothing)."""
-    unjudged = {NOT_RUN, NOT_MEASURED, MEASURED}
-    before = {c.key: c.verdict for c in paper if c.verdict not in unjudged}
-    changed = [c.claim for c in shortcut if c.key in before and c.verdict not in unjudged
-               and c.verdict != before[c.key]]
+    judged = {c.key: c.verdict for c in paper if _judged(c.verdict)}
+    before = {c.key: judged[c.key] for c in shortcut if c.key in judged and _judged(c.verdict)}  # judged by both
+    changed = [c.claim for c in shortcut if c.key in before and c.verdict != before[c.key]]
     if changed:
         return (f"**Which way it came out:** the shortcut changes the verdict of {len(changed)} of the {len(before)} "
                 "claims both runs judge, so it may not stand in for the paper's protocol: wherever this book "

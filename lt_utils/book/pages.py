@@ -35,8 +35,6 @@ from lt_utils.lottery.results import early_stopping, training_lengths
 from lt_utils.lottery.variants import ITERATIVE, REINIT
 from lt_utils.lottery.variants import label as variant_label
 
-NOT_RUN_YET = "not run yet"
-
 
 def run_command(notebook: str) -> str:
     return f"python -m lt_utils.book run {notebook} -p device cuda"
@@ -145,7 +143,7 @@ def scoreboard(book_dir: Path) -> pd.DataFrame:
         for claim in page_claims(page, runs, book_dir):
             rows.append({"page": page.notebook, "title": page.title, "claim": claim.claim, "paper": claim.paper,
                          "this book": claim.shown(), "reproduced when": claim.rule,
-                         "verdict": NOT_RUN_YET if runs is None else claim.verdict, "run at": scale})
+                         "verdict": claim.verdict, "run at": scale})
     return pd.DataFrame(rows)
 
 
@@ -164,7 +162,7 @@ def scoreboard_page(book_dir: Path) -> str:
     page's claims under a line that links the page and says at what scale it was run."""
     board = scoreboard(book_dir)
     counts = board["verdict"].value_counts()
-    summary = ", ".join(f"{counts[v]} {v}" for v in (*claim_lib.VERDICTS, NOT_RUN_YET) if v in counts)
+    summary = ", ".join(f"{counts[v]} {v}" for v in claim_lib.VERDICTS if v in counts)
     lines = [f"Of the {len(board)} claims the book checks: {summary}.", ""]
     for (page, title, scale), rows in board.groupby(["page", "title", "run at"], sort=False):
         lines += [f"**{{doc}}`{title} <figures/{page}>`**: {scale}.", "",
@@ -199,7 +197,7 @@ def placeholder_page(page: Page, title: str, bench_dir: Path, figure_name: str) 
              f"```{{figure}} {figure_name}", f":name: fig-{page.notebook}-paper", "",
              "The paper's stated values, drawn in the layout of its figures and labelled *paper*. Where the",
              "paper states a value relative to the unpruned network, only its P_m is marked.", "```", "",
-             markdown_table(pd.DataFrame([{"claim": c.claim, "paper": c.paper, "verdict": NOT_RUN_YET}
+             markdown_table(pd.DataFrame([{"claim": c.claim, "paper": c.paper, "verdict": claim_lib.NOT_RUN_YET}
                                           for c in claim_lib.not_run_claims(page.notebook)])), "",
              "## The run this page will show", "", markdown_table(configuration_table(configs)), "",
              projected_time(configs, bench_dir), "", "## Running it", "", "```bash",

@@ -67,13 +67,32 @@ FOUR_PANELS = (("es_iteration", "Early-stop iteration (val.)", 1.0),
 WHOLE_TRAIN_PANEL = ("final_train_acc_full", "Accuracy at end of training (train, %)", 100.0)
 
 
-def pm_axis(ax: Axes) -> None:
-    """P_m on a reversed log axis (dense on the left), with the paper's ticks."""
+def pm_axis(ax: Axes, p_m: Sequence[float] | None = None) -> None:
+    """P_m on a reversed log axis (dense on the left): with the paper's Lenet ticks, or, given the
+    ``p_m`` a figure's networks reach (another network's rounds), ticks at those and the axis ending
+    just past the sparsest."""
+    ticks = PM_TICKS if p_m is None else pm_ticks(p_m)
     ax.set_xscale("log")
-    ax.set_xlim(120, 1.2)  # reversed: dense on the left, as in the paper
-    ax.set_xticks(PM_TICKS, [f"{t:g}" for t in PM_TICKS])
+    ax.set_xlim(120, 1.2 if p_m is None else min(ticks) / 1.3)  # reversed: dense on the left, as in the paper
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.minorticks_off()
     ax.set_xlabel("Percent of weights remaining (P_m)")
+
+
+def pm_ticks(p_m: Sequence[float], spacing: float = 1.8) -> list[float]:
+    """Ticks at the reached ``p_m`` (rounded to 0.1), densest first, each at least ``spacing``
+    times the next, the sparsest always among them: readable at a panel's width."""
+    values = sorted({round(float(v), 1) for v in p_m}, reverse=True)
+    ticks = [values[0]]
+    for value in values[1:]:
+        if ticks[-1] / value >= spacing:
+            ticks.append(value)
+    if values[-1] != ticks[-1]:  # keep the sparsest: it replaces a tick too close to it
+        if len(ticks) > 1 and ticks[-1] / values[-1] < spacing:
+            ticks[-1] = values[-1]
+        else:
+            ticks.append(values[-1])
+    return ticks
 
 
 def metric_vs_pm(per_net: pd.DataFrame, column: str, ax: Axes, variants: Sequence[str], scale: float = 1.0,
@@ -169,13 +188,16 @@ def figure3(table: pd.DataFrame, panels: Sequence[tuple[str, Sequence[float], Se
 
 
 def four_panel_figure(lines: Sequence[tuple[pd.DataFrame, Sequence[str], str, str]],
-                      panels: Sequence[tuple[str, str, float]] = FOUR_PANELS, ncol: int = 2) -> Figure:
+                      panels: Sequence[tuple[str, str, float]] = FOUR_PANELS, ncol: int = 2,
+                      own_ticks: bool = False) -> Figure:
     """Figures 4 and 5: a 2x2 grid (early-stop iteration, accuracy at early stop, test and
     training accuracy at the end of training) against P_m. ``lines`` holds ``(table, variants,
     label suffix, line style)``: one network or setting each. Training accuracy is the whole
-    training split's where the tables hold it, else the tracked subset's (labelled so)."""
+    training split's where the tables hold it, else the tracked subset's (labelled so).
+    ``own_ticks``: P_m ticks at the networks' own rounds (not Lenet's, as in Figure 4)."""
     fig, axes = figure(2, 2, height=6.4)
     per_nets = [(early_stopping(table), variants, suffix, style) for table, variants, suffix, style in lines]
+    reached = [p for per_net, *_ in per_nets for p in per_net["p_m"]]
     whole = all(WHOLE_TRAIN_PANEL[0] in p and p[WHOLE_TRAIN_PANEL[0]].notna().all() for p, *_ in per_nets)
     if whole:  # the whole training split, measured at the end of training (tables stored since it was)
         panels = [WHOLE_TRAIN_PANEL if panel[0] == "final_train_acc" else panel for panel in panels]
@@ -190,7 +212,7 @@ def four_panel_figure(lines: Sequence[tuple[pd.DataFrame, Sequence[str], str, st
                 drawn += 1
             missing += [f"{label(v)}{suffix}".strip() for v in variants if v not in shown and column in per_net]
         ax.set_ylabel(ylabel)
-        pm_axis(ax)
+        pm_axis(ax, reached if own_ticks else None)
         if missing and not drawn:  # a panel that would hold nothing is not drawn; the caption says so
             _leave_out(fig, ax, ylabel)
         elif missing:
@@ -223,7 +245,7 @@ def conv_figure(tables: dict[str, pd.DataFrame]) -> Figure:
     """Figure 5: the four panels, each network a line style, tickets against reinitialization."""
     lines = [(table, [ITERATIVE, REINIT], f" {name}", NETWORK_LINESTYLES[i % 4])
              for i, (name, table) in enumerate(tables.items())]
-    return four_panel_figure(lines)
+    return four_panel_figure(lines, own_ticks=True)
 
 
 def dropout_figure(pairs: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> Figure:
@@ -236,6 +258,9 @@ def dropout_figure(pairs: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> Figur
             for row, (column, ylabel, scale) in enumerate(FOUR_PANELS[:2]):
                 metric_vs_pm(per_net, column, axes[row, col], [ITERATIVE], scale, suffix, style, hollow)
                 axes[row, col].set_ylabel(ylabel if col == 0 else "")
+        reached = [p for table in (plain, dropout) for p in early_stopping(table)["p_m"]]
+        for row in range(2):
+            pm_axis(axes[row, col], reached)
         axes[0, col].set_title(name)
     legend_below(fig, list(axes.flat))
     return fig
