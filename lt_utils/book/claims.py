@@ -82,6 +82,9 @@ def at_least(threshold: float, unit: str) -> Rule:
 
 
 def within(centre: float, tolerance: float, unit: str) -> Rule:
+    """``centre ± tolerance``; an accuracy's (unit ``%``) tolerance is in percentage points."""
+    if unit == "%":
+        return Rule(centre - tolerance, centre + tolerance, f"within ±{tolerance:g} pp of {centre:g}%")
     return Rule(centre - tolerance, centre + tolerance, f"within ±{tolerance:g} {unit} of {centre:g} {unit}")
 
 
@@ -748,8 +751,11 @@ def _judge(spec: ClaimSpec, found: Measured, per_trial: list[Measured], dataset:
         verdict = NOT_PROTOCOL
     else:
         verdict = spec.rule.verdict(low, high)
+    rule = spec.rule.text if spec.rule else ""
+    if rule and verdict == MEASURED:  # on a copy of the data the rule is shown, not applied
+        rule += " (not applied)"
     return Claim(spec.key, spec.statement, spec.paper, found.value, found.unit or spec.unit, verdict,
-                 "; ".join(caveats), low, high, found.text, spec.rule.text if spec.rule else "")
+                 "; ".join(caveats), low, high, found.text, rule)
 
 
 def not_run_claims(page: str) -> list[Claim]:
