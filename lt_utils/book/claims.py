@@ -673,16 +673,16 @@ def _chapter_claims() -> list[ClaimSpec]:
     return [
         ClaimSpec("imp_landscape", "imp_best_last_level", "At the last level's sparsity, IMP with rewinding is more "
                   "accurate than one-shot pruning, fine-tuning, a random initialization and random masks",
-                  "compared (Saleem et al.; no number in PAPER.md)", "pp IMP minus the best other",
+                  "compared (Saleem et al.; no number taken from the paper)", "pp IMP minus the best other",
                   _landscape("imp_best_last_level")),
         ClaimSpec("imp_landscape", "no_barrier", "The training loss along the line between consecutive levels' minima "
-                  "shows no barrier", "measured (no number in PAPER.md)", "largest barrier (training loss)",
+                  "shows no barrier", "measured (no number taken from the paper)", "largest barrier (training loss)",
                   _landscape("no_barrier")),
         ClaimSpec("imp_landscape", "wider_minima", "Later levels' minima are wider: a smaller top Hessian eigenvalue",
-                  "measured (no number in PAPER.md)", "x top eigenvalue, last level over first",
+                  "measured (no number taken from the paper)", "x top eigenvalue, last level over first",
                   _landscape("wider_minima")),
         ClaimSpec("dual_tickets", "transform_vs_imp", "At the sparsest target, a transformed random sparse network "
-                  "(RST, UniDLTH) is as accurate as IMP's winning ticket", "DLTH's claim (no number in PAPER.md)",
+                  "(RST, UniDLTH) is as accurate as IMP's winning ticket", "DLTH's claim (no number taken from the paper)",
                   "pp best transformed minus IMP", _dual),
     ]
 
