@@ -682,8 +682,8 @@ def _chapter_claims() -> list[ClaimSpec]:
                   "measured (no number taken from the paper)", "x top eigenvalue, last level over first",
                   _landscape("wider_minima")),
         ClaimSpec("dual_tickets", "transform_vs_imp", "At the sparsest target, a transformed random sparse network "
-                  "(RST, UniDLTH) is as accurate as IMP's winning ticket", "DLTH's claim (no number taken from the paper)",
-                  "pp best transformed minus IMP", _dual),
+                  "(RST, UniDLTH) is as accurate as IMP's winning ticket",
+                  "DLTH's claim (no number taken from the paper)", "pp best transformed minus IMP", _dual),
     ]
 
 

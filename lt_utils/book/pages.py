@@ -429,9 +429,12 @@ def scaling_page_section(figures: dict[str, list[ExperimentConfig]], bench_dir: 
             "book`, adds a GPU's rows.\n")
     return ("**Projections, not measurements**, computed by `lt_utils.bench.projection` from each figure's chain "
             "structure at the paper's scale and the stored benchmark reports.\n\n"
-            "How much faster the structure lets each figure run on more devices (every model at the same rate):\n\n"
-            + structure_table(figures) + "\nProjected wall time, from the stored benchmark reports:\n\n" + hours
-            + "\n" + note)
+            "How much faster the structure lets each figure run on more GPUs (every model at the same rate; on a "
+            "GPU a round's Lenet or Conv networks train as one stack, one Ray task):\n\n"
+            + structure_table(figures) + "\nProjected wall time, from the stored benchmark reports. On a CPU the "
+            "engine trains fewer networks per stack (`lt_utils.engine.models.networks_per_stack`), so a round splits "
+            "into more tasks than on a GPU, and a CPU's rows can gain more from more devices than the structure "
+            "above allows GPUs:\n\n" + hours + "\n" + note)
 
 
 def patience_section(book_dir: Path) -> str:
