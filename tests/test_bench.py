@@ -137,6 +137,8 @@ def test_the_settings_are_timed_side_by_side_against_the_full_schedule(data_dir,
     table = settings_table(report)
     assert "CPU (x86_64), 2 threads, torch 2.14, 2026-12-07" in table and "one run of each" in table
     assert f"| {settings.FULL} | 600 of 600 (100%) | {full['seconds']:,.0f} | 1.00 |" in table
+    assert "spread between runs is not measured" in table  # one run each: said to be no measure of noise
+    assert "not measured" not in settings_table(report | {"repeats": 3})
 
 
 def test_the_settings_benchmark_refuses_a_bad_value_by_name(capsys):

@@ -479,13 +479,16 @@ def settings_table(report: dict[str, Any]) -> str:
     each = f"the fastest of {report['repeats']} runs of each" if report["repeats"] > 1 else "one run of each"
     trials = f"{cfg.trials} trial{'s' * (cfg.trials != 1)}"
     reinits = f"{cfg.reinits} random reinitialization{'s' * (cfg.reinits != 1)} per pruned round"
+    single = ("" if report["repeats"] > 1 else "\n*One run of each*, so the spread between runs is not measured: "
+              "a difference between two rows smaller than that spread, such as a setting that does less work taking "
+              "longer, may be noise (`--repeats N` times each setting N times).\n")
     return (f"*Timed side by side* (`python -m lt_utils.bench.settings`; {report['device']}, {report['threads']} "
             f"threads, torch {report['torch']}, {report['date'][:10]}): one `{cfg.model}` "
             f"experiment ({cfg.train.iterations:,} iterations, rounds 0 to {cfg.rounds}, {trials}, {reinits}; "
             f"patience {report['patience']:,}) under each setting, in turns, each from an empty results folder. "
             f"Seconds: {each}; the last column divides them by the full schedule's, from the same report.\n\n"
             "| setting | network-iterations trained | seconds | time vs the full schedule |\n"
-            "|---|---:|---:|---:|\n" + rows)
+            "|---|---:|---:|---:|\n" + rows + single)
 
 
 def write_pages(book_dir: Path, root: Path) -> None:
