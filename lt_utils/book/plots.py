@@ -165,7 +165,7 @@ def figure3(table: pd.DataFrame, panels: Sequence[tuple[str, Sequence[float], Se
         fig.tight_layout()
         return fig
     all_pms = sorted({pm for _, pms, reinits in panels for pm in (*pms, *reinits)}, reverse=True)
-    colors = dict(zip(all_pms, plt.cm.viridis(np.linspace(0, 0.9, len(all_pms))), strict=True))
+    colors = {pm: plt.cm.tab10(i % 10) for i, pm in enumerate(all_pms)}  # one distinct colour per P_m
     bands = []
     for ax, (variant, pms, reinit_pms) in zip(axes[0], panels, strict=True):
         for kind, chosen, style in ((variant, pms, "-"), (REINIT, reinit_pms, "--")):
@@ -180,6 +180,7 @@ def figure3(table: pd.DataFrame, panels: Sequence[tuple[str, Sequence[float], Se
                 ax.fill_between(curve.index, 100 * curve["min"], 100 * curve["max"], color=colors[pm], alpha=0.15)
                 bands += [100 * curve["min"], 100 * curve["max"]]
         ax.set_xlabel("Training iterations")
+        ax.set_title(f"P_m {max(pms):g} to {min(pms):g}%" + (", reinit. dashed" if reinit_pms else ""), fontsize=10)
     axes[0, 0].set_ylabel("Test accuracy (%)")
     if bands:
         fit_ylim_after(axes[0, 0], bands, settle)
