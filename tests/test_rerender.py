@@ -105,6 +105,19 @@ def test_conv_figures_tick_their_own_sparsities_not_lenets():
     assert min(fig.axes[0].get_xlim()) > reached[0] / 1.5  # the axis stops just past the sparsest P_m reached
 
 
+def test_early_stops_the_schedule_may_have_cut_short_are_ringed():
+    import matplotlib.pyplot as plt
+
+    per_net = pd.DataFrame({"variant": ["iterative", "iterative", "reinit"], "p_m": [100.0, 51.3, 51.3],
+                            "es_iteration": [3_000, 18_000, 19_900], "final_iteration": [20_000] * 3})
+    fig, ax = plt.subplots()
+    plots.mark_late_stops(ax, per_net, ["iterative"])
+    (ring,) = ax.lines
+    assert list(ring.get_xdata()) == [51.3] and list(ring.get_ydata()) == [18_000]  # 18,000 >= 90% of 20,000
+    assert ring.get_label() == plots.LATE_LABEL
+    plt.close(fig)
+
+
 def test_figure3_fits_its_y_axis_to_the_curves():
     _, table = _lenet()
     fig = plots.figure3(table)

@@ -13,7 +13,7 @@ from lt_utils.engine.pruning import mask_overlap
 from lt_utils.lottery.config import ExperimentConfig
 from lt_utils.lottery.experiments import experiment_path, finished_rounds, load_table, load_ticket
 from lt_utils.lottery.options import RunOptions
-from lt_utils.lottery.results import early_stopping
+from lt_utils.lottery.results import LATE_STOP, early_stopping
 from lt_utils.lottery.stored import stored_table
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
 from lt_utils.lottery.variants import label as variant_label
@@ -25,7 +25,7 @@ def run_diagnostics(table: pd.DataFrame, iterations: int) -> dict[str, float]:
     spread over trials is compared with the effects the paper reports."""
     per_net = early_stopping(table)
     dense = per_net[per_net["round"] == 0]
-    late = per_net["es_iteration"] >= 0.9 * iterations
+    late = per_net["es_iteration"] >= LATE_STOP * iterations
     return {
         "late_share": 100 * float(late.mean()),
         "late_share_dense": 100 * float(late[per_net["round"] == 0].mean()),

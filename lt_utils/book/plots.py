@@ -52,7 +52,15 @@ from lt_utils.book.style import (  # noqa: F401 (re-exported)
     legend_below,
     smallest_font,
 )
-from lt_utils.lottery.results import PM_TOLERANCE, accuracy_at, early_stopping, measured, nearest_pm, summarize
+from lt_utils.lottery.results import (
+    LATE_STOP,
+    PM_TOLERANCE,
+    accuracy_at,
+    early_stopping,
+    measured,
+    nearest_pm,
+    summarize,
+)
 from lt_utils.lottery.variants import ITERATIVE, REINIT
 
 NETWORK_LINESTYLES = ("-", "--", ":", "-.")  # several networks or settings in one panel, in order
@@ -117,6 +125,19 @@ def metric_vs_pm(per_net: pd.DataFrame, column: str, ax: Axes, variants: Sequenc
                     marker=style["marker"], markersize=4, linestyle=linestyle,
                     markerfacecolor="white" if hollow else style["color"])
     pm_axis(ax)
+
+
+LATE_LABEL = "early stop in the last tenth of training (a lower bound)"
+
+
+def mark_late_stops(ax: Axes, per_net: pd.DataFrame, variants: Sequence[str]) -> None:
+    """Ring each network of ``variants`` whose early-stopping iteration falls in the last tenth of
+    its schedule (``LATE_STOP``): the schedule's end may have cut its minimum short."""
+    end = per_net["final_iteration"].max()
+    late = per_net[per_net["variant"].isin(variants) & (per_net["es_iteration"] >= LATE_STOP * end)]
+    if not late.empty:
+        ax.plot(late["p_m"], late["es_iteration"], linestyle="none", marker="o", markersize=11,
+                markerfacecolor="none", markeredgecolor="black", label=LATE_LABEL)
 
 
 def _network_rows(per_net: pd.DataFrame, variant: str) -> pd.DataFrame:
@@ -210,6 +231,8 @@ def four_panel_figure(lines: Sequence[tuple[pd.DataFrame, Sequence[str], str, st
             shown = [v for v in variants if measured(_network_rows(per_net, v), column)]
             if shown:
                 metric_vs_pm(per_net, column, ax, shown, scale, suffix, style)
+                if column == "es_iteration":
+                    mark_late_stops(ax, per_net, shown)
                 drawn += 1
             missing += [f"{label(v)}{suffix}".strip() for v in variants if v not in shown and column in per_net]
         ax.set_ylabel(ylabel)
@@ -238,6 +261,7 @@ def early_stopping_figure(table: pd.DataFrame, variants: Sequence[str]) -> Figur
     for ax, (column, ylabel, scale) in zip(axes[0], FOUR_PANELS[:2], strict=True):
         metric_vs_pm(per_net, column, ax, variants, scale)
         ax.set_ylabel(ylabel)
+    mark_late_stops(axes[0, 0], per_net, variants)
     legend_below(fig, list(axes[0]))
     return fig
 
@@ -259,6 +283,7 @@ def dropout_figure(pairs: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> Figur
             for row, (column, ylabel, scale) in enumerate(FOUR_PANELS[:2]):
                 metric_vs_pm(per_net, column, axes[row, col], [ITERATIVE], scale, suffix, style, hollow)
                 axes[row, col].set_ylabel(ylabel if col == 0 else "")
+            mark_late_stops(axes[0, col], per_net, [ITERATIVE])
         reached = [p for table in (plain, dropout) for p in early_stopping(table)["p_m"]]
         for row in range(2):
             pm_axis(axes[row, col], reached)

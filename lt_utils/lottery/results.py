@@ -86,6 +86,11 @@ def divergence_note(table: pd.DataFrame) -> str:
             "not results.")
 
 
+LATE_STOP = 0.9
+"""An early stop at or past this share of the schedule may have been cut short by its end: its
+iteration is a lower bound."""
+
+
 def early_stopping(table: pd.DataFrame) -> pd.DataFrame:
     """One row per network: the evaluation with minimum validation loss (ties: the earliest, or
     the one whose test accuracy was measured: ``test_eval="where_read"`` picks the minimum in fp32,
