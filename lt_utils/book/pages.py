@@ -288,7 +288,12 @@ def write_generated_pages(root: Path, book_dir: Path) -> None:
 def reproducibility_page(record_dir: Path) -> str:
     """Markdown for the reproducibility page, generated from the run records."""
     lines = ["# Reproducibility", "",
-             "Generated from the run records that the figure notebooks write (`book/runs/*.json`).", ""]
+             "Generated from the run records that the figure notebooks write (`book/runs/*.json`).", "",
+             "A code version is `git describe --always --dirty` of the checkout that ran: a `-dirty` suffix means "
+             "it had uncommitted changes, so the commit alone does not pin the code (the hash of the package's "
+             "files, where recorded, does), and *unknown* marks rounds recorded before versions were kept. Such "
+             "runs cannot be traced to one commit; re-running them with `python -m lt_utils.book run` from a clean "
+             "checkout can.", ""]
     records = sorted(record_dir.glob("*.json")) if record_dir.exists() else []
     if not records:
         lines.append("No figure has been run yet: every figure page says how to produce it.")
@@ -310,6 +315,8 @@ def reproducibility_page(record_dir: Path) -> str:
                       f"| torch | {', '.join(run['torch'])} (a build for CUDA {run['cuda']}) |",
                       f"| python | {run['python']} |",
                       f"| code that produced the numbers | {', '.join(run.get('code') or [UNKNOWN_CODE])} |",
+                      f"| package files when trained | "
+                      f"{'; '.join(package_note(p) for p in run.get('trained_by_package') or [None])} |",
                       f"| code that drew the page | {run.get('drawn_by_code', 'not recorded')} |",
                       f"| package files when drawn | {package_note(run.get('drawn_by_package'))} |", "",
                       "```json", json.dumps(cfg, indent=1), "```", ""]
