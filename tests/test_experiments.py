@@ -187,6 +187,11 @@ def test_prune_at_stop_is_named_and_refused_without_patience():
         preset("lenet", patience=2_000, prune_at="middle")
     assert "pruned where it stopped" in scale_note(preset("lenet", patience=2_000, prune_at="stop"), "lenet")
     assert "masks from the end of the schedule" in scale_note(preset("lenet", patience=2_000), "lenet")
+    shortcut = preset("lenet", patience=2_000, prune_at="stop", test_eval="where_read")
+    brief, full = scale_note(shortcut, "lenet", brief=True), scale_note(shortcut, "lenet")
+    assert brief.endswith("early termination: patience 2,000, pruned where it stopped (not the paper's protocol); "
+                          "test set only where read")  # a caption names each change; the run line explains it
+    assert len(brief) < len(full) / 2
 
 
 def test_training_lengths_say_where_patience_stopped_each_network():

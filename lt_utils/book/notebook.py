@@ -96,8 +96,15 @@ SCALE_FIELDS = {"iterations": "iterations", "trials": "trials", "reinits": "rein
 """Settings that make a run smaller than the paper's, with the words a scale note uses for them."""
 
 
-def protocol_notes(cfg: ExperimentConfig) -> list[str]:
-    """What a run measured differently from the paper's protocol (``patience``, ``test_eval``), in words."""
+def protocol_notes(cfg: ExperimentConfig, brief: bool = False) -> list[str]:
+    """What a run measured differently from the paper's protocol (``patience``, ``test_eval``), in
+    words; ``brief``: named only, for captions (the page's run line explains them)."""
+    if brief:
+        where = "pruned where it stopped (not the paper's protocol)" if cfg.prune_at == "stop" else \
+            "masks from the end of the schedule"
+        return [*([f"early termination: patience {cfg.train.patience:,}, {where}"]
+                  if cfg.train.patience is not None else []),
+                *(["test set only where read"] if cfg.train.test_eval == "where_read" else [])]
     notes = []
     if cfg.train.patience is not None and cfg.prune_at == "stop":
         notes.append(f"early termination: patience {cfg.train.patience:,} iterations, pruned where it stopped "
@@ -119,9 +126,10 @@ def protocol_notes(cfg: ExperimentConfig) -> list[str]:
 
 
 def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool = False,
-               extra: dict[str, tuple[Any, Any]] | None = None) -> str:
-    """One line that says at what scale a figure was run, for captions and page banners, and what
-    it measured differently from the paper's protocol (:func:`protocol_notes`).
+               extra: dict[str, tuple[Any, Any]] | None = None, brief: bool = False) -> str:
+    """One line that says at what scale a figure was run, for page banners (and, ``brief``, for
+    captions: the protocol's changes named, not explained), and what it measured differently from
+    the paper's protocol (:func:`protocol_notes`).
 
     ``paper`` is the full-scale configuration, or the name of its preset; ``extra`` adds
     differences of settings outside it, as ``{name: (this run, paper)}``."""
@@ -132,7 +140,7 @@ def scale_note(cfg: ExperimentConfig, paper: str | ExperimentConfig, smoke: bool
     diff |= {k: v for k, v in (extra or {}).items() if v[0] != v[1]}
     data = diff.pop("dataset", None)  # another copy of the paper's data: named by its label, as every result on it
     data_note = [f"data: {DATASETS[data[0]].label}, not the paper's {DATASETS[data[1]].label}"] if data else []
-    notes = protocol_notes(cfg)
+    notes = protocol_notes(cfg, brief)
     for name in ("patience", "test_eval", "prune_at"):  # named by protocol_notes
         diff.pop(name, None)
     if not diff:
@@ -340,9 +348,9 @@ def run_presets(setup: PageSetup, notebook: str, record_dir: str | None,
     return out, records
 
 
-def scale_notes(configs: dict[str, ExperimentConfig], smoke: bool) -> str:
-    """The scale line of several runs (one per preset), joined."""
-    notes = {name: scale_note(cfg, name, smoke=smoke) for name, cfg in configs.items()}
+def scale_notes(configs: dict[str, ExperimentConfig], smoke: bool, brief: bool = False) -> str:
+    """The scale line of several runs (one per preset), joined; ``brief``: for captions."""
+    notes = {name: scale_note(cfg, name, smoke=smoke, brief=brief) for name, cfg in configs.items()}
     if len(set(notes.values())) == 1:
         return next(iter(notes.values()))
     return "; ".join(f"{name}: {note}" for name, note in notes.items())
