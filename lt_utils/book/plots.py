@@ -52,6 +52,7 @@ from lt_utils.book.style import (  # noqa: F401 (re-exported)
     legend_below,
     smallest_font,
 )
+from lt_utils.lottery.presets import preset
 from lt_utils.lottery.results import (
     LATE_STOP,
     PM_TOLERANCE,
@@ -65,7 +66,6 @@ from lt_utils.lottery.variants import ITERATIVE, REINIT
 
 NETWORK_LINESTYLES = ("-", "--", ":", "-.")  # several networks or settings in one panel, in order
 PM_TICKS = ref.LENET_FIGURE3_PM  # the P_m of the paper's Figure 3
-SPARSE_TICKS = PM_TICKS[::2]  # fewer ticks, for narrow panels (100, 21.1, 3.6)
 
 # Figure 4 (Lenet) and Figure 5 (Conv): the paper's four panels.
 FOUR_PANELS = (("es_iteration", "Early-stop iteration (val.)", 1.0),
@@ -75,11 +75,15 @@ FOUR_PANELS = (("es_iteration", "Early-stop iteration (val.)", 1.0),
 WHOLE_TRAIN_PANEL = ("final_train_acc_full", "Accuracy at end of training (train, %)", 100.0)
 
 
-def pm_axis(ax: Axes, p_m: Sequence[float] | None = None) -> None:
+NARROW_SPACING = 2.4
+"""``pm_ticks``' spacing for narrow panels (three to a row): fewer ticks."""
+
+
+def pm_axis(ax: Axes, p_m: Sequence[float] | None = None, spacing: float = 1.8) -> None:
     """P_m on a reversed log axis (dense on the left): with the paper's Lenet ticks, or, given the
-    ``p_m`` a figure's networks reach (another network's rounds), ticks at those and the axis ending
-    just past the sparsest."""
-    ticks = PM_TICKS if p_m is None else pm_ticks(p_m)
+    ``p_m`` a figure's networks reach (another network's rounds), ticks at those (``pm_ticks``, at
+    least ``spacing`` apart) and the axis ending just past the sparsest."""
+    ticks = PM_TICKS if p_m is None else pm_ticks(p_m, spacing)
     ax.set_xscale("log")
     ax.set_xlim(120, 1.2 if p_m is None else min(ticks) / 1.3)  # reversed: dense on the left, as in the paper
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
@@ -310,7 +314,7 @@ def checkpoint_figure(tables: dict[str, pd.DataFrame], checkpoints: Sequence[int
             not_measured(ax, f" for {', '.join(missing)}")
             pm_axis(ax)
         ax.set_title(f"{iteration:,} iterations")
-        ax.set_xticks(SPARSE_TICKS, [f"{p:g}" for p in SPARSE_TICKS])
+        pm_axis(ax, [p for table in tables.values() for p in table["p_m"]], spacing=NARROW_SPACING)
         ax.set_xlabel("P_m (%)")
     axes[0, 0].set_ylabel("Test accuracy (%)")
     legend_below(fig, list(axes[0]))
@@ -348,9 +352,10 @@ def paper_vgg_figure(reference: object) -> Figure:
     """Figure 7's panels with the paper's stated values alone (a page not run yet)."""
     fig, axes = figure(1, len(reference.VGG19_CHECKPOINTS), height=3.6, sharey=True)
     low, high = reference.VGG19_UNPRUNED_TEST_ACC
+    vgg = preset("vgg19_lr01_warmup")  # global pruning: P_m falls by the global rate each round
+    p_m = [100 * (1 - vgg.prune.global_rate) ** r for r in range(vgg.rounds + 1)]
     for ax, iteration in zip(axes[0], reference.VGG19_CHECKPOINTS, strict=True):
-        pm_axis(ax)
-        ax.set_xticks(SPARSE_TICKS, [f"{p:g}" for p in SPARSE_TICKS])
+        pm_axis(ax, p_m, spacing=NARROW_SPACING)
         ax.set_xlabel("P_m (%)")
         ax.set_title(f"{iteration:,} iterations")
     axes[0, 0].set_ylim(85, 95)
