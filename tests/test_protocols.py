@@ -3,7 +3,7 @@ shortcut (masks where early termination stopped), on small real runs."""
 
 import pytest
 
-from lt_utils.book.compare import protocols_side_by_side, shortcut_of
+from lt_utils.book.compare import OVERLAP_COLUMN, protocol_comparison, protocols_side_by_side, shortcut_of
 from lt_utils.engine.pruning import mask_overlap
 from lt_utils.lottery.experiments import run_experiment
 from lt_utils.lottery.options import RunOptions
@@ -30,9 +30,10 @@ def test_the_shortcut_beside_the_paper_protocol(tmp_path, data_dir):
     run_experiment(other, results_dir=str(tmp_path), data_dir=str(data_dir), progress=False)
     other, shortcut, table = protocols_side_by_side(cfg, paper, RunOptions(results_dir=str(tmp_path)))
     assert table["round"].tolist() == [0, 1, 2] and shortcut is not None
-    overlap = table.set_index("round")["masks in common (%)"]
+    overlap = table.set_index("round")[OVERLAP_COLUMN]
     assert overlap[0] == 100.0  # round 0 is dense under both
     assert overlap[1] < 100.0  # pruning the end-of-schedule weights gives another mask than pruning at the stop
+    assert OVERLAP_COLUMN not in protocol_comparison(paper, shortcut)  # no tickets at hand: no empty column
     first = table.iloc[0]  # round 0 trains the same network under both: the same early stop
     assert first["early stop, end of schedule"] == first["early stop, where stopped"]
 

@@ -21,6 +21,8 @@ from lt_utils.book import plots
 from lt_utils.book import reference as ref
 from lt_utils.book.claims import claims_table, evaluate_claims
 from lt_utils.book.compare import (
+    OVERLAP_COLUMN,
+    OVERLAP_NOT_AT_HAND,
     compare_runs,
     protocols_side_by_side,
     run_diagnostics,
@@ -47,6 +49,7 @@ from lt_utils.book.notebook import (
 from lt_utils.book.registry import configure_page
 
 __all__ = [
+    "OVERLAP_COLUMN", "OVERLAP_NOT_AT_HAND",
     "PageSetup", "check_parameters", "claims_table", "compare_runs", "configure", "configure_page", "conv_presets",
     "device_note", "evaluate_claims", "parse_choices", "parse_rounds", "plots", "progress_note",
     "protocols_side_by_side", "ref", "run_diagnostics", "run_line", "run_presets", "run_record", "save_run_record",

@@ -120,7 +120,7 @@ def protocol_comparison(paper: pd.DataFrame, shortcut: pd.DataFrame,
     """The winning tickets of two runs of one configuration, round by round: ``paper`` pruned at the end
     of the schedule (``prune_at="end"``), ``shortcut`` where early termination stopped
     (``prune_at="stop"``). For each round both have: P_m, the early-stopping iteration and the test
-    accuracy there under each protocol, and, where ``overlap`` has the round, the share of the paper
+    accuracy there under each protocol, and, where ``overlap`` has rounds, the share of the paper
     protocol's surviving weights that the shortcut's mask keeps too (``mask_overlap``)."""
     rows = []
     tickets = {name: early_stopping(t[t["variant"] == ITERATIVE]).groupby("round")
@@ -132,8 +132,14 @@ def protocol_comparison(paper: pd.DataFrame, shortcut: pd.DataFrame,
                      "early stop, end of schedule": a["es_iteration"], "early stop, where stopped": b["es_iteration"],
                      "test acc. (%), end of schedule": 100 * a["es_test_acc"],
                      "test acc. (%), where stopped": 100 * b["es_test_acc"],
-                     "masks in common (%)": 100 * overlap[r] if overlap and r in overlap else float("nan")})
+                     **({OVERLAP_COLUMN: 100 * overlap[r] if r in overlap else float("nan")} if overlap else {})})
     return pd.DataFrame(rows)
+
+
+OVERLAP_COLUMN = "masks in common (%)"
+"""``protocol_comparison``'s column of masks in common: left out where no round's tickets are at hand."""
+OVERLAP_NOT_AT_HAND = ("Masks in common: not at hand here. Only the runs' tables are committed; their tickets stay "
+                       "on the machine that trained them.")
 
 
 def shortcut_of(cfg: ExperimentConfig, patience: int | None = None) -> ExperimentConfig:
