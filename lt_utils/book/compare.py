@@ -70,9 +70,11 @@ def what_changed(before: tuple[str, list[Claim], dict[str, float]],
     the claims whose verdict changed, then how each diagnostic moved."""
     (label_a, claims_a, diag_a), (label_b, claims_b, diag_b) = before, after
     old = {c.key: c.verdict for c in claims_a}
-    changes = [(c, old[c.key]) for c in claims_b if c.key in old and old[c.key] != c.verdict]
-    judged = [f"*{c.claim}*: {was} → {c.verdict}" for c, was in changes if _judged(was) and _judged(c.verdict)]
-    other = [f"*{c.claim}*: {was} → {c.verdict}" for c, was in changes if not (_judged(was) and _judged(c.verdict))]
+    judged, other = [], []  # changes between two judgements; changes to or from an unjudged status
+    for c in claims_b:
+        if c.key in old and old[c.key] != c.verdict:
+            both = _judged(old[c.key]) and _judged(c.verdict)
+            (judged if both else other).append(f"*{c.claim}*: {old[c.key]} → {c.verdict}")
     verdicts = (f"From {label_a} to {label_b}, {len(judged)} of the claims both runs judge changed verdict"
                 + (": " + "; ".join(judged) + "." if judged else "."))
     if other:

@@ -96,12 +96,16 @@ SCALE_FIELDS = {"iterations": "iterations", "trials": "trials", "reinits": "rein
 """Settings that make a run smaller than the paper's, with the words a scale note uses for them."""
 
 
+def masks_from(cfg: ExperimentConfig) -> str:
+    """Where a run with ``patience`` takes its masks from, in a few words (``prune_at``)."""
+    return "pruned where it stopped" if cfg.prune_at == "stop" else "masks from the end of the schedule"
+
+
 def protocol_notes(cfg: ExperimentConfig, brief: bool = False) -> list[str]:
     """What a run measured differently from the paper's protocol (``patience``, ``test_eval``), in
     words; ``brief``: named only, for captions (the page's run line explains them)."""
     if brief:
-        where = "pruned where it stopped (not the paper's protocol)" if cfg.prune_at == "stop" else \
-            "masks from the end of the schedule"
+        where = masks_from(cfg) + (" (not the paper's protocol)" if cfg.prune_at == "stop" else "")
         return [*([f"early termination: patience {cfg.train.patience:,}, {where}"]
                   if cfg.train.patience is not None else []),
                 *(["test set only where read"] if cfg.train.test_eval == "where_read" else [])]

@@ -25,7 +25,14 @@ from lt_utils.bench.projection import (
 from lt_utils.book import claims as claim_lib
 from lt_utils.book import plots
 from lt_utils.book import reference as ref
-from lt_utils.book.notebook import UNKNOWN_CODE, package_note, read_run_record, recorded_runs, rounds_so_far
+from lt_utils.book.notebook import (
+    UNKNOWN_CODE,
+    masks_from,
+    package_note,
+    read_run_record,
+    recorded_runs,
+    rounds_so_far,
+)
 from lt_utils.book.registry import PAGES, Page, paper_scale_configs
 from lt_utils.engine.data import DATASETS
 from lt_utils.lottery.config import ExperimentConfig
@@ -82,8 +89,8 @@ def scale_summary(cfg: ExperimentConfig, full: ExperimentConfig | None, last_rou
     elif full is not None and cfg.dataset != full.dataset:
         parts.append(f"data: {DATASETS[cfg.dataset].label}")
     if cfg.train.patience is not None:
-        where = "pruned where it stopped" if cfg.prune_at == "stop" else "masks from the end of the schedule"
-        parts.append(f"early termination after {cfg.train.patience:,} iterations without improvement ({where})")
+        parts.append(f"early termination after {cfg.train.patience:,} iterations without improvement "
+                     f"({masks_from(cfg)})")
     if cfg.train.test_eval == "where_read":
         parts.append("test set evaluated only where read")
     if cfg.reinits and cfg.reinit_rounds:

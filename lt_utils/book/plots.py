@@ -282,13 +282,14 @@ def dropout_figure(pairs: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> Figur
     (solid) and without (dashed, hollow markers); one column per network."""
     fig, axes = figure(2, max(1, len(pairs)), height=6.0)
     for col, (name, (plain, dropout)) in enumerate(pairs.items()):
+        reached = []
         for table, suffix, style, hollow in ((dropout, " with dropout", "-", False), (plain, " without", "--", True)):
             per_net = early_stopping(table)
+            reached += list(per_net["p_m"])
             for row, (column, ylabel, scale) in enumerate(FOUR_PANELS[:2]):
                 metric_vs_pm(per_net, column, axes[row, col], [ITERATIVE], scale, suffix, style, hollow)
                 axes[row, col].set_ylabel(ylabel if col == 0 else "")
             mark_late_stops(axes[0, col], per_net, [ITERATIVE])
-        reached = [p for table in (plain, dropout) for p in early_stopping(table)["p_m"]]
         for row in range(2):
             pm_axis(axes[row, col], reached)
         axes[0, col].set_title(name)
