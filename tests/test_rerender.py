@@ -259,3 +259,12 @@ def test_what_early_termination_saved_is_read_from_the_committed_runs(tmp_path):
     assert 0 < share < 100
     (tmp_path / "runs").mkdir()
     assert patience_section(tmp_path) == "No committed run used early termination yet.\n"
+
+
+def test_error_bars_caption_says_when_there_are_none():
+    _, table = _lenet()
+    assert table["trial"].nunique() > 1
+    assert plots.error_bars_caption([table]) == "Error bars: min and max over trials."
+    one = table[table["trial"] == table["trial"].min()]
+    assert plots.error_bars_caption([one, one]).startswith("One trial per point, so no error bars")
+    assert plots.error_bars_caption([one, table]) == "Error bars: min and max over trials."

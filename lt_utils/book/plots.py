@@ -163,6 +163,14 @@ def unmeasured_caption(fig: Figure) -> str:
     return (f"Not drawn, because this run did not measure them (see the run line): {'; '.join(panels)}.")
 
 
+def error_bars_caption(tables: Sequence[pd.DataFrame]) -> str:
+    """A sentence for a caption on the error bars of ``tables``' figure: min and max over trials,
+    or, where every table has one trial, that there are none."""
+    if any(table["trial"].nunique() > 1 for table in tables):
+        return "Error bars: min and max over trials."
+    return "One trial per point, so no error bars (the claims table gives each number's range)."
+
+
 def not_measured(ax: Axes, what: str = "") -> None:
     """Say in panel ``ax`` that its values were not measured in this run (``what``: whose)."""
     ax.text(0.5, 0.5, f"not measured in this run{what}\n(see the run line)", transform=ax.transAxes,
