@@ -239,3 +239,21 @@ def test_a_run_a_page_compares_with_is_recorded_kept_and_exported_with_the_page(
     assert all((tmp_path / "book" / f"{cfg.key}.csv.gz").exists() for cfg in (page_cfg, other_cfg))
     save_run_record("lenet_imp", [mine], str(records), compared=[])  # given: replaces the comparison
     assert "compared" not in json.loads((records / "lenet_imp.json").read_text())
+
+
+def test_a_run_that_a_page_stops_showing_keeps_its_record_for_the_comparison_that_follows(tmp_path):
+    """A page switched to another run saves its new runs first; the run it showed before, which its
+    comparison now only compares with, keeps the provenance it was committed with (its results are
+    not on this machine)."""
+    from lt_utils.book.notebook import committed_record
+
+    records = tmp_path / "runs"
+    before, after = preset("smoke", seed=7), preset("smoke")
+    old = {"config": before.to_dict(), "key": before.key, "device": ["cpu"], "wall_seconds": 12.0, "code": ["abc1234"]}
+    save_run_record("conv_dropout", [old], str(records))
+    save_run_record("conv_dropout", [{"config": after.to_dict(), "key": after.key}], str(records))
+    found = committed_record(str(records), "conv_dropout", before.key)
+    assert {k: found[k] for k in ("key", "device", "wall_seconds", "code")} == \
+        {k: old[k] for k in ("key", "device", "wall_seconds", "code")}
+    assert committed_record(str(records), "lenet_imp", before.key) is None  # another page's record: not this one
+    assert committed_record(str(records), "conv_dropout", preset("smoke", seed=8).key) is None

@@ -187,12 +187,19 @@ def recorded_runs(record: dict[str, Any]) -> list[dict[str, Any]]:
     return [*record["runs"], *record.get("compared", [])]
 
 
+_REPLACED: dict[Path, list[dict[str, Any]]] = {}
+"""The runs that run records overwritten by this process named, by file (newest first): a page saves its
+own runs before it draws a comparison, and the record of a run it now only compares with must outlive that."""
+
+
 def committed_record(record_dir: str | None, notebook: str, key: str) -> dict[str, Any] | None:
-    """The run of ``key`` in the committed run record ``<record_dir>/<notebook>.json``, if any."""
+    """The run of ``key`` in the committed run record ``<record_dir>/<notebook>.json``, or in the
+    record this process replaced there, if any."""
     path = Path(record_dir or "", f"{notebook}.json")
-    if not record_dir or not path.exists():
+    if not record_dir:
         return None
-    return next((run for run in recorded_runs(read_run_record(path)) if run["key"] == key), None)
+    runs = (recorded_runs(read_run_record(path)) if path.exists() else []) + _REPLACED.get(path.resolve(), [])
+    return next((run for run in runs if run["key"] == key), None)
 
 
 UNKNOWN_CODE = "unknown (recorded before code versions were kept)"
@@ -292,8 +299,10 @@ def save_run_record(notebook: str, records: list[dict[str, Any]], record_dir: st
     first, and the runs it compares with once it has drawn the comparison."""
     if record_dir:
         path = Path(record_dir) / f"{notebook}.json"
+        previous = read_run_record(path) if path.exists() else {"runs": []}
         if compared is None:
-            compared = read_run_record(path).get("compared", []) if path.exists() else []
+            compared = previous.get("compared", [])
+        _REPLACED[path.resolve()] = recorded_runs(previous) + _REPLACED.get(path.resolve(), [])
         record = {"notebook": notebook, "runs": records} | ({"compared": compared} if compared else {})
         atomic_write_json(record, path)
 
