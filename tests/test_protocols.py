@@ -53,3 +53,16 @@ def test_the_shortcut_may_stand_in_only_where_it_changes_no_verdict_both_runs_ju
     flipped = claims("inconclusive", "not reproduced", "reproduced", "measured (no verdict)")
     assert "changes the verdict of 1 of the 2 claims" in shortcut_decision(paper, flipped)
     assert "may not stand in" in shortcut_decision(paper, flipped)
+
+
+def test_the_comparison_shows_iterations_whole_and_missing_shares_as_not_at_hand():
+    import pandas as pd
+
+    from lt_utils.book.compare import styled_comparison
+
+    table = pd.DataFrame({"round": [1], "P_m (%)": [80.06], "early stop, end of schedule": [3700.0],
+                          "early stop, where stopped": [12250.0], "test acc. (%), end of schedule": [68.94],
+                          OVERLAP_COLUMN: [float("nan")]})
+    html = styled_comparison(table).to_html()
+    assert ">3,700<" in html and ">12,250<" in html and ">80.1<" in html and ">68.9<" in html
+    assert ">not at hand<" in html and "3700.0" not in html

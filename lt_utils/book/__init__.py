@@ -27,6 +27,7 @@ from lt_utils.book.compare import (
     protocols_side_by_side,
     run_diagnostics,
     shortcut_decision,
+    styled_comparison,
     variants_side_by_side,
     what_changed,
 )
@@ -53,5 +54,5 @@ __all__ = [
     "PageSetup", "check_parameters", "claims_table", "compare_runs", "configure", "configure_page", "conv_presets",
     "device_note", "evaluate_claims", "parse_choices", "parse_rounds", "plots", "progress_note",
     "protocols_side_by_side", "ref", "run_diagnostics", "run_line", "run_presets", "run_record", "save_run_record",
-    "scale_note", "scale_notes", "shortcut_decision", "variants_side_by_side", "what_changed",
+    "scale_note", "scale_notes", "shortcut_decision", "styled_comparison", "variants_side_by_side", "what_changed",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from lt_utils.book import reference as ref
 from lt_utils.book.claims import MEASURED, NOT_MEASURED, NOT_PROTOCOL, NOT_RUN, NOT_RUN_YET, Claim, at_pm
@@ -136,6 +137,14 @@ def protocol_comparison(paper: pd.DataFrame, shortcut: pd.DataFrame,
                      "test acc. (%), where stopped": 100 * b["es_test_acc"],
                      **({OVERLAP_COLUMN: 100 * overlap[r] if r in overlap else float("nan")} if overlap else {})})
     return pd.DataFrame(rows)
+
+
+def styled_comparison(side_by_side: pd.DataFrame) -> Styler:
+    """:func:`protocol_comparison`'s table as a page shows it: iterations as whole numbers, the rest to
+    one decimal, a share of masks not at hand said so."""
+    iterations = [column for column in side_by_side if column.startswith("early stop")]
+    return (side_by_side.style.hide(axis="index").format(precision=1, na_rep="not at hand")
+            .format("{:,.0f}", subset=iterations))
 
 
 OVERLAP_COLUMN = "masks in common (%)"
