@@ -59,7 +59,8 @@ def lenet_claims(table, cfg=None):
 
 def conv_claims(plain, dropout, dataset="cifar10"):
     tables = plain | {f"{m}_dropout": t for m, t in dropout.items()}
-    return evaluate_claims("conv_dropout", tables, {name: preset(name, dataset=dataset) for name in tables})
+    return evaluate_claims("conv_dropout", tables, {name: preset(name, dataset=dataset, rounds=int(t["round"].max()))
+                                                    for name, t in tables.items()})  # runs run to their end
 
 
 VGG_PRESETS = {"lr 0.1 + warmup": "vgg19_lr01_warmup", "lr 0.1": "vgg19_lr01", "lr 0.01": "vgg19_lr001"}
@@ -422,3 +423,16 @@ def test_a_range_over_trials_keeps_bounded_trials_and_holds_the_value():
     assert _trial_range(Measured(1.0), [Measured(float("nan")), Measured(1.0)]) == (1.0, 1.0)  # one usable
     best = Interval.highest([Interval(1.0, 0.5, 1.5), Interval(0.9, 0.2, 2.0)])
     assert (best.value, best.low, best.high) == (1.0, 0.5, 2.0)  # another P_m's noise could make it the best
+
+
+def test_a_run_in_progress_judges_no_claim_that_reads_every_pruned_round():
+    plain, _ = _conv4(good=True)
+    last = int(plain["conv4"]["round"].max())
+    early = {"conv4": plain["conv4"][plain["conv4"]["round"] <= 3]}  # rounds 0-3 of a longer run, so far
+    going = {c.key: c for c in evaluate_claims("conv_dropout", early, {"conv4": preset("conv4", rounds=last)})}
+    for key in ("conv4_above_original", "conv4_reinit_slower", "conv4_reinit_less_accurate",
+                "conv4_reinit_gap_widens"):
+        assert going[key].verdict == NOT_RUN and going[key].this_run is not None, going[key]  # shown, not judged
+    assert going["conv4_unpruned"].verdict == REPRODUCED  # the unpruned network is finished
+    done = {c.key: c for c in evaluate_claims("conv_dropout", early, {"conv4": preset("conv4", rounds=3)})}
+    assert done["conv4_reinit_slower"].verdict == REPRODUCED  # the same rounds, as a whole run: judged

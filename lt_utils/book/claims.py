@@ -16,7 +16,8 @@ verdict:
 - *inconclusive*: the range straddles the rule's threshold;
 - *measured*: no rule applies (the paper states no number), or the claim is about an absolute
   accuracy on a copy of the data that the book calls not comparable exactly;
-- *not run at this scale*: the run lacks the P_m or the variant the claim reads;
+- *not run at this scale*: the run lacks the P_m or the variant the claim reads, or the claim
+  reads every pruned round (a range, the sparsest P_m, the best ticket) of a run still in progress;
 - *not run yet*: the book has no run of the network the claim reads (Conv-4 on a page run for
   Conv-2 only, or a page never run);
 - *not measured in this run*: the run did not measure what the claim reads;
@@ -164,6 +165,7 @@ class ClaimSpec:
     deviations: tuple[str, ...] = ()  # what qualifies it, shown beside its number
     runs: tuple[str, ...] = field(default=())  # the runs (presets) it reads; empty: any
     pruned: bool = True  # it reads pruned rounds (False: the unpruned networks only)
+    whole_run: bool = False  # it reads every pruned round (a range, the sparsest, the best): none until all are run
 
 
 @dataclass(frozen=True)
@@ -402,11 +404,11 @@ def _lenet_claims() -> list[ClaimSpec]:
         ClaimSpec(page, "reinit_falls_21_1", f"The random reinitializations' test accuracy starts falling below the "
                   f"original's at P_m {c['reinit_falls_pm']}% (and stays below at every sparser P_m)",
                   f"{c['reinit_falls_pm']}%", "% P_m", _lenet_falls(REINIT, "reinit_falls_pm"),
-                  within_factor_2(c["reinit_falls_pm"])),
+                  within_factor_2(c["reinit_falls_pm"]), whole_run=True),
         ClaimSpec(page, "ticket_falls_2_9", f"The winning tickets' test accuracy starts falling below the "
                   f"original's at P_m {c['ticket_falls_pm']}% (and stays below at every sparser P_m)",
                   f"{c['ticket_falls_pm']}%", "% P_m", _lenet_falls(ITERATIVE, "ticket_falls_pm"),
-                  within_factor_2(c["ticket_falls_pm"])),
+                  within_factor_2(c["ticket_falls_pm"]), whole_run=True),
         ClaimSpec(page, "train_acc_full", f"At {ref.LENET_ITERATIONS // 1000}K iterations, winning tickets' training "
                   "accuracy (whole training set) is about 100%", "about 100%", "%", _lenet_train_acc,
                   at_least(99.0, "%"), absolute=True),
@@ -533,17 +535,17 @@ def _conv_claims(model: str) -> list[ClaimSpec]:
                   f"+{gain} pp", "pp", _conv_gain(model), at_least(gain / 2, "pp"), runs=plain),
         ClaimSpec(page, f"{model}_above_original", f"{model}: winning tickets stay above the original's test "
                   f"accuracy while P_m > {ref.CONV_ABOVE_ORIGINAL_PM:g}% (lowest margin)", "above at every such P_m",
-                  "pp", _conv_above_original(model), at_least(0, "pp"), runs=plain),
+                  "pp", _conv_above_original(model), at_least(0, "pp"), runs=plain, whole_run=True),
         ClaimSpec(page, f"{model}_reinit_slower", f"{model}: random reinitializations reach their early stop later "
                   "than the winning ticket (smallest ratio over the P_m that have them)", "later (Figure 5)", "x",
-                  _conv_reinit_slower(model), at_least(1, "x"), runs=plain),
+                  _conv_reinit_slower(model), at_least(1, "x"), runs=plain, whole_run=True),
         ClaimSpec(page, f"{model}_reinit_less_accurate", f"{model}: random reinitializations are less accurate than "
                   "the winning ticket, once pruning is heavy (at the sparsest P_m that has them)",
                   "less accurate (Figure 5)", "pp",
-                  _conv_reinit_less_accurate(model), at_least(0, "pp"), runs=plain),
+                  _conv_reinit_less_accurate(model), at_least(0, "pp"), runs=plain, whole_run=True),
         ClaimSpec(page, f"{model}_reinit_gap_widens", f"{model}: the winning ticket's lead over its random "
                   "reinitializations grows as P_m falls (sparsest lead less densest)", "it grows (Figure 5)", "pp",
-                  _conv_reinit_gap_widens(model), at_least(0, "pp"), runs=plain),
+                  _conv_reinit_gap_widens(model), at_least(0, "pp"), runs=plain, whole_run=True),
         ClaimSpec(page, f"{model}_unpruned", f"{model}: unpruned validation accuracy (appendix H)", f"{unpruned:.1f}%",
                   "%", _conv_unpruned(model), within(unpruned, 2, "%"), absolute=True, runs=plain, pruned=False),
         ClaimSpec(page, f"{model}_dropout_gain", f"{model}: dropout's gain in unpruned test accuracy",
@@ -551,14 +553,15 @@ def _conv_claims(model: str) -> list[ClaimSpec]:
                   runs=dropout, pruned=False),
         ClaimSpec(page, f"{model}_dropout_pruning_gain", f"{model} with dropout: iterative pruning's further gain "
                   "(best winning ticket over the unpruned network, both with dropout)", f"up to +{pruning_gain} pp",
-                  "pp", _conv_dropout_pruning_gain(model), at_least(pruning_gain / 2, "pp"), runs=dropout[1:]),
+                  "pp", _conv_dropout_pruning_gain(model), at_least(pruning_gain / 2, "pp"), runs=dropout[1:],
+                  whole_run=True),
     ]
     if model in ref.CONV_DROPOUT_BEST:
         acc, pm = ref.CONV_DROPOUT_BEST[model]
         specs.append(ClaimSpec(page, f"{model}_dropout_best", f"{model} with dropout: the best winning ticket's test "
                                f"accuracy, at P_m {pm}%", f"{100 * acc:.1f}% at P_m {pm}%", "%",
                                _conv_dropout_best(model), within(100 * acc, 2, "%"), absolute=True,
-                               runs=dropout[1:]))
+                               runs=dropout[1:], whole_run=True))
     return specs
 
 
@@ -732,7 +735,7 @@ def _trial_range(found: Measured, per_trial: list[Measured]) -> tuple[float | No
 
 
 def _judge(spec: ClaimSpec, found: Measured, per_trial: list[Measured], dataset: str,
-           configs: dict[str, Any], judge_shortcut: bool = False) -> Claim:
+           configs: dict[str, Any], judge_shortcut: bool = False, in_progress: bool = False) -> Claim:
     low, high = _trial_range(found, per_trial) if per_trial else (found.low, found.high)
     has_value = found.value is not None or bool(found.text)
     caveats = _run_caveats(spec, configs) if has_value else []
@@ -745,7 +748,7 @@ def _judge(spec: ClaimSpec, found: Measured, per_trial: list[Measured], dataset:
         verdict = NOT_MEASURED
     elif spec.rule is None or copy:
         verdict = MEASURED
-    elif low is None or high is None:
+    elif low is None or high is None or (spec.whole_run and in_progress):
         verdict = NOT_RUN
     elif _pruned_where_stopped(spec, configs) and not judge_shortcut:
         verdict = NOT_PROTOCOL
@@ -769,10 +772,13 @@ def evaluate_claims(page: str, tables: dict[str, pd.DataFrame], configs: dict[st
     """Measure and judge every claim of ``page`` on its runs' tables, keyed by preset name
     (``"lenet"``, ``"conv2"``, ``"conv2_dropout"``, ``"vgg19_lr01"``...; the chapters: ``"landscape"``
     and ``extra``'s frames). ``configs`` (same keys) name the data and the protocol, for the caveats.
-    A claim whose runs are absent reads *not run yet*; a claim on pruned networks of a run
-    pruned where early termination stopped reads *not the paper's protocol*, unless
-    ``judge_shortcut`` (the comparison of the two protocols, which judges both)."""
+    A claim whose runs are absent reads *not run yet*; one that reads every pruned round of a run
+    still in progress (fewer rounds than its configuration's), *not run at this scale*; a claim on
+    pruned networks of a run pruned where early termination stopped reads *not the paper's
+    protocol*, unless ``judge_shortcut`` (the comparison of the two protocols, which judges both)."""
     configs = configs or {}
+    unfinished = {name for name, table in tables.items() if hasattr(configs.get(name), "rounds") and len(table)
+                  and int(table["round"].max()) < configs[name].rounds}
     dataset = next((cfg.dataset for cfg in configs.values() if hasattr(cfg, "dataset")), "cifar10")
     view = View(tables, extra or {})
     trial_views = [view.for_trial(t) for t in view.trials] if len(view.trials) >= 2 else []
@@ -784,7 +790,8 @@ def evaluate_claims(page: str, tables: dict[str, pd.DataFrame], configs: dict[st
             found = spec.measure(view)
         measurable = (found.value is not None or found.text) and spec.rule is not None
         per_trial = [spec.measure(t) for t in trial_views] if measurable else []
-        claims.append(_judge(spec, found, per_trial, dataset, configs, judge_shortcut))
+        in_progress = any(run in unfinished for run in (spec.runs or tables))
+        claims.append(_judge(spec, found, per_trial, dataset, configs, judge_shortcut, in_progress))
     return claims
 
 
