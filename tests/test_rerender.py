@@ -207,6 +207,7 @@ def test_figures_say_what_a_run_did_not_measure():
     for ax in fig.axes[2:]:  # the tickets drawn, the reinitializations named as not measured
         assert ax.lines and any("for random reinit" in t.get_text().lower() for t in ax.texts), \
             [t.get_text() for t in ax.texts]
+        assert all(len(line) <= 28 for t in ax.texts for line in t.get_text().splitlines())  # a narrow panel's
     plots.plt.close("all")
 
 

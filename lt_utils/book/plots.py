@@ -15,6 +15,7 @@ and the chapters' figures (``lt_utils.book.chapter_plots``).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -172,9 +173,11 @@ def error_bars_caption(tables: Sequence[pd.DataFrame]) -> str:
 
 
 def not_measured(ax: Axes, what: str = "") -> None:
-    """Say in panel ``ax`` that its values were not measured in this run (``what``: whose)."""
-    ax.text(0.5, 0.5, f"not measured in this run{what}\n(see the run line)", transform=ax.transAxes,
-            ha="center", va="center", fontsize=9, bbox=NOTE_BOX)
+    """Say in panel ``ax`` that its values were not measured in this run (``what``: whose), in lines
+    short enough for a narrow panel."""
+    whose = textwrap.fill(what.strip(), 28)
+    ax.text(0.5, 0.5, "\n".join(["not measured in this run", *([whose] if whose else []), "(see the run line)"]),
+            transform=ax.transAxes, ha="center", va="center", fontsize=9, bbox=NOTE_BOX)
 
 
 _F3 = ref.LENET_FIGURE3_PM
