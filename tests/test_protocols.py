@@ -53,6 +53,8 @@ def test_the_shortcut_may_stand_in_only_where_it_changes_no_verdict_both_runs_ju
     flipped = claims("inconclusive", "not reproduced", "reproduced", "measured (no verdict)")
     assert "changes the verdict of 1 of the 2 claims" in shortcut_decision(paper, flipped)
     assert "may not stand in" in shortcut_decision(paper, flipped)
+    none_judged = shortcut_decision([], flipped)  # e.g. the paper protocol's run still in progress
+    assert "not yet" in none_judged and "may stand in" not in none_judged
 
 
 def test_the_comparison_shows_iterations_whole_and_missing_shares_as_not_at_hand():

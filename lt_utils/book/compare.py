@@ -98,6 +98,10 @@ def shortcut_decision(paper: list[Claim], shortcut: list[Claim]) -> str:
                 "claims both runs judge, so it may not stand in for the paper's protocol: wherever this book "
                 "shows a run pruned where it stopped, its claims on pruned networks get no verdict (*not the "
                 "paper's protocol*).")
+    if not before:
+        return ("**Which way it came out:** not yet. No claim is judged by both runs (the paper protocol's run may "
+                "still be in progress), so this comparison decides nothing: the shortcut's claims on pruned "
+                "networks keep no verdict (*not the paper's protocol*).")
     return (f"**Which way it came out:** the shortcut changes none of the verdicts of the {len(before)} claims "
             "both runs judge, so on this run it may stand in for the paper's protocol.")
 
