@@ -208,6 +208,7 @@ def test_figures_say_what_a_run_did_not_measure():
         assert ax.lines and any("for random reinit" in t.get_text().lower() for t in ax.texts), \
             [t.get_text() for t in ax.texts]
         assert all(len(line) <= 28 for t in ax.texts for line in t.get_text().splitlines())  # a narrow panel's
+    assert plots.unmeasured_caption(fig).endswith("but for the networks a panel names as not measured.")
     plots.plt.close("all")
 
 

@@ -160,6 +160,8 @@ def unmeasured_caption(fig: Figure) -> str:
     """A sentence for ``fig``'s caption naming the panels left out because the run did not measure them."""
     panels = getattr(fig, "unmeasured_panels", [])
     if not panels:
+        if getattr(fig, "partly_measured", False):
+            return "Every panel holds this run's values, but for the networks a panel names as not measured."
         return "Every panel holds this run's values."
     return (f"Not drawn, because this run did not measure them (see the run line): {'; '.join(panels)}.")
 
@@ -176,6 +178,8 @@ def not_measured(ax: Axes, what: str = "") -> None:
     """Say in panel ``ax`` that its values were not measured in this run (``what``: whose), in lines
     short enough for a narrow panel."""
     whose = textwrap.fill(what.strip(), 28)
+    if whose:
+        ax.figure.partly_measured = True  # for unmeasured_caption
     ax.text(0.5, 0.5, "\n".join(["not measured in this run", *([whose] if whose else []), "(see the run line)"]),
             transform=ax.transAxes, ha="center", va="center", fontsize=9, bbox=NOTE_BOX)
 
