@@ -127,10 +127,11 @@ def test_runs_stored_before_prune_at_keep_their_keys_and_the_papers_protocol_get
     from pathlib import Path
 
     record = json.loads((Path(__file__).resolve().parents[1] / "book" / "runs" / "conv_dropout.json").read_text())
-    run = record["runs"][0]
+    run = next(r for r in record["runs"] + record.get("compared", []) if r["config"].get("prune_at") == "stop")
     stored = {k: v for k, v in run["config"].items() if k != "prune_at"}  # as written before the option
     cfg = ExperimentConfig.from_dict(stored)
     assert cfg.prune_at == "stop" and cfg.key_for(run["identity"]) == run["key"]  # read as what it was
     paper = cfg.with_overrides(prune_at="end")
     assert paper.key_for(run["identity"]) != run["key"]  # the paper's protocol never reads the shortcut's results
+    assert paper.key_for(run["identity"]) == record["runs"][0]["key"]  # the page's run: the same, at the paper's
     assert preset("conv2").key == preset("conv2", prune_at="end").key  # without patience: nothing changes
