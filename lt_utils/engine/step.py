@@ -30,12 +30,20 @@ from lt_utils.errors import ConfigError
 
 STEP_MODES = ("auto", "eager", "compile", "graph")
 _ADAM_BETAS, _ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, as the paper's runs used
+_FUNCTIONAL_SLOT = {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "momentum_buffer": "momentum"}
+"""torch.optim's name of each optimizer slot -> ``functional_update``'s."""
 
 
 class TrainStep(Protocol):
     def __call__(self, x: torch.Tensor, y: torch.Tensor, lr: float, coefficient: float) -> None:
         """One update of every network on its batch ``x[i], y[i]`` at rate ``lr``; ``coefficient``
         scales the L2 penalty on the penalty targets (0: none)."""
+
+    def optimizer_state(self) -> State | None:
+        """The optimizer's state, keyed as ``functional_update`` keeps it (None: no step taken yet)."""
+
+    def load_optimizer_state(self, state: State) -> None:
+        """Go on from ``state`` (of :meth:`optimizer_state`, of any form)."""
 
 
 def check_step_mode(mode: str) -> None:
@@ -128,6 +136,23 @@ class EagerStep:
             self.optimizer.step()
             torch._foreach_mul_([p for p, _ in self.masked], [m for _, m in self.masked])
         self.optimizer.zero_grad(set_to_none=True)
+
+    def optimizer_state(self) -> State | None:
+        state = {}
+        for name, p in self.params.items():
+            slots = self.optimizer.state.get(p)
+            if not slots:
+                return None
+            for slot, value in slots.items():
+                state["step" if slot == "step" else f"{name}.{_FUNCTIONAL_SLOT[slot]}"] = value
+        return state
+
+    def load_optimizer_state(self, state: State) -> None:
+        adam = isinstance(self.optimizer, torch.optim.Adam)
+        for name, p in self.params.items():
+            slots = ("exp_avg", "exp_avg_sq") if adam else ("momentum_buffer",)
+            loaded = {slot: state[f"{name}.{_FUNCTIONAL_SLOT[slot]}"].clone() for slot in slots}
+            self.optimizer.state[p] = loaded | ({"step": state["step"].clone()} if adam else {})
 
 
 def functional_update(cfg: TrainConfig, forward: Forward) -> Callable[..., None]:
@@ -227,6 +252,15 @@ class FunctionalStep:
     def _advance(self, x: torch.Tensor, y: torch.Tensor) -> None:
         self._run(x, y)
 
+    def optimizer_state(self) -> State | None:
+        return self.state
+
+    def load_optimizer_state(self, state: State) -> None:
+        with torch.no_grad():  # in place: a captured CUDA graph reads these tensors
+            for name, value in state.items():
+                if name in self.state:  # torch's SGD keeps no step count
+                    self.state[name].copy_(value)
+
 
 class GraphStep(FunctionalStep):
     """The compiled step captured in a CUDA graph on its first call and replayed after that."""
@@ -299,6 +333,7 @@ class StepForms:
                  buffers: State):
         self.forms, self._build = forms, build
         self._live = [*params.values(), *buffers.values()]
+        self._resumed: State | None = None  # the optimizer state every form built starts from
         self._use(0)
 
     def _use(self, index: int) -> None:
@@ -309,6 +344,8 @@ class StepForms:
     def _part(self, kind: str) -> Callable:
         if self._parts is None:
             self._parts = dict(zip(("step", "score"), self._build(self.form), strict=True))
+            if self._resumed is not None:
+                self._parts["step"].load_optimizer_state(self._resumed)
         return self._parts[kind]
 
     def _guarded(self, kind: str, call: Callable[[], Any]) -> Any:
@@ -331,6 +368,16 @@ class StepForms:
             self._proven[kind] = True
             return out
         return call()
+
+    def optimizer_state(self) -> State | None:
+        """The optimizer state of the form in use (see ``TrainStep``); None before its first step."""
+        return None if self._parts is None else self._parts["step"].optimizer_state()
+
+    def resume_optimizer(self, state: State | None) -> None:
+        """Start the optimizer from ``state`` (a checkpoint's), whichever form ends up training."""
+        self._resumed = state
+        if self._parts is not None and state is not None:
+            self._parts["step"].load_optimizer_state(state)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, lr: float, coefficient: float) -> None:
         """One training step (see ``TrainStep``)."""

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
+from lt_utils.engine.checkpoint import Checkpoint, fingerprint, random_state, restore_random_state
 from lt_utils.engine.data import Dataset, Split, augment_stack, black, epoch_batches, skip_augment
 from lt_utils.engine.hparams import TrainConfig
 from lt_utils.engine.memory import EVAL_BATCH_CAP, eval_batch_for
@@ -158,6 +160,22 @@ class _Watch:
             self.frozen = (index, {k: v.detach().index_select(0, index) for k, v in live.items()})
         return all(stopped)
 
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps of this watch (see :mod:`lt_utils.engine.checkpoint`)."""
+        return {"best": self.best, "best_slot": self.best_slot, "settled": self.settled, "kept": self.kept,
+                "stopped_at": self.stopped_at, "frozen": self.frozen, "all_settled": self.all_settled}
+
+    @torch.no_grad()
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        """Go on from a checkpoint's :meth:`state_dict`."""
+        for name in ("best", "best_slot", "settled"):
+            getattr(self, name).copy_(saved[name])
+        if self.kept is not None:
+            for k, v in self.kept.items():
+                v.copy_(saved["kept"][k])
+        self.stopped_at, self.all_settled = list(saved["stopped_at"]), bool(saved["all_settled"])
+        self.frozen = None if saved["frozen"] is None else (saved["frozen"][0], dict(saved["frozen"][1]))
+
     @torch.no_grad()
     def hold(self, live: State) -> None:
         """Put the stopped networks' weights and buffers back as they were when they stopped."""
@@ -172,7 +190,7 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
                 snapshot_at: int | None = None, full_schedule: list[bool] | None = None,
                 penalty: Penalty | None = None, on_eval: OnEval | None = None,
                 eval_batch: int = EVAL_BATCH_CAP, progress: bool | str = False, step: str = "auto",
-                precision: str = "fp32") -> TrainResult:
+                precision: str = "fp32", checkpoint: Checkpoint | None = None) -> TrainResult:
     """Train ``N`` networks at once from ``params`` (not modified), each with its own mask and
     data order (``data_seeds``). Pruned weights are zero before training and stay exactly zero.
 
@@ -186,6 +204,9 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     :data:`lt_utils.engine.step.STEP_MODES` (the same update, computed eagerly, compiled or as a CUDA graph);
     ``eval_batch`` caps the evaluation batch (:func:`lt_utils.engine.memory.eval_batch_for` lowers it to fit memory);
     ``precision`` one of :data:`lt_utils.engine.stack.PRECISIONS` (``"bf16"``: autocast, not the paper's fp32).
+    ``checkpoint`` (not with ``on_eval``, whose own state it cannot keep): save the whole training
+    state there every few minutes, at evaluations, and go on from a checkpoint of the same work
+    found there, bit for bit (:mod:`lt_utils.engine.checkpoint`); the caller removes it when done.
 
     ``cfg.patience``: once a network's validation loss has not improved for that many iterations
     (checked at evaluations), its early-stopping point is settled and it is no longer evaluated
@@ -203,6 +224,8 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     n = len(data_seeds)
     full = [False] * n if full_schedule is None else [bool(f) for f in full_schedule]
     require(len(full) == n, "full_schedule", full_schedule, f"one flag per network ({n})")
+    require(checkpoint is None or on_eval is None, "checkpoint", checkpoint, "None when on_eval is given")
+    key = fingerprint(params, buffers, masks, data_seeds, start_iteration, cfg, precision) if checkpoint else ""
     eval_batch = eval_batch_for(model, n, data.train.x.shape[1:], eval_batch, device)  # the cap, within memory
     params = {k: v.detach().clone() for k, v in params.items()}
     buffers = {k: v.clone() for k, v in buffers.items()}
@@ -233,14 +256,34 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
         model.train()
         return watch is not None and watch.observe(slot, curves[slot], live)
 
-    record(0)
-    slot = 1
+    def save(slot: int, iteration: int) -> None:
+        """Checkpoint the state after ``iteration`` iterations, evaluations up to ``slot - 1`` done."""
+        checkpoint.save({"fingerprint": key, "iteration": iteration, "slot": slot, "params": params,
+                         "buffers": buffers, "optimizer": forms.optimizer_state(), "batches": batches,
+                         "random": random_state(device, generators), "curves": curves[:slot], "snapshot": snapshot,
+                         "watch": watch.state_dict() if watch is not None else None})
+
+    saved = checkpoint.load(key, device) if checkpoint is not None else None
+    if saved is None:
+        record(0)
+        slot, first = 1, start_iteration
+        batches = _skip_data(cfg, len(data.train), generators, device, start_iteration)
+    else:  # go on from the checkpoint
+        slot, first, batches, snapshot = saved["slot"], saved["iteration"], saved["batches"], saved["snapshot"]
+        with torch.no_grad():
+            for state, kept in ((params, saved["params"]), (buffers, saved["buffers"])):
+                for k, v in state.items():
+                    v.copy_(kept[k])
+        forms.resume_optimizer(saved["optimizer"])
+        restore_random_state(saved["random"], device, generators)
+        curves[:slot] = saved["curves"]
+        if watch is not None:
+            watch.load_state_dict(saved["watch"])
     ended = False  # every network stopped (patience)
-    batches = _skip_data(cfg, len(data.train), generators, device, start_iteration)
     fill = black(data.name)  # the pad-and-crop border: a black pixel
-    bar = tqdm(total=cfg.iterations - start_iteration, desc=progress if isinstance(progress, str) else "training",
-               disable=not progress, leave=False)
-    for it in range(start_iteration, cfg.iterations):
+    bar = tqdm(total=cfg.iterations - start_iteration, initial=first - start_iteration,
+               desc=progress if isinstance(progress, str) else "training", disable=not progress, leave=False)
+    for it in range(first, cfg.iterations):
         if it % steps_per_epoch == 0:
             batches = epoch_batches(len(data.train), cfg.batch_size, generators, device)
         index = batches[:, it % steps_per_epoch]
@@ -259,6 +302,8 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
             asked = on_eval is not None and on_eval(it + 1, curves[slot - 1], params, buffers)
             if ended or asked:
                 break
+            if checkpoint is not None and checkpoint.due():
+                save(slot, it + 1)
     bar.close()
     gone = watch.stopped[:, None] if watch is not None else torch.zeros(n, 1, dtype=torch.bool, device=device)
     model.eval()

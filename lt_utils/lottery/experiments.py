@@ -4,7 +4,8 @@ Round ``r`` trains, as one stack: the trials' winning tickets at round ``r`` (``
 ``reinits`` random reinitializations of each (``reinit``; at ``reinit_rounds`` only, where set);
 random masks with the same per-layer counts (``random_sparse``); and one-shot pruning of the
 dense trained network to round ``r``'s sparsity (``oneshot``). After each round the results are written atomically,
-so an interrupted run resumes at the first unfinished round. With late rewinding to iteration
+so an interrupted run resumes at the first unfinished round; within it, the local executor goes on from
+each stack's last checkpoint (``RunOptions.checkpoint_minutes``, in ``partial/``). With late rewinding to iteration
 k (``rewind_iteration``), rounds >= 1 train from k to the end of the schedule, as open_lth does,
 and are evaluated on the original iteration axis (first at k).
 """
@@ -27,6 +28,7 @@ import pandas as pd
 import torch
 
 from lt_utils.atomic import atomic_save_torch, atomic_write_json, atomic_write_table
+from lt_utils.engine.checkpoint import Checkpoint
 from lt_utils.engine.data import Dataset, load_dataset
 from lt_utils.engine.memory import check_memory
 from lt_utils.engine.pruning import Masks, dense_masks, percent_remaining, prune_to_round, random_masks_like
@@ -61,6 +63,9 @@ from lt_utils.lottery.resume import (
 from lt_utils.lottery.stored import committed_rounds, stored_table
 from lt_utils.lottery.variants import ITERATIVE, ONESHOT, RANDOM_SPARSE, REINIT
 from lt_utils.validation import check_folder, check_int, require
+
+PARTIAL = "partial"
+"""The run folder's subfolder of checkpoints of stacks whose round is not finished yet."""
 
 
 @dataclass
@@ -224,15 +229,19 @@ class _Runner:
         return StackJob(self.cfg, _stack([n.init for n in chunk]), _stack([n.buffers for n in chunk]),
                         _stack([n.mask for n in chunk]), [n.data_seed for n in chunk], self._seed("dropout", r, start),
                         first_iteration, snapshot_at, [trains_full_schedule(self.cfg, n.variant) for n in chunk],
-                        f"round {r}/{self.cfg.rounds} networks {start + 1}-{start + len(chunk)}/{of}")
+                        f"round {r}/{self.cfg.rounds} networks {start + 1}-{start + len(chunk)}/{of}",
+                        f"round_{r:02d}_networks_{start:03d}")
 
     def _train_here(self, jobs: list[StackJob]) -> list[TrainResult]:
         """The local executor: train ``jobs`` one after another in this process."""
         if self.data is None:
             self.data = load_dataset(self.cfg.dataset, self.options.data_dir, self.device,
                                      self.cfg.train.train_eval_size)
+        minutes = self.options.checkpoint_minutes
         return [train_job(job, self.model, self.data, eval_batch=self.options.eval_batch, step=self.options.step,
-                          precision=self.options.precision, progress=self.options.progress) for job in jobs]
+                          precision=self.options.precision, progress=self.options.progress,
+                          checkpoint=None if minutes is None else
+                          Checkpoint(self.path / PARTIAL / f"{job.name}.pt", 60.0 * minutes)) for job in jobs]
 
     def _train(self, r: int, nets: list[_Network]) -> tuple[pd.DataFrame, State, State, tuple[State, State] | None]:
         """Train ``nets`` in stacks; return their table rows, the trials' trained iterative
@@ -312,6 +321,8 @@ class _Runner:
             atomic_write_json(info, self.path / "rounds" / f"round_{r:02d}.json")
             atomic_write_table(table, _round_file(self.path, r))
             write_manifest(self.path, r, files, self.identity)  # the round's last write: it is now finished
+            for partial in (self.path / PARTIAL).glob(f"round_{r:02d}_*.pt"):  # its stacks' checkpoints
+                partial.unlink(missing_ok=True)
             if table["diverged"].any():
                 warnings.warn(f"round {r} of {cfg.name}: {table.loc[table['diverged'], 'trial'].size} evaluations "
                               "of diverged networks (non-finite loss); they are flagged in the table's 'diverged' "

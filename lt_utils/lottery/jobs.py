@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from lt_utils.engine.checkpoint import Checkpoint
 from lt_utils.engine.data import Dataset
 from lt_utils.engine.models import PrunableModel
 from lt_utils.engine.stack import State
@@ -34,6 +35,7 @@ class StackJob:
     snapshot_at: int | None = None  # the iteration whose weights to return too (the rewind point)
     full_schedule: list[bool] | None = None  # the networks whose final weights are read: never stopped early
     label: str = "training"  # the stack's progress-bar label
+    name: str = "stack"  # the stack's name in file names (its checkpoint's)
 
     @property
     def networks(self) -> int:
@@ -53,10 +55,12 @@ def result_to(result: TrainResult, device: str | torch.device) -> TrainResult:
 
 
 def train_job(job: StackJob, model: PrunableModel, data: Dataset, *, eval_batch: int, step: str, precision: str,
-              progress: bool) -> TrainResult:
-    """Train ``job`` on ``data``'s device with ``model`` as the template (see ``train_stack``)."""
+              progress: bool, checkpoint: Checkpoint | None = None) -> TrainResult:
+    """Train ``job`` on ``data``'s device with ``model`` as the template (see ``train_stack``), going
+    on from ``checkpoint`` where it holds this job's training, interrupted."""
     torch.manual_seed(job.dropout_seed)
     return train_stack(model, job.params, job.buffers, job.masks, data, job.cfg.train, job.data_seeds,
                        start_iteration=job.start_iteration, snapshot_at=job.snapshot_at,
                        full_schedule=job.full_schedule, eval_batch=eval_batch,
-                       step=step, precision=precision, progress=job.label if progress else False)
+                       step=step, precision=precision, progress=job.label if progress else False,
+                       checkpoint=checkpoint)

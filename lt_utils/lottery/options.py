@@ -14,7 +14,15 @@ from lt_utils.engine.stack import PRECISIONS
 from lt_utils.engine.step import STEP_MODES
 from lt_utils.errors import ConfigError
 from lt_utils.lottery.config import ExperimentConfig
-from lt_utils.validation import check_bool, check_choice, check_device, check_folder, check_int, require
+from lt_utils.validation import (
+    check_bool,
+    check_choice,
+    check_device,
+    check_float,
+    check_folder,
+    check_int,
+    require,
+)
 
 INSTALL = 'pip install -e ".[cluster]"'
 """The command that installs Ray with the package."""
@@ -58,6 +66,8 @@ def check_run_options(options: RunOptions) -> None:
     if options.until_round is not None:
         check_int("until_round", options.until_round, 0)
     check_int("eval_batch", options.eval_batch, 1)
+    if options.checkpoint_minutes is not None:
+        check_float("checkpoint_minutes", options.checkpoint_minutes, 0, low_open=True)
     check_bool("progress", options.progress)
     check_choice("step", options.step, STEP_MODES)
     check_choice("precision", options.precision, PRECISIONS)
@@ -98,7 +108,10 @@ class RunOptions:
     holding the same experiment; ``None``: wait unless ``$LT_NO_WAIT`` is set), and where the
     work runs: ``executor`` and ``ray_address`` (see ``lt_utils.lottery.cluster``), and
     ``until_round``: how far a long run trains in this call (the next call goes on from there;
-    rounds finished before are shown whatever it says).
+    rounds finished before are shown whatever it says), and ``checkpoint_minutes``: how often the local
+    executor saves the training of the stack at hand into the run folder's ``partial/`` (at
+    evaluations), so that a run stopped mid-round goes on from there, bit for bit, and loses at most
+    that many minutes (None: never; the checkpoint is removed when its round is stored).
 
     ``trained_on`` reads results trained on another device type: their key is looked up with it
     (a re-render on the CPU of a page trained on a GPU), and nothing is trained, since this device
@@ -119,6 +132,7 @@ class RunOptions:
     ray_address: str | None = None  # the Ray cluster to join ("auto", "ray://..."); None: $RAY_ADDRESS or a local Ray
     until_round: int | None = None  # train rounds up to this one now (finished ones beyond are kept); None: every round
     trained_on: str | None = None  # read results trained on this device type; None: $LT_TRAINED_ON, else this device's
+    checkpoint_minutes: float | None = 5.0  # local executor: save each stack's training this often; None: never
 
     def __post_init__(self) -> None:
         check_run_options(self)
