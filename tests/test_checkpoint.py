@@ -11,8 +11,14 @@ from lt_utils.engine.checkpoint import Checkpoint
 from lt_utils.engine.data import Split, load_dataset
 from lt_utils.engine.hparams import PruneConfig, TrainConfig
 from lt_utils.engine.pruning import dense_masks, prune_to_round
-from lt_utils.engine.stack import init_states
-from lt_utils.engine.step import _optimizer_state, make_step_forms
+from lt_utils.engine.stack import init_states, make_forward
+from lt_utils.engine.step import (
+    FunctionalStep,
+    _optimizer_state,
+    functional_update,
+    make_step_forms,
+    make_train_step,
+)
 from lt_utils.engine.training import train_stack
 from lt_utils.errors import ConfigError
 from lt_utils.lottery.experiments import run_experiment
@@ -161,3 +167,41 @@ def test_checkpoint_minutes_must_be_positive():
         with pytest.raises(ConfigError, match="checkpoint_minutes"):
             RunOptions(checkpoint_minutes=bad)
     assert RunOptions(checkpoint_minutes=None).checkpoint_minutes is None
+
+
+@pytest.mark.parametrize("cfg", [TrainConfig(optimizer="adam", lr=1e-3), TrainConfig(optimizer="sgd", lr=0.05)])
+@pytest.mark.parametrize(("saved_by", "loaded_by"), [("eager", "eager"), ("functional", "functional"),
+                                                     ("eager", "functional"), ("functional", "eager")])
+def test_optimizer_state_carries_over_between_steps_of_any_form(cfg, saved_by, loaded_by):
+    model, params, buffers = init_states("lenet", [0, 1])
+    masks = prune_to_round(params, dense_masks(params, model.layer_kinds), model.layer_kinds, PruneConfig(), 2)
+    forward = make_forward(model, False, shared_input=False)
+    generator = torch.Generator().manual_seed(3)
+    batches = [(torch.randn(2, 16, 1, 28, 28, generator=generator), torch.randint(0, 10, (2, 16), generator=generator))
+               for _ in range(4)]
+
+    def step_of(form, state):
+        if form == "eager":
+            return make_train_step("eager", model, state, {}, masks, cfg)
+        return FunctionalStep(functional_update(cfg, forward), state, {}, masks, cfg, {})
+
+    whole = {k: v.clone() for k, v in params.items()}
+    whole_step = step_of(saved_by, whole)
+    for x, y in batches:
+        whole_step(x, y, cfg.lr, 0.0)
+    first = {k: v.clone() for k, v in params.items()}
+    first_step = step_of(saved_by, first)
+    for x, y in batches[:2]:
+        first_step(x, y, cfg.lr, 0.0)
+    saved = {k: v.detach().clone() for k, v in first_step.optimizer_state().items()}
+    second = {k: v.detach().clone() for k, v in first.items()}
+    second_step = step_of(loaded_by, second)
+    second_step.load_optimizer_state(saved)
+    for x, y in batches[2:]:
+        second_step(x, y, cfg.lr, 0.0)
+    for name in params:  # the same form: bit for bit; across forms: the forms' own rounding
+        if saved_by == loaded_by:
+            assert torch.equal(second[name], whole[name]), name
+        else:
+            moved = (whole[name] - params[name]).norm()
+            assert (second[name] - whole[name]).norm() < 1e-3 * moved, name
