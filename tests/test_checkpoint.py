@@ -1,5 +1,6 @@
 """Checkpoints inside a stack's training: a run stopped mid-round goes on bit for bit."""
 
+import json
 from dataclasses import replace
 
 import pandas as pd
@@ -14,6 +15,7 @@ from lt_utils.engine.pruning import dense_masks, prune_to_round
 from lt_utils.engine.stack import init_states, make_forward
 from lt_utils.engine.step import (
     FunctionalStep,
+    StepForms,
     _optimizer_state,
     functional_update,
     make_step_forms,
@@ -86,7 +88,7 @@ def lenet_whole(small_mnist):
     return _lenet(small_mnist)
 
 
-@pytest.mark.parametrize("saves", [1, 3, 5])  # stopped at 100, 300 (one network stopped), 500
+@pytest.mark.parametrize("saves", [1, 3, 5, 6])  # stopped at 100, 300 (one network stopped), 500, the end
 def test_a_stack_stopped_mid_training_goes_on_bit_for_bit(small_mnist, lenet_whole, tmp_path, saves):
     path = tmp_path / "stack.pt"
     assert any(at is not None for at in lenet_whole.stopped) and not all(lenet_whole.stopped)
@@ -157,9 +159,12 @@ def test_an_experiment_stopped_mid_round_goes_on_and_clears_its_checkpoints(tmp_
         run_experiment(cfg, **options)
     folder = next((tmp_path / "stopped").iterdir())
     assert [p.name for p in (folder / experiments.PARTIAL).iterdir()] == [saves[-1]]
+    before = torch.load(folder / experiments.PARTIAL / saves[-1], weights_only=True)["seconds"]
     monkeypatch.setattr(Checkpoint, "save", original)
     pd.testing.assert_frame_equal(run_experiment(cfg, **options).table, whole)
     assert not list((folder / experiments.PARTIAL).iterdir())
+    record = json.loads((folder / "rounds" / "round_01.json").read_text())
+    assert record["wall_seconds"] >= before > 0  # the round's time counts its training before the stop
 
 
 def test_checkpoint_minutes_must_be_positive():
@@ -205,3 +210,39 @@ def test_optimizer_state_carries_over_between_steps_of_any_form(cfg, saved_by, l
         else:
             moved = (whole[name] - params[name]).norm()
             assert (second[name] - whole[name]).norm() < 1e-3 * moved, name
+
+
+def test_a_form_falling_back_after_steps_hands_on_its_optimizer_state(small_mnist):
+    # a resumed stack scores for the first time after training steps: a scorer failing then switches
+    # forms, and the next form goes on from the optimizer state the steps left, not from the start
+    model, params, buffers = init_states("lenet", [0])
+    masks = dense_masks(params, model.layer_kinds)
+    cfg = TrainConfig(lr=1e-2)
+    x, y = small_mnist.train.x[None, :60], small_mnist.train.y[None, :60]
+
+    def broken(*args):
+        raise RuntimeError("simulated scorer failure")
+
+    def forms_over(state):
+        real = make_step_forms("eager", model, state, buffers, masks, cfg)
+        return StepForms(("first", "second"), lambda form: (make_train_step("eager", model, state, buffers, masks,
+                                                                            cfg), broken if form == "first"
+                                                            else real.score), state, buffers)
+
+    plain = {k: v.clone() for k, v in params.items()}
+    plain_step = make_train_step("eager", model, plain, buffers, masks, cfg)
+    for _ in range(4):
+        plain_step(x, y, cfg.lr, 0.0)
+    state = {k: v.clone() for k, v in params.items()}
+    forms = forms_over(state)
+    forms.prefer("second")
+    assert forms.form == "second"  # a checkpoint's form is taken up where it is one of them
+    forms = forms_over(state)
+    for _ in range(2):
+        forms.step(x, y, cfg.lr, 0.0)
+    with pytest.warns(RuntimeWarning, match="'first' failed"):
+        forms.score(state, buffers, small_mnist.val.x[:10], small_mnist.val.y[:10])
+    assert forms.form == "second"
+    for _ in range(2):
+        forms.step(x, y, cfg.lr, 0.0)
+    assert all(torch.equal(state[k], plain[k]) for k in params)

@@ -217,7 +217,8 @@ def compiled_forward_fn(model: PrunableModel, training: bool, build: Callable[[F
     registered = model.spec[0] in MODELS
     key = (model.spec if registered else model, training, variant, precision)
     if key not in _compiled:
-        template = build_model(*model.spec) if registered else copy.deepcopy(model)
+        # seeded: building it must not draw from the global stream that dropout draws from
+        template = build_model(*model.spec, seed=0) if registered else copy.deepcopy(model)
         template.train(training)
         has_buffers = bool(dict(template.named_buffers()))
         forward = make_forward(template, has_buffers, shared_input=not training, precision=precision)
@@ -272,12 +273,18 @@ class GraphStep(FunctionalStep):
         self.x, self.y = x.clone(), y.clone()
         live = [*self.params.values(), *self.buffers.values(), *self.state.values()]
         saved = [t.clone() for t in live]
+        # the warm-ups' dropout draws leave no trace either: the captured steps draw as if the first
+        # step were the first draw (so a run resumed from a checkpoint, which captures again, draws alike)
+        rng = torch.cuda.get_rng_state(x.device) if x.is_cuda else None
         try:
             stream = torch.cuda.Stream()
             stream.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(stream):  # compile and warm up on the stream that then captures
                 for _ in range(self._warmup_steps):
                     self._run(self.x, self.y)
+            if rng is not None:
+                torch.cuda.current_stream().wait_stream(stream)
+                torch.cuda.set_rng_state(rng, x.device)
             self.graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(self.graph, stream=stream):
                 self._run(self.x, self.y)
@@ -336,6 +343,11 @@ class StepForms:
         self._resumed: State | None = None  # the optimizer state every form built starts from
         self._use(0)
 
+    def prefer(self, form: str) -> None:
+        """Start from ``form`` where it is one of the forms (a checkpoint's: the form that trained it)."""
+        if self._parts is None and form in self.forms[self._index:]:
+            self._use(self.forms.index(form))
+
     def _use(self, index: int) -> None:
         self._index, self.form = index, self.forms[index]
         self._parts: dict[str, Callable] | None = None  # built on first use, inside the guard
@@ -357,6 +369,8 @@ class StepForms:
                 if saved is not None:
                     with torch.no_grad():
                         torch._foreach_copy_(self._live, saved)
+                if self._proven["step"]:  # the next form goes on from the steps this one took
+                    self._resumed = {k: v.detach().clone() for k, v in self.optimizer_state().items()}
                 failed, cause = self.form, error.__cause__ or error
                 if (failed, type(cause).__name__) not in _warned:
                     _warned.add((failed, type(cause).__name__))
@@ -382,6 +396,7 @@ class StepForms:
     def step(self, x: torch.Tensor, y: torch.Tensor, lr: float, coefficient: float) -> None:
         """One training step (see ``TrainStep``)."""
         self._guarded("step", lambda: self._part("step")(x, y, lr, coefficient))
+        self._resumed = None  # the form in use holds it now
 
     def score(self, params: State, buffers: State, x: torch.Tensor,
               y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -15,6 +15,7 @@ so a NaN accuracy means "not measured"; a loss is measured with its accuracy.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,8 +43,9 @@ class TrainResult:
     """Final parameters and buffers, metric curves ``N x evaluations x METRICS`` (CPU), the state
     at ``snapshot_at`` when one was asked for, and ``final_train``: ``N x FULL_TRAIN_METRICS`` on
     the whole training split at the end of training (CPU), and ``step``: the step form that trained
-    them (``"auto"`` resolved, after any fallback), and ``device_name``: the device they trained on;
-    ``stopped``: the iteration at which each network stopped (``patience``; None: it trained to the end)."""
+    them (``"auto"`` resolved, after any fallback), and ``device_name``: the device they trained on (those
+    before a checkpoint it went on from too, comma-separated); ``stopped``: the iteration at which each
+    network stopped (``patience``; None: it trained to the end)."""
 
     params: State
     buffers: State
@@ -54,6 +56,7 @@ class TrainResult:
     step: str = "eager"
     device_name: str = ""
     stopped: list[int | None] = field(default_factory=list)
+    seconds_before: float = 0.0  # training time spent on this stack before a checkpoint it went on from
 
 
 def device_name(device: torch.device) -> str:
@@ -256,12 +259,15 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
         model.train()
         return watch is not None and watch.observe(slot, curves[slot], live)
 
+    started, seconds_before, devices = time.monotonic(), 0.0, [device_name(device)]
+
     def save(slot: int, iteration: int) -> None:
         """Checkpoint the state after ``iteration`` iterations, evaluations up to ``slot - 1`` done."""
         checkpoint.save({"fingerprint": key, "iteration": iteration, "slot": slot, "params": params,
-                         "buffers": buffers, "optimizer": forms.optimizer_state(), "batches": batches,
-                         "random": random_state(device, generators), "curves": curves[:slot], "snapshot": snapshot,
-                         "watch": watch.state_dict() if watch is not None else None})
+                         "buffers": buffers, "optimizer": forms.optimizer_state(), "form": forms.form,
+                         "batches": batches, "random": random_state(device, generators), "curves": curves[:slot],
+                         "snapshot": snapshot, "watch": watch.state_dict() if watch is not None else None,
+                         "seconds": seconds_before + time.monotonic() - started, "devices": devices})
 
     saved = checkpoint.load(key, device) if checkpoint is not None else None
     if saved is None:
@@ -270,15 +276,18 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
         batches = _skip_data(cfg, len(data.train), generators, device, start_iteration)
     else:  # go on from the checkpoint
         slot, first, batches, snapshot = saved["slot"], saved["iteration"], saved["batches"], saved["snapshot"]
+        seconds_before, devices = saved["seconds"], sorted({*saved["devices"], *devices})
         with torch.no_grad():
             for state, kept in ((params, saved["params"]), (buffers, saved["buffers"])):
                 for k, v in state.items():
                     v.copy_(kept[k])
+        forms.prefer(saved["form"])
         forms.resume_optimizer(saved["optimizer"])
         restore_random_state(saved["random"], device, generators)
         curves[:slot] = saved["curves"]
         if watch is not None:
             watch.load_state_dict(saved["watch"])
+        del saved  # its copies of the weights and optimizer state are in place now
     ended = False  # every network stopped (patience)
     fill = black(data.name)  # the pad-and-crop border: a black pixel
     bar = tqdm(total=cfg.iterations - start_iteration, initial=first - start_iteration,
@@ -302,8 +311,8 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
             asked = on_eval is not None and on_eval(it + 1, curves[slot - 1], params, buffers)
             if ended or asked:
                 break
-            if checkpoint is not None and checkpoint.due():
-                save(slot, it + 1)
+            if checkpoint is not None and (checkpoint.due() or slot == len(eval_iterations)):
+                save(slot, it + 1)  # and at the end: a later stack's restart does not train this one again
     bar.close()
     gone = watch.stopped[:, None] if watch is not None else torch.zeros(n, 1, dtype=torch.bool, device=device)
     model.eval()
@@ -326,5 +335,5 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
     final = {k: v.detach() for k, v in params.items()}
     kept_slots = len(eval_iterations) if ended else slot
     return TrainResult(final, buffers, curves[:kept_slots].transpose(0, 1).cpu(), eval_iterations[:kept_slots],
-                       snapshot, final_train.cpu(), forms.form, device_name(device),
-                       watch.stopped_at if watch is not None else [None] * n)
+                       snapshot, final_train.cpu(), forms.form, ", ".join(devices),
+                       watch.stopped_at if watch is not None else [None] * n, seconds_before)

@@ -251,6 +251,7 @@ class _Runner:
         tables, trained, trained_buffers, snapshots = [], [], [], []
         self.round_steps: set[str] = set()  # the step forms that trained this round (recorded with it)
         self.round_devices: set[str] = set()  # and the names of the devices it trained on
+        self.round_seconds_before = 0.0  # its training time before the checkpoints it went on from
         snapshot_at = self.cfg.rewind_iteration if r == 0 and self.cfg.rewind_iteration > 0 else None
         first_iteration = 0 if r == 0 else self.cfg.rewind_iteration  # late rewinding: rounds >= 1 train from k to T
         chunks = [nets[start : start + size] for start in range(0, len(nets), size)]
@@ -259,7 +260,8 @@ class _Runner:
         for chunk, job, result in zip(chunks, jobs, self.trainer(jobs), strict=True):
             masks = job.masks
             self.round_steps.add(result.step)
-            self.round_devices.add(result.device_name)
+            self.round_devices.update(result.device_name.split(", "))
+            self.round_seconds_before += result.seconds_before
             p_m = percent_remaining(masks).tolist()
             labels = [{"variant": n.variant, "trial": n.trial, "replicate": n.replicate, "round": r, "p_m": p}
                       for n, p in zip(chunk, p_m, strict=True)]
@@ -286,6 +288,9 @@ class _Runner:
     def _run(self) -> None:
         cfg = self.cfg
         done = verified_rounds(self.path, cfg.rounds, self.identity, deep=True, invalidate=True)
+        for partial in (self.path / PARTIAL).glob("round_*.pt"):  # left by a stop just after its round was written
+            if int(partial.name.split("_")[1]) in done:
+                partial.unlink(missing_ok=True)
         rewind: tuple[State, State] = (self.theta0, self.buffers0)
         masks = dense_masks(self.theta0, self.kinds)
         dense_trained = None
@@ -316,8 +321,9 @@ class _Runner:
             atomic_save_torch(state, self.path / "state" / f"round_{r:02d}.pt")
             ticket = {"masks": masks} | ({"init": rewind[0], "buffers": rewind[1]} if r == 0 else {})
             atomic_save_torch(ticket, self.path / "tickets" / f"round_{r:02d}.pt")
-            info = self.provenance | _run_info(self.device, self.options, time.perf_counter() - started, len(nets),
-                                               self.round_steps, self.round_devices)
+            seconds = time.perf_counter() - started + self.round_seconds_before
+            info = self.provenance | _run_info(self.device, self.options, seconds, len(nets), self.round_steps,
+                                               self.round_devices)
             atomic_write_json(info, self.path / "rounds" / f"round_{r:02d}.json")
             atomic_write_table(table, _round_file(self.path, r))
             write_manifest(self.path, r, files, self.identity)  # the round's last write: it is now finished
