@@ -276,12 +276,12 @@ def train_stack(model: PrunableModel, params: State, buffers: State, masks: dict
         batches = _skip_data(cfg, len(data.train), generators, device, start_iteration)
     else:  # go on from the checkpoint
         slot, first, batches, snapshot = saved["slot"], saved["iteration"], saved["batches"], saved["snapshot"]
-        seconds_before, devices = saved["seconds"], sorted({*saved["devices"], *devices})
+        seconds_before, devices = saved.get("seconds", 0.0), sorted({*saved.get("devices", []), *devices})
         with torch.no_grad():
             for state, kept in ((params, saved["params"]), (buffers, saved["buffers"])):
                 for k, v in state.items():
                     v.copy_(kept[k])
-        forms.prefer(saved["form"])
+        forms.prefer(saved.get("form", forms.form))  # (the first checkpoints kept no form, time or devices)
         forms.resume_optimizer(saved["optimizer"])
         restore_random_state(saved["random"], device, generators)
         curves[:slot] = saved["curves"]
