@@ -3,9 +3,11 @@ minutes (at evaluations) and read back so that an interrupted stack goes on bit 
 
 A checkpoint holds the weights, buffers and optimizer state, every random stream (each network's
 data generator and the current epoch's batches, and the global stream that draws dropout), the
-curves measured so far and the early-stopping bookkeeping. It is named by a fingerprint of what
-the stack starts from (initial weights, buffers, masks, data seeds, dropout seed, hyperparameters,
-precision), so a checkpoint of other work is never resumed: it is ignored, with a warning.
+curves measured so far and the early-stopping bookkeeping, and the step form, time and devices
+that trained it. It carries a fingerprint of what the stack starts from (initial weights, buffers,
+masks, data seeds, dropout seed, hyperparameters, precision), so a checkpoint of other work is
+never resumed: it is ignored, with a warning. ``train_stack`` also saves one at the end of
+training, so that a stack finished before a stop is not trained again.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class Checkpoint:
 
     path: Path
     every_seconds: float = 300.0
-    _last: float = field(default_factory=time.monotonic, repr=False)
+    _last: float = field(default_factory=time.monotonic, init=False, repr=False)
 
     def due(self) -> bool:
         """Whether ``every_seconds`` have passed since the last save (or the start)."""
