@@ -91,9 +91,13 @@ def test_plain_loop_computes_the_engine_run():
     curves = plain_run(loop, data, 11)
     assert curves.shape == engine.curves[0].shape == (3, 6)
     torch.testing.assert_close(curves, engine.curves[0], rtol=1e-4, atol=1e-5)  # the same loss and accuracy curves
+    # Adam divides each gradient by its own running scale, so a weight whose gradient is near zero turns
+    # the two loops' rounding differences into visible steps (seen on an Intel CPU with oneDNN: 13 of
+    # conv1's 1,728 weights, a difference of 4e-4 of how far the layer moved). A wrong update moves a
+    # layer's weights by a large share of that distance.
     for name, param in loop.model.named_parameters():
         trained, moved = engine.params[name][0], (engine.params[name][0] - params[name][0]).norm()
-        assert (param.detach() - trained).norm() < 1e-4 * moved
+        assert (param.detach() - trained).norm() < 1e-3 * moved
         if name in masks:
             assert torch.all(param[~masks[name][0]] == 0)
 
